@@ -1,0 +1,5 @@
+import sys
+
+from acestep_train.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""Key and config mapping between ACE-Step's original checkpoint and diffusers' classes.
+
+Original ``model.safetensors`` holds one ``AceStepConditionGenerationModel``:
+``decoder.X`` is the DiT (diffusers ``AceStepTransformer1DModel``; its ``proj_in`` /
+``proj_out`` were ``nn.Sequential`` with the conv at index 1), ``encoder.X`` and
+``null_condition_emb`` are the condition encoder, ``tokenizer.*`` / ``detokenizer.*`` the
+audio tokenizer used only by cover tasks. Both directions live here so the merge
+export (writing the original layout) uses the same table as loading.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+TRANSFORMER = "transformer"
+CONDITION_ENCODER = "condition_encoder"
+AUDIO_TOKENIZER = "audio_tokenizer"
+
+_DIT_RENAMES = (("proj_in.1.", "proj_in_conv."), ("proj_out.1.", "proj_out_conv."))
+_AUDIO_TOKENIZER_PREFIXES = ("tokenizer.", "detokenizer.")
+
+
+def from_original_key(key: str) -> tuple[str, str] | None:
+    """Map an original key to ``(component, diffusers key)``; ``None`` if it belongs nowhere."""
+    if key.startswith("decoder."):
+        new_key = key[len("decoder.") :]
+        for old, new in _DIT_RENAMES:
+            if new_key.startswith(old):
+                new_key = new + new_key[len(old) :]
+        return TRANSFORMER, new_key
+    if key.startswith("encoder."):
+        return CONDITION_ENCODER, key[len("encoder.") :]
+    if key == "null_condition_emb":
+        return CONDITION_ENCODER, key
+    if key.startswith(_AUDIO_TOKENIZER_PREFIXES):
+        return AUDIO_TOKENIZER, key
+    return None
+
+
+def to_original_key(component: str, key: str) -> str:
+    """Inverse of ``from_original_key`` for the DiT and the condition encoder."""
+    if component == TRANSFORMER:
+        for old, new in _DIT_RENAMES:
+            if key.startswith(new):
+                key = old + key[len(new) :]
+        return "decoder." + key
+    if component == CONDITION_ENCODER:
+        return key if key == "null_condition_emb" else "encoder." + key
+    raise ValueError(f"no original name for component {component!r}")
+
+
+def config_for(cls: type, original_config: dict, exclude: tuple[str, ...] = ()) -> dict:
+    """The subset of an original ``config.json`` that ``cls.__init__`` accepts.
+
+    The original config is a superset (the DiT, condition encoder and audio tokenizer
+    share one file); diffusers' own converter copies exactly these fields. ``layer_types``
+    describes the DiT's layers, so the condition encoder excludes it.
+    """
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", *exclude}
+    return {key: value for key, value in original_config.items() if key in accepted}

@@ -1,0 +1,21 @@
+"""What every tab gets: the launch settings and a path check that honours them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from acestep_train.paths import resolve_within
+from app.settings import AppSettings
+
+
+@dataclass(frozen=True)
+class AppContext:
+    settings: AppSettings
+    checkpoint_root: Path
+
+    def user_path(self, typed: str) -> Path:
+        """A folder the user typed: confined to the roots when the app is exposed."""
+        if self.settings.exposed:
+            return resolve_within(typed, self.settings.roots)
+        return Path(typed).expanduser().resolve()

@@ -1,0 +1,72 @@
+"""Launch settings shared by the trainer and the captioner apps, validated once."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOOPBACK_NAMES = {"localhost"}
+TRAINER_PORT = 7861
+CAPTIONER_PORT = 7862
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``USER:PASS`` -> (user, pass); the password may itself contain colons."""
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("--auth must be USER:PASS with both parts non-empty")
+    return user, password
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    host: str = "127.0.0.1"
+    port: int = TRAINER_PORT
+    share: bool = False
+    auth: tuple[str, str] | None = None
+    roots: tuple[Path, ...] = field(default=())
+    demo: bool = False
+    generated_password: bool = False  # True when we made up the password (print it once)
+
+    @property
+    def exposed(self) -> bool:
+        """Reachable from other machines: a share link or a non-loopback bind address."""
+        return self.share or not is_loopback(self.host)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def make_settings(
+    host: str, port: int, share: bool, auth: str | None, roots: list[str], demo: bool
+) -> AppSettings:
+    """Validate launch options; an exposed app without ``--auth`` gets a generated password."""
+    if not 0 < port < 65536:
+        raise ValueError(f"--port must be 1-65535, not {port}")
+    resolved = []
+    for root in roots:
+        path = Path(root).expanduser().resolve()
+        if path == Path(path.anchor):
+            raise ValueError(f"--root {root}: a filesystem root cannot be served; name a folder")
+        path.mkdir(parents=True, exist_ok=True)
+        resolved.append(path)
+    credentials = parse_auth(auth)
+    generated = False
+    if credentials is None and (share or not is_loopback(host)):
+        credentials, generated = ("studio", secrets.token_urlsafe(12)), True
+    return AppSettings(host, port, share, credentials, tuple(resolved), demo, generated)

@@ -1,0 +1,1 @@
+"""One module per trainer tab. Each exposes ``build(ctx)`` and wires only its own events."""

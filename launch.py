@@ -1,0 +1,136 @@
+"""Start ACE-Step Studio: the trainer (7861), the captioner (7862), or both side by side.
+
+    python launch.py                     trainer on http://127.0.0.1:7861
+    python launch.py --mode caption      captioner on http://127.0.0.1:7862
+    python launch.py --mode both         both, as two processes stopped together
+    python launch.py --share             a share link; without --auth a password is generated
+
+No model is loaded at start-up; the Service tab finds and loads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.settings import CAPTIONER_PORT, TRAINER_PORT, AppSettings, make_settings
+
+REPO = Path(__file__).resolve().parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["train", "caption", "both"], default="train")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    parser.add_argument("--port", type=int, help="port (default 7861 trainer, 7862 captioner)")
+    parser.add_argument("--share", action="store_true", help="serve through a Gradio share link")
+    parser.add_argument("--auth", metavar="USER:PASS", help="login for the UI, API and files")
+    parser.add_argument("--root", action="append", default=[], metavar="DIR",
+                        help="a folder the UI may read and write (repeatable)")
+    parser.add_argument("--checkpoint-dir", default=str(REPO / "checkpoints"), metavar="DIR",
+                        help="where models live (always served as a root)")
+    parser.add_argument("--demo", action="store_true", help="write and use the tiny demo model")
+    return parser.parse_args(argv)
+
+
+def settings_for(args: argparse.Namespace, port: int) -> AppSettings:
+    roots = [args.checkpoint_dir, *args.root] if args.root else [
+        args.checkpoint_dir, str(REPO / "datasets"), str(REPO / "runs")]
+    return make_settings(args.host, port, args.share, args.auth, roots, args.demo)
+
+
+def announce(name: str, settings: AppSettings, share_url: str | None) -> None:
+    print(f"ACE-Step Studio {name}: {settings.url}", flush=True)
+    if share_url:
+        print(f"Share link: {share_url}", flush=True)
+    if settings.generated_password:
+        user, password = settings.auth
+        print(f"Login: {user} / {password}  (generated; choose one with --auth USER:PASS)", flush=True)
+
+
+def serve(args: argparse.Namespace) -> None:
+    port = args.port or (CAPTIONER_PORT if args.mode == "caption" else TRAINER_PORT)
+    settings = settings_for(args, port)
+    if args.mode == "caption":
+        from captioner.app import build_captioner_app
+
+        demo, name = build_captioner_app(), "captioner"
+    else:
+        from app.context import AppContext
+        from app.trainer import build_trainer_app
+
+        checkpoint_root = Path(args.checkpoint_dir).expanduser().resolve()
+        if args.demo:
+            ensure_demo_model(checkpoint_root)
+        demo, name = build_trainer_app(AppContext(settings, checkpoint_root)), "trainer"
+    _, _, share_url = demo.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=settings.share,
+        auth=settings.auth,
+        allowed_paths=[str(root) for root in settings.roots],
+        prevent_thread_lock=True,
+        quiet=True,
+    )
+    announce(name, settings, share_url)
+    demo.block_thread()
+
+
+def ensure_demo_model(checkpoint_root: Path) -> None:
+    if not (checkpoint_root / "tiny-turbo" / "model.safetensors").is_file():
+        from acestep_train.models.tiny import write_demo_model
+
+        write_demo_model(checkpoint_root, "original", ("turbo", "base"))
+        print(f"wrote the tiny demo model to {checkpoint_root}", flush=True)
+
+
+def run_both(args: argparse.Namespace) -> int:
+    """Trainer and captioner as two processes; when one ends, the other is stopped."""
+    trainer_port = args.port or TRAINER_PORT
+    settings = settings_for(args, trainer_port)
+    common = ["--host", args.host, "--checkpoint-dir", args.checkpoint_dir]
+    common += [item for root in args.root for item in ("--root", root)]
+    common += ["--share"] if args.share else []
+    common += ["--demo"] if args.demo else []
+    if settings.auth:  # one login for both apps, generated once here if needed
+        common += ["--auth", ":".join(settings.auth)]
+        if settings.generated_password:
+            print(f"Login for both apps: {settings.auth[0]} / {settings.auth[1]}", flush=True)
+    children = [
+        subprocess.Popen([sys.executable, __file__, "--mode", mode, "--port", str(port), *common])
+        for mode, port in (("train", trainer_port), ("caption", trainer_port + 1))
+    ]
+
+    def stop_all(*_):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop_all)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    stop_all()
+    return max(child.wait() for child in children)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.mode == "both":
+            return run_both(args)
+        serve(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

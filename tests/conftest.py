@@ -1,0 +1,25 @@
+"""Shared fixtures: the tiny ACE-Step 1.5 model, written once per session in both layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acestep_train.models.tiny import write_demo_model
+
+
+@pytest.fixture(scope="session")
+def tiny_original(tmp_path_factory) -> Path:
+    """A checkpoint root in the original layout with tiny-turbo and tiny-base (seed 0)."""
+    root = tmp_path_factory.mktemp("ckpt_original")
+    write_demo_model(root, "original", ("turbo", "base"), seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_diffusers(tmp_path_factory) -> Path:
+    """The same turbo weights (seed 0) written as a diffusers pipeline folder."""
+    root = tmp_path_factory.mktemp("ckpt_diffusers")
+    write_demo_model(root, "diffusers", ("turbo",), seed=0)
+    return root
