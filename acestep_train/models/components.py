@@ -50,8 +50,6 @@ def load_components(
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown model parts {sorted(unknown)}; choose from {PARTS}")
-    if info.problems:
-        raise ValueError(f"{info.path}: cannot load: {'; '.join(info.problems)}")
     device = choose_device(str(device) if device else None)
     dtype = dtype or choose_dtype(device)
     loaded = Components()
