@@ -164,7 +164,9 @@ def load_vae(vae_dir: Path, dtype, device) -> tuple[torch.nn.Module, int]:
 def load_text_encoder(path: Path, dtype, device) -> tuple[torch.nn.Module, int]:
     """Qwen3-Embedding through transformers' own classes (never remote code)."""
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # our jobs report their own progress
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: text encoder weights are missing")
