@@ -53,7 +53,7 @@ def test_both_layouts_load_identical_weights_and_outputs(tiny_original, tiny_dif
         out_a = original.transformer(**inputs).sample
         out_b = diffusers.transformer(**inputs).sample
     assert out_a.shape == inputs["hidden_states"].shape
-    assert torch.equal(out_a, out_b)
+    assert torch.allclose(out_a, out_b, atol=1e-6, rtol=0)  # same weights; kernels may differ by alignment
     assert original.loaded_tensors == diffusers.loaded_tensors
     assert original.loaded_tensors["transformer"] == len(original.transformer.state_dict())
 

@@ -2,7 +2,9 @@
 
 Original ``model.safetensors`` holds one ``AceStepConditionGenerationModel``:
 ``decoder.X`` is the DiT (diffusers ``AceStepTransformer1DModel``; its ``proj_in`` /
-``proj_out`` were ``nn.Sequential`` with the conv at index 1), ``encoder.X`` and
+``proj_out`` were ``nn.Sequential`` with the conv at index 1, and its attention layers use
+Qwen3 names ``q_proj``/``k_proj``/``v_proj``/``o_proj``/``q_norm``/``k_norm`` where
+diffusers has ``to_q``/``to_k``/``to_v``/``to_out.0``/``norm_q``/``norm_k``), ``encoder.X`` and
 ``null_condition_emb`` are the condition encoder, ``tokenizer.*`` / ``detokenizer.*`` the
 audio tokenizer used only by cover tasks. Both directions live here so the merge
 export (writing the original layout) uses the same table as loading.
@@ -11,12 +13,27 @@ export (writing the original layout) uses the same table as loading.
 from __future__ import annotations
 
 import inspect
+import re
 
 TRANSFORMER = "transformer"
 CONDITION_ENCODER = "condition_encoder"
 AUDIO_TOKENIZER = "audio_tokenizer"
 
 _DIT_RENAMES = (("proj_in.1.", "proj_in_conv."), ("proj_out.1.", "proj_out_conv."))
+#: Attention leaves: original (Qwen3-style) -> diffusers, in the DiT and the condition encoder alike.
+ATTENTION_RENAMES = {"q_proj": "to_q", "k_proj": "to_k", "v_proj": "to_v", "o_proj": "to_out.0",
+                     "q_norm": "norm_q", "k_norm": "norm_k"}
+_ATTENTION_TO_ORIGINAL = {new: old for old, new in ATTENTION_RENAMES.items()}
+_ORIGINAL_ATTENTION = re.compile(r"\.(self_attn|cross_attn)\.(q_proj|k_proj|v_proj|o_proj|q_norm|k_norm)\.")
+_DIFFUSERS_ATTENTION = re.compile(r"\.(self_attn|cross_attn)\.(to_q|to_k|to_v|to_out\.0|norm_q|norm_k)\.")
+
+
+def _attention_to_diffusers(key: str) -> str:
+    return _ORIGINAL_ATTENTION.sub(lambda m: f".{m.group(1)}.{ATTENTION_RENAMES[m.group(2)]}.", key)
+
+
+def _attention_to_original(key: str) -> str:
+    return _DIFFUSERS_ATTENTION.sub(lambda m: f".{m.group(1)}.{_ATTENTION_TO_ORIGINAL[m.group(2)]}.", key)
 _AUDIO_TOKENIZER_PREFIXES = ("tokenizer.", "detokenizer.")
 
 
@@ -27,9 +44,9 @@ def from_original_key(key: str) -> tuple[str, str] | None:
         for old, new in _DIT_RENAMES:
             if new_key.startswith(old):
                 new_key = new + new_key[len(old) :]
-        return TRANSFORMER, new_key
+        return TRANSFORMER, _attention_to_diffusers("." + new_key)[1:]
     if key.startswith("encoder."):
-        return CONDITION_ENCODER, key[len("encoder.") :]
+        return CONDITION_ENCODER, _attention_to_diffusers(key[len("encoder.") - 1 :])[1:]
     if key == "null_condition_emb":
         return CONDITION_ENCODER, key
     if key.startswith(_AUDIO_TOKENIZER_PREFIXES):
@@ -43,9 +60,9 @@ def to_original_key(component: str, key: str) -> str:
         for old, new in _DIT_RENAMES:
             if key.startswith(new):
                 key = old + key[len(new) :]
-        return "decoder." + key
+        return "decoder" + _attention_to_original("." + key)
     if component == CONDITION_ENCODER:
-        return key if key == "null_condition_emb" else "encoder." + key
+        return key if key == "null_condition_emb" else "encoder" + _attention_to_original("." + key)
     raise ValueError(f"no original name for component {component!r}")
 
 

@@ -1,0 +1,75 @@
+"""Adapters as plain tensors, independent of the library that trained them.
+
+``Adapter`` maps each adapted module (diffusers name, e.g. ``layers.0.self_attn.to_q``)
+to its factors. Each factor type knows its weight delta, computed here from the
+tensors: LoRA ``(alpha / r) * B @ A``; LoKr ``scale * kron(W1, W2)`` with
+``W = w`` or ``w_a @ w_b`` and ``scale = alpha / dim`` (1 when neither side is
+decomposed, as LyCORIS does). We compute deltas ourselves rather than trust
+``merge_to`` (lycoris-lora 4.1.3 applies the LoKr scale twice); the tests check these
+formulas against the real PEFT / LyCORIS forward passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class LoraFactors:
+    down: torch.Tensor  # A: [r, in]
+    up: torch.Tensor  # B: [out, r]
+    alpha: float
+
+    @property
+    def rank(self) -> int:
+        return int(self.down.shape[0])
+
+    @property
+    def scale(self) -> float:
+        return self.alpha / self.rank
+
+    def delta(self) -> torch.Tensor:
+        return self.scale * (self.up.float() @ self.down.float())
+
+
+@dataclass
+class LokrFactors:
+    """LyCORIS LoKr factors of one linear layer (``w1``/``w2`` full, or ``*_a @ *_b``)."""
+
+    tensors: dict[str, torch.Tensor]  # lokr_w1 | lokr_w1_a + lokr_w1_b, lokr_w2 | lokr_w2_a + lokr_w2_b
+    alpha: float
+
+    def _side(self, name: str) -> torch.Tensor:
+        if f"lokr_{name}" in self.tensors:
+            return self.tensors[f"lokr_{name}"].float()
+        return self.tensors[f"lokr_{name}_a"].float() @ self.tensors[f"lokr_{name}_b"].float()
+
+    @property
+    def dim(self) -> int | None:
+        """The decomposition rank, or None when both sides are full matrices."""
+        for name in ("lokr_w2_b", "lokr_w1_b"):
+            if name in self.tensors:
+                return int(self.tensors[name].shape[0])
+        return None
+
+    @property
+    def scale(self) -> float:
+        return 1.0 if self.dim is None else self.alpha / self.dim
+
+    def delta(self) -> torch.Tensor:
+        return self.scale * torch.kron(self._side("w1"), self._side("w2"))
+
+
+@dataclass
+class Adapter:
+    kind: str  # "lora" | "lokr"
+    modules: dict[str, LoraFactors | LokrFactors]  # diffusers module name -> factors
+    metadata: dict[str, str] = field(default_factory=dict)  # trigger word, base model, variant, settings
+    lokr_config: dict = field(default_factory=dict)  # LyCORIS network kwargs (LoKr only)
+
+    def deltas(self, strength: float = 1.0) -> dict[str, torch.Tensor]:
+        if not self.modules:
+            raise ValueError("the adapter has no modules: nothing would change")
+        return {name: strength * factors.delta() for name, factors in self.modules.items()}

@@ -1,0 +1,103 @@
+"""Merge an adapter into the base weights and write a full model in the original layout.
+
+Streams tensor by tensor (``streaming.py``): the source ``model.safetensors`` is memory-
+mapped, each adapted weight gets ``strength * delta`` added in fp32 and is cast back to its
+dtype, and each tensor is written as soon as it is produced. Peak memory is about one
+tensor plus the adapter, so the full-size model merges on a 16 GB machine. The deltas
+are computed from the adapter tensors (``adapter_state.py``), never by LyCORIS's
+``merge_to``. Every merged weight is read back and checked against base + delta.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from acestep_train.atomic import atomic_write_json
+from acestep_train.export.adapter_state import Adapter
+from acestep_train.export.names import checkpoint_weight_key
+from acestep_train.models.discovery import ModelInfo, read_json
+
+
+class WrongBaseError(ValueError):
+    """The adapter was not trained on this model: its modules or shapes do not fit."""
+
+
+def _targets(adapter: Adapter, header: dict, weights: Path) -> dict[str, str]:
+    """{checkpoint key: module name}, refusing modules the checkpoint lacks or shapes that differ."""
+    targets = {}
+    for module, factors in adapter.modules.items():
+        key = checkpoint_weight_key(module)
+        if key not in header:
+            raise WrongBaseError(f"{weights}: has no weight {key} for adapter module {module}: wrong base model?")
+        shape = tuple(header[key].shape)
+        delta_shape = tuple(factors.delta().shape)
+        if shape != delta_shape:
+            raise WrongBaseError(
+                f"{weights}: {key} is {shape} but the adapter's {module} changes {delta_shape}: "
+                "the adapter was trained on another model"
+            )
+        targets[key] = module
+    return targets
+
+
+def merge_into_original(info: ModelInfo, adapter: Adapter, strength: float, output_dir: Path) -> Path:
+    """Write ``output_dir/{config.json, model.safetensors, silence_latent.pt, merge_info.json}``."""
+    from safetensors import safe_open
+
+    from acestep_train.models.safetensors_file import read_header
+    from acestep_train.export.streaming import stream_safetensors
+
+    if info.layout != "original":
+        raise ValueError(f"{info.path}: merging writes the original layout from an original-layout model")
+    weights = info.files.transformer_weights
+    header = read_header(weights)
+    targets = _targets(adapter, header, weights)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    layout = []
+    with safe_open(str(weights), framework="pt", device="cpu") as source:
+        for key in source.keys():
+            layout.append((key, source.get_slice(key).get_dtype(), tuple(header[key].shape)))
+
+        def produce(key: str) -> torch.Tensor:
+            tensor = source.get_tensor(key)
+            if key in targets:
+                delta = adapter.modules[targets[key]].delta()
+                tensor = (tensor.float() + strength * delta).to(tensor.dtype)
+            return tensor
+
+        stream_safetensors(output_dir / "model.safetensors", [(k, _dtype(d), s) for k, d, s in layout], produce)
+    config = read_json(info.files.transformer_config)
+    config.setdefault("model_version", info.variant.family)
+    atomic_write_json(output_dir / "config.json", config)
+    shutil.copy2(info.files.silence_latent, output_dir / "silence_latent.pt")
+    atomic_write_json(output_dir / "merge_info.json", {
+        "base_model": info.name, "variant": info.variant.name, "strength": strength,
+        "adapter": adapter.metadata, "merged_modules": len(targets)})
+    verify_merge(weights, output_dir / "model.safetensors", adapter, targets, strength)
+    return output_dir
+
+
+_SAFETENSORS_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
+                       "I64": torch.int64, "I32": torch.int32, "I8": torch.int8, "U8": torch.uint8,
+                       "BOOL": torch.bool}
+
+
+def _dtype(name: str) -> torch.dtype:
+    return _SAFETENSORS_DTYPES[name]
+
+
+def verify_merge(source: Path, merged: Path, adapter: Adapter, targets: dict[str, str], strength: float) -> None:
+    """Read every merged weight back; it must equal base + delta (to the dtype's rounding)."""
+    from safetensors import safe_open
+
+    with safe_open(str(source), framework="pt") as base, safe_open(str(merged), framework="pt") as out:
+        if set(base.keys()) != set(out.keys()):
+            raise RuntimeError(f"{merged}: written keys differ from {source}")
+        for key, module in targets.items():
+            original = base.get_tensor(key)
+            expected = (original.float() + strength * adapter.modules[module].delta()).to(original.dtype)
+            if not torch.equal(out.get_tensor(key), expected):
+                raise RuntimeError(f"{merged}: {key} does not hold base + delta after writing")
