@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("acestep_train.commands.models", "list the models found under checkpoint roots"),
     "demo-model": ("acestep_train.commands.demo_model", "write the tiny random-init ACE-Step 1.5 stack"),
     "download": ("acestep_train.commands.download", "download official ACE-Step 1.5 checkpoints"),
+    "export": ("acestep_train.commands.export", "export an adapter for ACE-Step, ComfyUI or diffusers"),
+    "merge": ("acestep_train.commands.merge", "merge an adapter into the base model's weights"),
 }
 
 

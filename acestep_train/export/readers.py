@@ -95,3 +95,19 @@ def lokr_from_state(state: dict[str, torch.Tensor], config: dict | None = None) 
             raise ValueError(f"{module}: LoKr module without both w1 and w2 factors")
         modules[diffusers_module(module)] = LokrFactors(tensors, alpha)
     return Adapter("lokr", modules, lokr_config=dict(config or {}))
+
+
+def lokr_from_peft_state(state: dict[str, torch.Tensor]) -> Adapter:
+    """PEFT/diffusers-style LoKr (``transformer.<module>.lokr_w1``) with the scale baked in."""
+    grouped: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in state.items():
+        module, _, leaf = _strip_prefix(key).rpartition(".")
+        if not leaf.startswith("lokr_"):
+            raise ValueError(f"{key}: not a LoKr key")
+        grouped.setdefault(diffusers_module(module), {})[leaf] = tensor
+    modules = {}
+    for module, tensors in grouped.items():
+        factors = LokrFactors(tensors, alpha=1.0)
+        factors.alpha = float(factors.dim or 1)  # baked: runtime scale 1
+        modules[module] = factors
+    return Adapter("lokr", modules)

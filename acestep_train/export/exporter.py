@@ -1,0 +1,66 @@
+"""Export an adapter for a consumer and prove the written file holds the trained delta.
+
+Formats: ``acestep`` (ACE-Step's own UI), ``comfyui``, ``diffusers``. For LoRA the three
+share one file layout (see ``writers.py``); for LoKr, ACE-Step and ComfyUI read the LyCORIS
+file and diffusers its own form. Every written file is read back and its deltas compared
+with the source adapter's; a mismatch is an error, never a silent success. The consumer
+loaders themselves are exercised by the test suite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from acestep_train.export.adapter_state import Adapter
+from acestep_train.export.readers import lokr_from_peft_state, lokr_from_state, lora_from_state
+from acestep_train.export.writers import (
+    LOKR_DIFFUSERS_FILE,
+    LOKR_FILE,
+    LORA_FILE,
+    write_lokr_diffusers,
+    write_lokr_lycoris,
+    write_lora,
+)
+from acestep_train.models.safetensors_file import load_tensors
+
+FORMATS = ("acestep", "comfyui", "diffusers")
+TOLERANCE = 1e-5
+
+
+def export_adapter(adapter: Adapter, fmt: str, output: Path) -> Path:
+    """Write ``adapter`` for ``fmt`` into the folder ``output``; returns the weights file."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    if adapter.kind == "lora":
+        written = write_lora(adapter, output)
+    elif fmt == "diffusers":
+        written = write_lokr_diffusers(adapter, output)
+    else:
+        written = write_lokr_lycoris(adapter, output)
+    verify_written(adapter, written)
+    return written
+
+
+def read_written(path: Path) -> Adapter:
+    state = load_tensors(path)
+    if path.name == LORA_FILE:
+        return lora_from_state(state)  # alpha = rank: the scale is baked into lora_B
+    if path.name == LOKR_FILE:
+        return lokr_from_state(state)
+    if path.name == LOKR_DIFFUSERS_FILE:
+        return lokr_from_peft_state(state)
+    raise ValueError(f"{path}: not a file this exporter writes")
+
+
+def verify_written(adapter: Adapter, path: Path) -> float:
+    """Max |delta difference| between the file and the adapter; raises past the tolerance."""
+    written = read_written(path).deltas()
+    source = adapter.deltas()
+    if written.keys() != source.keys():
+        missing = sorted(set(source) - set(written))[:3]
+        raise RuntimeError(f"{path}: written modules differ from the adapter's (e.g. missing {missing})")
+    error = max((written[k] - source[k]).abs().max().item() for k in source)
+    scale = max(d.abs().max().item() for d in source.values()) or 1.0
+    if error > TOLERANCE * max(1.0, scale):
+        raise RuntimeError(f"{path}: read back, its deltas differ from the adapter's by {error:.3g}")
+    return error

@@ -1,0 +1,61 @@
+"""Open any adapter a user points at: our run checkpoints and exports, or other tools' files.
+
+- a PEFT folder (``adapter_config.json`` + ``adapter_model.safetensors``), our own or another
+  ACE-Step trainer's (original ``q_proj`` names or diffusers ``to_q`` names);
+- a LyCORIS LoKr folder or file (``lokr_weights.safetensors``; config from ``lokr_config.json`` or
+  the file's ``lokr_config`` metadata);
+- a single ``.safetensors`` file of either kind (told apart by its keys).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from acestep_train.export.adapter_state import Adapter
+from acestep_train.export.readers import lokr_from_state, lora_from_state
+from acestep_train.export.writers import LOKR_FILE, LORA_FILE, METADATA_KEY
+from acestep_train.models.safetensors_file import load_tensors, read_metadata
+
+
+def _json_file(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _from_file(weights: Path, config: dict) -> Adapter:
+    state = load_tensors(weights)
+    if not state:
+        raise ValueError(f"{weights}: holds no tensors")
+    metadata = read_metadata(weights)
+    if any(".lokr_" in key for key in state):
+        lokr_config = config or json.loads(metadata.get("lokr_config", "{}"))
+        adapter = lokr_from_state(state, lokr_config)
+    elif any("lora_" in key for key in state):
+        adapter = lora_from_state(state, config)
+    else:
+        raise ValueError(f"{weights}: neither LoRA (lora_A/lora_B) nor LoKr (lokr_w1/w2) keys")
+    if METADATA_KEY in metadata:
+        adapter.metadata = json.loads(metadata[METADATA_KEY])
+    return adapter
+
+
+def load_adapter(path: str | Path) -> Adapter:
+    path = Path(path)
+    if path.is_file():
+        return _from_file(path, {})
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no adapter file or folder here")
+    studio = _json_file(path / "acestep_studio.json")
+    if (path / LORA_FILE).is_file():
+        adapter = _from_file(path / LORA_FILE, _json_file(path / "adapter_config.json"))
+    elif (path / LOKR_FILE).is_file():
+        adapter = _from_file(path / LOKR_FILE, _json_file(path / "lokr_config.json"))
+    else:
+        candidates = sorted(path.glob("*.safetensors"))
+        if len(candidates) != 1:
+            raise FileNotFoundError(
+                f"{path}: expected {LORA_FILE}, {LOKR_FILE} or exactly one .safetensors file, "
+                f"found {len(candidates)}")
+        adapter = _from_file(candidates[0], {})
+    adapter.metadata = {**adapter.metadata, **studio}
+    return adapter
