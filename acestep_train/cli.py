@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("acestep_train.commands.download", "download official ACE-Step 1.5 checkpoints"),
     "export": ("acestep_train.commands.export", "export an adapter for ACE-Step, ComfyUI or diffusers"),
     "merge": ("acestep_train.commands.merge", "merge an adapter into the base model's weights"),
+    "generate": ("acestep_train.commands.generate", "generate a clip, optionally with an adapter"),
 }
 
 
