@@ -1,0 +1,83 @@
+"""``dataset.json``: ``{metadata: {name, custom_tag, tag_position, genre_ratio, ...}, samples: [...]}``.
+
+Audio paths are stored relative to the file's folder when they lie under it, so a dataset
+folder can move. Datasets written by other ACE-Step trainers import as they are: samples may
+name their audio ``audio_path``, ``path`` or ``filename``; unknown keys are ignored, known
+ones are type-checked with the sample and field named in any error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from acestep_train.atomic import atomic_write_json
+from acestep_train.dataset.record import SIDECAR_FIELDS, TAG_POSITIONS, Sample, coerce
+
+PATH_KEYS = ("audio_path", "path", "filename", "file")
+
+
+@dataclass
+class DatasetMeta:
+    name: str = "dataset"
+    custom_tag: str = ""
+    tag_position: str = "prepend"
+    genre_ratio: float = 0.0
+    txt_mode: str = "caption"
+    extra: dict = field(default_factory=dict)  # other tools' metadata, kept as is
+
+    def __post_init__(self):
+        if self.tag_position not in TAG_POSITIONS:
+            raise ValueError(f"metadata.tag_position must be one of {TAG_POSITIONS}, not {self.tag_position!r}")
+        if not 0.0 <= float(self.genre_ratio) <= 1.0:
+            raise ValueError(f"metadata.genre_ratio must be between 0 and 1, not {self.genre_ratio}")
+
+
+def save_dataset(path: str | Path, meta: DatasetMeta, samples: list[Sample]) -> None:
+    path = Path(path)
+    base = path.parent.resolve()
+    records = []
+    for sample in samples:
+        audio = sample.audio_path.resolve()
+        record = {k: v for k, v in sample.sidecar().items() if k != "filename"}
+        record["audio_path"] = str(audio.relative_to(base)) if audio.is_relative_to(base) else str(audio)
+        records.append(record)
+    data = {**meta.extra, **{k: v for k, v in asdict(meta).items() if k != "extra"}}
+    atomic_write_json(path, {"metadata": data, "samples": records})
+
+
+def _sample_from(record: dict, index: int, base: Path, path: Path) -> Sample:
+    audio = next((record[key] for key in PATH_KEYS if record.get(key)), None)
+    if audio is None:
+        raise ValueError(f"{path}: sample {index} names no audio file (one of {', '.join(PATH_KEYS)})")
+    audio_path = Path(audio) if Path(audio).is_absolute() else base / audio
+    sample = Sample(audio_path)
+    for name in SIDECAR_FIELDS:
+        if name in record and name != "filename":
+            try:
+                setattr(sample, name, coerce(name, record[name]))
+            except ValueError as error:
+                raise ValueError(f"{path}: sample {index} ({audio}): {error}") from error
+    sample.edited = [str(x) for x in record.get("edited", [])] if isinstance(record.get("edited"), list) else []
+    if not audio_path.is_file():
+        sample.status = "missing audio file"
+    return sample
+
+
+def load_dataset(path: str | Path) -> tuple[DatasetMeta, list[Sample]]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    if isinstance(data, list):  # some tools write the bare sample list
+        data = {"metadata": {}, "samples": data}
+    if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
+        raise ValueError(f"{path}: expected {{metadata: {{...}}, samples: [...]}}")
+    raw_meta = data.get("metadata") or {}
+    known = {k: raw_meta[k] for k in ("name", "custom_tag", "tag_position", "genre_ratio", "txt_mode") if k in raw_meta}
+    meta = DatasetMeta(**known, extra={k: v for k, v in raw_meta.items() if k not in known})
+    samples = [_sample_from(record, i, path.parent, path) for i, record in enumerate(data["samples"])
+               if isinstance(record, dict)]
+    return meta, samples

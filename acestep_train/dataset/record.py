@@ -1,0 +1,133 @@
+"""One song of a dataset: its audio file, what the user wrote about it, and whether it is usable.
+
+Field names follow the ACE-Step captioner's ``{stem}.json`` schema, so sidecars written by
+other ACE-Step tools load as they are. ``edited`` lists the fields the user (not an
+auto-labeler) set; auto-labeling never overwrites them unless asked.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from acestep_train.prompts import SongText
+
+TAG_POSITIONS = ("prepend", "append", "replace")
+TEXT_FIELDS = ("caption", "genre", "keyscale", "timesignature", "lyrics", "language", "custom_tag")
+SIDECAR_FIELDS = ("filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
+                  "is_instrumental", "duration", "custom_tag")
+
+
+@dataclass
+class Sample:
+    audio_path: Path
+    caption: str = ""
+    genre: str = ""
+    bpm: int | None = None
+    keyscale: str = ""
+    timesignature: str = ""
+    lyrics: str = ""
+    language: str = "en"
+    is_instrumental: bool = False
+    duration: float = 0.0
+    custom_tag: str = ""
+    edited: list[str] = field(default_factory=list)
+    status: str = "ok"  # "ok" or why the file is unusable
+    notes: list[str] = field(default_factory=list)  # warnings that do not make it unusable
+
+    @property
+    def usable(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def labeled(self) -> bool:
+        return bool(self.caption.strip())
+
+    def sidecar(self) -> dict:
+        """The ``{stem}.json`` dict (the captioner schema, plus our ``edited`` list)."""
+        data = {name: getattr(self, name) for name in SIDECAR_FIELDS if name != "filename"}
+        return {"filename": self.audio_path.name, **data, "edited": sorted(set(self.edited))}
+
+    def update(self, values: dict, source: str = "user", overwrite: bool = False) -> list[str]:
+        """Set fields; an auto-labeler (``source`` != "user") skips user-edited fields unless ``overwrite``.
+
+        Returns the fields changed.
+        """
+        changed = []
+        for name, value in values.items():
+            if name not in SIDECAR_FIELDS or name == "filename":
+                raise ValueError(f"unknown sample field {name!r}")
+            if source != "user" and name in self.edited and not overwrite:
+                continue
+            value = coerce(name, value)
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+                changed.append(name)
+            if source == "user" and name not in self.edited:
+                self.edited.append(name)
+        return changed
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["audio_path"] = str(self.audio_path)
+        return data
+
+
+def coerce(name: str, value):
+    """Type a sidecar value, naming the field when it cannot be."""
+    if name == "bpm":
+        if value in (None, "", "N/A", "n/a"):
+            return None
+        try:
+            bpm = int(round(float(value)))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"bpm must be a number, got {value!r}") from error
+        if not 20 <= bpm <= 400:
+            raise ValueError(f"bpm must be between 20 and 400, got {bpm}")
+        return bpm
+    if name == "is_instrumental":
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "y")
+        return bool(value)
+    if name == "duration":
+        try:
+            return float(value or 0.0)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"duration must be a number of seconds, got {value!r}") from error
+    if name == "timesignature" and value not in (None, ""):
+        return str(value).split("/")[0].strip()  # "4/4" -> "4", as the pipeline writes it
+    return "" if value is None else str(value)
+
+
+def known_field_names() -> set[str]:
+    return {f.name for f in fields(Sample)}
+
+
+def apply_tag(caption: str, tag: str, position: str) -> str:
+    """The activation (trigger) tag placed before, after, or instead of the caption."""
+    if position not in TAG_POSITIONS:
+        raise ValueError(f"tag_position must be one of {TAG_POSITIONS}, not {position!r}")
+    tag, caption = tag.strip(), caption.strip()
+    if not tag:
+        return caption
+    if position == "replace" or not caption:
+        return tag
+    return f"{tag}, {caption}" if position == "prepend" else f"{caption}, {tag}"
+
+
+def training_caption(sample: Sample, tag: str = "", position: str = "prepend", genre_ratio: float = 0.0,
+                     rng: random.Random | None = None) -> str:
+    """The caption a sample trains with: the genre instead of the caption with probability ``genre_ratio``."""
+    if not 0.0 <= genre_ratio <= 1.0:
+        raise ValueError(f"genre_ratio must be between 0 and 1, got {genre_ratio}")
+    use_genre = bool(sample.genre) and (rng or random.Random(0)).random() < genre_ratio
+    text = sample.genre if use_genre else sample.caption
+    return apply_tag(text, sample.custom_tag or tag, position)
+
+
+def song_text(sample: Sample, caption: str) -> SongText:
+    """What preprocessing conditions on (duration is filled in from the audio encoded)."""
+    lyrics = "[Instrumental]" if sample.is_instrumental and not sample.lyrics.strip() else sample.lyrics
+    return SongText(caption=caption, lyrics=lyrics, language=sample.language or "en", bpm=sample.bpm,
+                    keyscale=sample.keyscale, timesignature=sample.timesignature)

@@ -1,0 +1,116 @@
+"""Scan a folder of songs: every audio file, its sidecars, its duration, and whether it is usable.
+
+One bad file never stops a scan: each gets a status (``ok``, or why it is unusable:
+empty, unreadable, unsupported, too short, silent) and the scan goes on. Durations come
+from headers; the silence check reads blocks only until it meets a non-zero sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from acestep_train.audio import AUDIO_EXTENSIONS, FFMPEG_ONLY, AudioError, probe
+from acestep_train.dataset.csv_io import read_csv
+from acestep_train.dataset.record import Sample, coerce
+from acestep_train.dataset.sidecars import TXT_MODES, apply_sidecars
+
+LOW_RATE = 32000
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    txt_mode: str = "caption"  # what a plain {stem}.txt holds: caption | lyrics | ignore
+    min_seconds: float = 1.0
+    check_silence: bool = True
+    csv_path: Path | None = None
+
+    def __post_init__(self):
+        if self.txt_mode not in TXT_MODES:
+            raise ValueError(f"txt_mode must be one of {TXT_MODES}, not {self.txt_mode!r}")
+        if self.min_seconds < 0:
+            raise ValueError(f"min_seconds must be >= 0, got {self.min_seconds}")
+
+
+def audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                  and not p.name.startswith("."))
+
+
+def is_silent(path: Path) -> bool:
+    import soundfile
+
+    with soundfile.SoundFile(str(path)) as handle:
+        for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
+            if np.any(block != 0.0):
+                return False
+    return True
+
+
+def is_truncated(path: Path) -> bool:
+    """True when the data ends well before the header's length (a cut-off download or copy)."""
+    import soundfile
+
+    with soundfile.SoundFile(str(path)) as handle:
+        tail = min(handle.frames, int(0.5 * handle.samplerate))
+        try:
+            handle.seek(handle.frames - tail)
+        except (soundfile.LibsndfileError, RuntimeError):
+            return True
+        return len(handle.read(tail, dtype="float32")) < tail // 2
+
+
+def audio_status(sample: Sample, options: ScanOptions) -> None:
+    path = sample.audio_path
+    try:
+        info = probe(path)
+    except AudioError as error:
+        reason = str(error).split(": ", 1)[1]
+        sample.status = "unsupported: " + reason if "needs ffmpeg" in reason else reason
+        return
+    sample.duration = round(info.duration, 3)
+    if info.duration < options.min_seconds:
+        sample.status = f"too short ({info.duration:.2f} s < {options.min_seconds:g} s)"
+    elif path.suffix.lower() not in FFMPEG_ONLY and is_truncated(path):
+        sample.status = f"truncated (the header says {info.duration:.1f} s but the data ends early)"
+    elif options.check_silence and path.suffix.lower() not in FFMPEG_ONLY and is_silent(path):
+        sample.status = "silent (digital silence)"
+    if info.sample_rate < LOW_RATE:
+        sample.notes.append(f"low sample rate {info.sample_rate} Hz: resampled to 48 kHz, quality is limited")
+    if info.channels > 2:
+        sample.notes.append(f"{info.channels} channels: folded down to stereo")
+
+
+def apply_csv(samples: list[Sample], rows: dict[str, dict[str, str]]) -> None:
+    by_name = {sample.audio_path.name: sample for sample in samples}
+    for name, row in rows.items():
+        sample = by_name.get(name)
+        if sample is None:
+            continue
+        for field_name, value in row.items():
+            current = getattr(sample, field_name)
+            if value and current in (None, "", Sample.__dataclass_fields__[field_name].default):
+                try:
+                    setattr(sample, field_name, coerce(field_name, value))
+                except ValueError as error:
+                    sample.notes.append(f"CSV row for {name}: {error}; ignored")
+
+
+def scan_folder(folder: str | Path, options: ScanOptions = ScanOptions()) -> list[Sample]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: folder does not exist")
+    samples = []
+    for path in audio_files(folder):
+        sample = Sample(path)
+        audio_status(sample, options)
+        try:
+            apply_sidecars(sample, options.txt_mode)
+        except OSError as error:
+            sample.notes.append(f"sidecars unreadable: {error}")
+        samples.append(sample)
+    if options.csv_path is not None:
+        apply_csv(samples, read_csv(Path(options.csv_path)))
+    return samples

@@ -1,0 +1,94 @@
+"""Read every sidecar form other ACE-Step tools write; write ours atomically with a backup.
+
+Read, for ``song.mp3``: ``song.json`` (the captioner schema), ``song.caption.txt``,
+``song.lyrics.txt``, ``song.lyrics``, and ``song.txt`` (caption, lyrics or ignored: a
+dataset option). ``song.json`` wins where it has a value; the text files fill the rest.
+Captions and lyrics found on disk count as the user's own work (``edited``), so an
+auto-labeler never overwrites them unless asked. We write only ``song.json``; the previous
+version is kept as ``song.json.bak``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from acestep_train.atomic import atomic_write_json
+from acestep_train.dataset.record import SIDECAR_FIELDS, Sample, coerce
+
+TXT_MODES = ("caption", "lyrics", "ignore")
+PROTECTED = ("caption", "lyrics")
+
+
+def read_text(path: Path) -> tuple[str, str | None]:
+    """(text, note): UTF-8 first; otherwise Windows-1252, with a note saying so."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig").strip(), None
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace").strip(), f"{path.name} is not UTF-8; read as Windows-1252"
+
+
+def text_sidecars(audio: Path, txt_mode: str) -> dict[str, Path]:
+    stem = audio.with_suffix("")
+    found = {"caption": stem.with_name(stem.name + ".caption.txt")}
+    lyric_files = [stem.with_name(stem.name + ".lyrics.txt"), stem.with_name(stem.name + ".lyrics")]
+    found["lyrics"] = next((p for p in lyric_files if p.is_file()), lyric_files[0])
+    if txt_mode != "ignore" and stem.with_suffix(".txt").is_file() and not found[txt_mode].is_file():
+        found[txt_mode] = stem.with_suffix(".txt")
+    return {name: path for name, path in found.items() if path.is_file()}
+
+
+def json_sidecar(path: Path, notes: list[str]) -> dict:
+    text, note = read_text(path)
+    if note:
+        notes.append(note)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        notes.append(f"{path.name} is not valid JSON (line {error.lineno}): ignored, left untouched")
+        return {}
+    if not isinstance(data, dict):
+        notes.append(f"{path.name} is not a JSON object: ignored, left untouched")
+        return {}
+    return data
+
+
+def apply_sidecars(sample: Sample, txt_mode: str = "caption") -> None:
+    """Fill ``sample`` from the sidecars next to its audio file."""
+    if txt_mode not in TXT_MODES:
+        raise ValueError(f"txt_mode must be one of {TXT_MODES}, not {txt_mode!r}")
+    json_path = sample.audio_path.with_suffix(".json")
+    data = json_sidecar(json_path, sample.notes) if json_path.is_file() else {}
+    for name, path in text_sidecars(sample.audio_path, txt_mode).items():
+        if not str(data.get(name) or "").strip():
+            text, note = read_text(path)
+            data[name] = text
+            if note:
+                sample.notes.append(note)
+    for name in SIDECAR_FIELDS:
+        if name in ("filename", "duration") or name not in data:
+            continue
+        try:
+            setattr(sample, name, coerce(name, data[name]))
+        except ValueError as error:
+            sample.notes.append(f"{json_path.name}: {error}; ignored")
+    edited = data.get("edited") if isinstance(data.get("edited"), list) else []
+    sample.edited = sorted({*map(str, edited), *(f for f in PROTECTED if getattr(sample, f).strip())})
+
+
+def write_sidecar(sample: Sample) -> Path:
+    """Write ``{stem}.json`` atomically, keeping the previous file as ``{stem}.json.bak``."""
+    path = sample.audio_path.with_suffix(".json")
+    new = sample.sidecar()
+    if path.is_file():
+        try:
+            unchanged = json.loads(path.read_text(encoding="utf-8")) == new
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            unchanged = False
+        if unchanged:
+            return path
+        shutil.copy2(path, path.with_name(path.name + ".bak"))
+    atomic_write_json(path, new)
+    return path
