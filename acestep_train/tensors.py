@@ -115,6 +115,13 @@ class Manifest:
             raise TensorFormatError(f"{path}: format version {manifest.format_version}, expected {FORMAT_VERSION}")
         return manifest
 
+    def samples_frames(self, file: str) -> int:
+        """Latent frames of the sample stored in ``file``."""
+        for entry in self.samples.values():
+            if entry["file"] == file:
+                return int(entry["frames"])
+        raise KeyError(file)
+
     def check_model(self, fingerprint: str, model_name: str, folder: str | Path) -> None:
         """Refuse tensors made by another model: they would train on the wrong conditioning."""
         if fingerprint != self.model_fingerprint:

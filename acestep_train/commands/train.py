@@ -1,0 +1,81 @@
+"""``train``: LoRA / LoKr training on preprocessed tensors (Lightning Fabric; several GPUs via --devices).
+
+Every setting is a flag and a field of the JSON config (``--config``, e.g. a previous run.json);
+flags given on the command line override the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+#: flag -> (dotted config field, type)
+FLAGS = {
+    "--adapter-type": ("adapter.type", str), "--targets": ("adapter.targets", str),
+    "--rank": ("adapter.rank", int), "--alpha": ("adapter.alpha", float), "--dropout": ("adapter.dropout", float),
+    "--linear-dim": ("adapter.linear_dim", int), "--linear-alpha": ("adapter.linear_alpha", float),
+    "--factor": ("adapter.factor", int), "--optimizer": ("optim.name", str), "--lr": ("optim.lr", float),
+    "--weight-decay": ("optim.weight_decay", float), "--grad-clip": ("optim.grad_clip", float),
+    "--scheduler": ("schedule.name", str), "--warmup-steps": ("schedule.warmup_steps", int),
+    "--cycles": ("schedule.cycles", int), "--batch-size": ("data.batch_size", int),
+    "--grad-accum": ("data.grad_accum", int), "--max-latent-length": ("data.max_latent_length", int),
+    "--repeats": ("data.repeats", int), "--timestep-sampler": ("timesteps.sampler", str),
+    "--timestep-mu": ("timesteps.mu", float), "--timestep-sigma": ("timesteps.sigma", float),
+    "--cfg-dropout": ("timesteps.cfg_dropout", float), "--min-snr-gamma": ("timesteps.min_snr_gamma", float),
+    "--epochs": ("loop.epochs", int), "--nan-patience": ("loop.nan_patience", int),
+    "--devices": ("loop.devices", int), "--strategy": ("loop.strategy", str),
+    "--accelerator": ("loop.accelerator", str), "--precision": ("loop.precision", str),
+    "--save-every": ("checkpoint.save_every_epochs", int), "--save-every-steps": ("checkpoint.save_every_steps", int),
+    "--keep-last": ("checkpoint.keep_last", int), "--best-window": ("best.window", int),
+    "--best-min-delta": ("best.min_delta", float), "--track-best-from": ("best.track_from_epoch", int),
+    "--early-stop-patience": ("best.patience", int), "--seed": ("seed", int), "--trigger-word": ("trigger_word", str),
+    "--model-variant": ("model_variant", str), "--base-model": ("base_model", str),
+    "--dataset-dir": ("dataset_dir", str), "--output-dir": ("output_dir", str), "--resume-from": ("resume_from", str),
+}
+SWITCHES = {"--mlp": "adapter.mlp", "--decompose-both": "adapter.decompose_both",
+            "--gradient-checkpointing": "loop.gradient_checkpointing"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="F", help="JSON settings (a run.json works); flags override it")
+    parser.add_argument("--checkpoint-dir", action="append", metavar="DIR")
+    for flag, (field, kind) in FLAGS.items():
+        parser.add_argument(flag, type=kind, default=None, help=f"config: {field}")
+    for flag, field in SWITCHES.items():
+        parser.add_argument(flag, action="store_const", const=True, default=None, help=f"config: {field}")
+
+
+def overrides(args: argparse.Namespace) -> dict:
+    values = {}
+    for flag, (field, _) in FLAGS.items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            values[field] = value
+    for flag, field in SWITCHES.items():
+        if getattr(args, flag[2:].replace("-", "_")):
+            values[field] = True
+    if args.checkpoint_dir:
+        values["checkpoint_dirs"] = args.checkpoint_dir
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+    from pathlib import Path
+
+    from acestep_train.train.config import load_config
+    from acestep_train.train.setup import run_training
+    from acestep_train.train.trainer import TrainingError
+
+    config = load_config(args.config, overrides(args))
+    # Fabric's DDP launcher re-runs this command in child processes; they must find the package.
+    repo = str(Path(__file__).resolve().parents[2])
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
+    try:
+        result = run_training(config)
+    except TrainingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"trained {result['steps']} steps over {result['epochs']} epochs; final adapter ({result['final_from']}): "
+          f"{result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
+    return 0

@@ -1,0 +1,127 @@
+"""Attach, save and load the trainable adapter: LoRA through PEFT, LoKr through LyCORIS.
+
+Only adapter parameters train; they are kept in fp32 while the base runs in bf16/fp16.
+Saved forms, read by ``acestep_train.export.load``:
+  LoRA: ``adapter_model.safetensors`` (PEFT state, diffusers names) + ``adapter_config.json``
+  LoKr: ``lokr_weights.safetensors`` (LyCORIS state, diffusers names) + ``lokr_config.json``
+plus ``acestep_studio.json`` (trigger word, base model, variant, settings). Every save is
+read back and compared with the live tensors; loading counts keys and refuses a partial load.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from acestep_train.atomic import atomic_path, atomic_write_json
+from acestep_train.export.writers import LOKR_FILE, LORA_FILE
+
+ATTENTION = r"(to_q|to_k|to_v|to_out\.0)"
+MLP = r"mlp\.(gate_proj|up_proj|down_proj)"
+
+
+def target_regex(targets: str, mlp: bool) -> str:
+    scopes = {"self": "self_attn", "cross": "cross_attn", "both": "(self_attn|cross_attn)"}[targets]
+    parts = [rf"layers\.\d+\.{scopes}\.{ATTENTION}"] + ([rf"layers\.\d+\.{MLP}"] if mlp else [])
+    return "^(" + "|".join(parts) + ")$"
+
+
+def target_names(transformer: torch.nn.Module, targets: str, mlp: bool) -> list[str]:
+    import re
+
+    pattern = re.compile(target_regex(targets, mlp))
+    return [name for name, module in transformer.named_modules()
+            if isinstance(module, torch.nn.Linear) and pattern.match(name)]
+
+
+class Adapter:
+    """The trainable part of the model, whatever library provides it."""
+
+    def __init__(self, transformer: torch.nn.Module, config):
+        self.config, self.transformer = config, transformer
+        transformer.requires_grad_(False)
+        self.names = target_names(transformer, config.targets, config.mlp)
+        if not self.names:
+            raise ValueError(f"adapter.targets={config.targets} matched no layer of this model")
+        self.network = self._attach_lokr() if config.type == "lokr" else self._attach_lora()
+        self.params = [p for p in self.module().parameters() if p.requires_grad]
+        for param in self.params:
+            param.data = param.data.float()
+        if not self.params:
+            raise ValueError("the adapter has no trainable parameters")
+
+    def _attach_lora(self):
+        from peft import LoraConfig
+
+        self.transformer.add_adapter(LoraConfig(
+            r=self.config.rank, lora_alpha=self.config.alpha, lora_dropout=self.config.dropout,
+            target_modules=target_regex(self.config.targets, self.config.mlp),
+            rank_pattern=dict(self.config.rank_pattern), alpha_pattern={}))
+        return None
+
+    def lokr_kwargs(self) -> dict:
+        c = self.config
+        return {"linear_dim": c.linear_dim, "linear_alpha": c.linear_alpha, "factor": c.factor,
+                "decompose_both": c.decompose_both, "use_tucker": c.use_tucker, "dropout": c.dropout}
+
+    def _attach_lokr(self):
+        from lycoris import LycorisNetwork, create_lycoris
+
+        # LyCORIS keeps its target preset as class state: set it every time.
+        LycorisNetwork.apply_preset({"enable_conv": False, "target_module": [], "target_name": self.names})
+        network = create_lycoris(self.transformer, 1.0, algo="lokr", **self.lokr_kwargs())
+        network.apply_to()
+        network.requires_grad_(True)
+        return network
+
+    def module(self) -> torch.nn.Module:
+        return self.network if self.network is not None else self.transformer
+
+    def state(self) -> dict[str, torch.Tensor]:
+        if self.network is not None:
+            return {k: v.detach().float().cpu().contiguous() for k, v in self.network.state_dict().items()}
+        from peft.utils import get_peft_model_state_dict
+
+        return {k: v.detach().float().cpu().contiguous() for k, v in get_peft_model_state_dict(self.transformer).items()}
+
+    def load_state(self, state: dict[str, torch.Tensor], source: Path) -> int:
+        """Load saved adapter tensors; every expected key must be present and used."""
+        expected = self.state()
+        missing, unexpected = set(expected) - set(state), set(state) - set(expected)
+        if missing or unexpected:
+            raise ValueError(f"{source}: adapter keys do not match this run ({len(missing)} missing, "
+                             f"{len(unexpected)} unexpected, e.g. {sorted(missing or unexpected)[:2]})")
+        if self.network is not None:
+            self.network.load_state_dict(state, strict=True)
+        else:
+            from peft.utils import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.transformer, state)
+        reloaded = self.state()
+        if not all(torch.equal(reloaded[k], state[k].float()) for k in state):
+            raise ValueError(f"{source}: adapter tensors did not load as saved")
+        return len(state)
+
+    def save(self, folder: Path, metadata: dict) -> Path:
+        from safetensors.torch import load_file, save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        state = self.state()
+        name = LOKR_FILE if self.network is not None else LORA_FILE
+        with atomic_path(folder / name) as tmp:
+            save_file(state, str(tmp), metadata={"acestep_studio": json.dumps(metadata, default=str)})
+        back = load_file(str(folder / name))
+        if back.keys() != state.keys() or not all(torch.equal(back[k], state[k]) for k in state):
+            raise RuntimeError(f"{folder / name}: read back, it differs from the live adapter")
+        if self.network is not None:
+            atomic_write_json(folder / "lokr_config.json", self.lokr_kwargs())
+        else:
+            atomic_write_json(folder / "adapter_config.json", self.peft_config())
+        atomic_write_json(folder / "acestep_studio.json", metadata)
+        return folder / name
+
+    def peft_config(self) -> dict:
+        config = self.transformer.peft_config["default"].to_dict()
+        return json.loads(json.dumps(config, default=lambda value: sorted(value) if isinstance(value, set) else str(value)))

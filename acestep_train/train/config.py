@@ -1,0 +1,217 @@
+"""Training settings: one typed tree, built from a JSON file and/or CLI flags, validated once.
+
+Every field has a docstring-like comment; errors name the field ("optim.lr must be > 0").
+``None`` in ``timesteps`` means "the model variant decides" (turbo: the 8-step table and no
+CFG dropout; base/sft: logit-normal and 15% CFG dropout); ``run.json`` records what ran.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+ATTENTION_TARGETS = ("self", "cross", "both")
+OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
+SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
+SAMPLERS = ("table", "logit_normal")
+
+
+@dataclass
+class AdapterConfig:
+    type: str = "lora"  # lora (PEFT) | lokr (LyCORIS)
+    targets: str = "both"  # attention the adapter sits on: self | cross | both
+    mlp: bool = False  # also adapt the MLP (gate/up/down projections)
+    rank: int = 16  # LoRA rank
+    alpha: float = 16.0  # LoRA alpha (scale = alpha / rank)
+    dropout: float = 0.0  # LoRA / LoKr dropout
+    rank_pattern: dict = field(default_factory=dict)  # LoRA per-module ranks: {"layers.0.self_attn.to_q": 8}
+    linear_dim: int = 16  # LoKr dim
+    linear_alpha: float = 16.0  # LoKr alpha
+    factor: int = -1  # LoKr Kronecker factor (-1: near-square)
+    decompose_both: bool = False  # LoKr: decompose both factors
+    use_tucker: bool = False  # LoKr: Tucker decomposition (conv layers only; kept for parity)
+
+    def validate(self) -> None:
+        check(self.type in ("lora", "lokr"), "adapter.type must be lora or lokr")
+        check(self.targets in ATTENTION_TARGETS, f"adapter.targets must be one of {ATTENTION_TARGETS}")
+        check(self.rank >= 1 and self.linear_dim >= 1, "adapter.rank and adapter.linear_dim must be >= 1")
+        check(0.0 <= self.dropout < 1.0, "adapter.dropout must be in [0, 1)")
+        check(self.alpha > 0 and self.linear_alpha > 0, "adapter.alpha and adapter.linear_alpha must be > 0")
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # adamw | adamw8bit | adafactor | prodigy
+    lr: float = 1e-4  # learning rate (Prodigy: a multiplier, usually 1.0)
+    weight_decay: float = 0.01
+    betas: tuple = (0.9, 0.999)
+    grad_clip: float = 1.0  # max gradient norm (0 = off)
+
+    def validate(self) -> None:
+        check(self.name in OPTIMIZERS, f"optim.name must be one of {OPTIMIZERS}")
+        check(self.lr > 0, "optim.lr must be > 0")
+        check(self.weight_decay >= 0, "optim.weight_decay must be >= 0")
+        check(self.grad_clip >= 0, "optim.grad_clip must be >= 0")
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = "cosine"  # cosine | cosine_with_restarts | linear | constant | constant_with_warmup
+    warmup_steps: int = 0
+    cycles: int = 1  # cosine_with_restarts: number of hard restarts
+
+    def validate(self) -> None:
+        check(self.name in SCHEDULES, f"schedule.name must be one of {SCHEDULES}")
+        check(self.warmup_steps >= 0, "schedule.warmup_steps must be >= 0")
+        check(self.cycles >= 1, "schedule.cycles must be >= 1")
+
+
+@dataclass
+class DataConfig:
+    batch_size: int = 1
+    grad_accum: int = 1  # micro-batches per optimizer step
+    max_latent_length: int = 1500  # crop window in latent frames (25 per second); 0 = whole song
+    repeats: int = 1  # each song appears this many times per epoch
+
+    def validate(self) -> None:
+        check(self.batch_size >= 1, "data.batch_size must be >= 1")
+        check(self.grad_accum >= 1, "data.grad_accum must be >= 1")
+        check(self.max_latent_length == 0 or self.max_latent_length >= 2, "data.max_latent_length must be 0 or >= 2")
+        check(self.repeats >= 1, "data.repeats must be >= 1")
+
+
+@dataclass
+class TimestepConfig:
+    sampler: str | None = None  # table | logit_normal | None (variant default)
+    mu: float | None = None  # logit-normal mean (None: the model's config, else -0.4)
+    sigma: float | None = None  # logit-normal std (None: the model's config, else 1.0)
+    cfg_dropout: float | None = None  # share of samples trained unconditioned (None: 0 turbo, 0.15 base/sft)
+    min_snr_gamma: float = 0.0  # min-SNR weighting (velocity form); 0 = off
+
+    def validate(self) -> None:
+        check(self.sampler in (None, *SAMPLERS), f"timesteps.sampler must be one of {SAMPLERS}")
+        check(self.sigma is None or self.sigma > 0, "timesteps.sigma must be > 0")
+        check(self.cfg_dropout is None or 0 <= self.cfg_dropout < 1, "timesteps.cfg_dropout must be in [0, 1)")
+        check(self.min_snr_gamma >= 0, "timesteps.min_snr_gamma must be >= 0")
+
+
+@dataclass
+class LoopConfig:
+    epochs: int = 10
+    gradient_checkpointing: bool = False
+    nan_patience: int = 5  # stop after this many non-finite losses in a row
+    devices: int = 1
+    strategy: str = "auto"  # a Lightning Fabric strategy, e.g. ddp
+    accelerator: str = "auto"
+    precision: str | None = None  # None: bf16-mixed / 16-mixed on CUDA, 32-true on CPU
+
+    def validate(self) -> None:
+        check(self.epochs >= 1, "loop.epochs must be >= 1")
+        check(self.nan_patience >= 1, "loop.nan_patience must be >= 1")
+        check(self.devices >= 1, "loop.devices must be >= 1")
+
+
+@dataclass
+class CheckpointConfig:
+    save_every_epochs: int = 1  # 0 = off
+    save_every_steps: int = 0  # 0 = off
+    keep_last: int = 3  # step checkpoints kept (best/ and final/ are separate)
+
+    def validate(self) -> None:
+        check(self.save_every_epochs >= 0 and self.save_every_steps >= 0, "checkpoint.save_every_* must be >= 0")
+        check(self.keep_last >= 1, "checkpoint.keep_last must be >= 1")
+
+
+@dataclass
+class BestConfig:
+    window: int = 5  # epochs in the moving average of epoch losses
+    min_delta: float = 0.001  # a new best must beat the old by this much
+    track_from_epoch: int = 0  # ignore epochs before this one (0 = from the start)
+    patience: int = 0  # early stop after this many epochs without a new best (0 = off)
+
+    def validate(self) -> None:
+        check(self.window >= 1, "best.window must be >= 1")
+        check(self.min_delta >= 0 and self.track_from_epoch >= 0 and self.patience >= 0,
+              "best.min_delta, best.track_from_epoch and best.patience must be >= 0")
+
+
+@dataclass
+class TrainConfig:
+    checkpoint_dirs: list = field(default_factory=list)
+    model_variant: str = "turbo"
+    base_model: str | None = None
+    dataset_dir: str = ""
+    output_dir: str = ""
+    seed: int = 42
+    trigger_word: str = ""
+    resume_from: str | None = None
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    timesteps: TimestepConfig = field(default_factory=TimestepConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    best: BestConfig = field(default_factory=BestConfig)
+
+    def validate(self) -> "TrainConfig":
+        check(bool(self.checkpoint_dirs), "checkpoint_dirs must name at least one folder")
+        check(bool(self.dataset_dir), "dataset_dir is required")
+        check(bool(self.output_dir), "output_dir is required")
+        for section in (self.adapter, self.optim, self.schedule, self.data, self.timesteps, self.loop,
+                        self.checkpoint, self.best):
+            section.validate()
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _fill(cls, values: dict, prefix: str):
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown setting '{prefix}{sorted(unknown)[0]}'")
+    kwargs = {}
+    for name, value in values.items():
+        default = known[name].default_factory() if callable(known[name].default_factory) else None
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ValueError(f"{prefix}{name} must be an object")
+            kwargs[name] = _fill(type(default), value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = tuple(value) if name == "betas" else value
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict) -> TrainConfig:
+    return _fill(TrainConfig, values, "").validate()
+
+
+def merge_settings(base: dict, overrides: dict) -> dict:
+    """Dotted overrides ({"optim.lr": 3e-4}) on top of a nested dict: CLI flags beat the file."""
+    merged = json.loads(json.dumps(base))
+    for dotted, value in overrides.items():
+        node = merged
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return merged
+
+
+def load_config(path: str | Path | None, overrides: dict) -> TrainConfig:
+    base = {}
+    if path:
+        try:
+            base = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: cannot read the config ({error})") from error
+        base = base.get("config", base)  # a run.json holds the config under "config"
+    return config_from_dict(merge_settings(base, overrides))

@@ -1,0 +1,113 @@
+"""Training data: the tensor folder, crop windows that cover every song, equal-length batches.
+
+Windows: a song longer than the crop is cut into ``ceil(T / crop)`` segment slots; each epoch
+visits the slots in a seeded order (plus a random shift inside the slot), so over that many
+epochs every part of every song is trained on. Shorter songs are used whole. Batches group
+windows of similar length (sorted within the epoch's shuffled order) and pad to the longest;
+``frame_mask`` marks real frames so padding never reaches the loss. Everything random here is
+a function of (seed, epoch), so the sampler's whole state is (epoch, batch position): resume
+is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from acestep_train.tensors import Manifest, read_sample
+
+
+@dataclass(frozen=True)
+class Window:
+    file: str
+    start: int
+    length: int  # even: the DiT patchifies pairs of frames
+
+
+@dataclass
+class Batch:
+    target_latents: torch.Tensor  # [B, T, C]
+    context_latents: torch.Tensor  # [B, T, 2C]
+    frame_mask: torch.Tensor  # [B, T] 1 = real frame
+    encoder_hidden_states: torch.Tensor  # [B, L, D]
+    encoder_mask: torch.Tensor  # [B, L] 1 = real token
+
+    def to(self, device, dtype) -> "Batch":
+        return Batch(self.target_latents.to(device, dtype), self.context_latents.to(device, dtype),
+                     self.frame_mask.to(device), self.encoder_hidden_states.to(device, dtype),
+                     self.encoder_mask.to(device))
+
+    @property
+    def size(self) -> int:
+        return int(self.target_latents.shape[0])
+
+
+class TensorFolder:
+    """The preprocessed samples of one dataset folder (tensors read on demand)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.manifest = Manifest.load(self.folder)
+        self.files = sorted(entry["file"] for entry in self.manifest.samples.values())
+        if not self.files:
+            raise ValueError(f"{self.folder}: the manifest lists no samples; preprocess songs first")
+        missing = [f for f in self.files if not (self.folder / f).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{self.folder}: tensor files missing: {', '.join(missing[:3])}")
+        self.frames = {f: int(self.manifest.samples_frames(f)) for f in self.files}
+
+    def load(self, file: str):
+        return read_sample(self.folder / file)
+
+
+def windows_for_epoch(frames: dict[str, int], crop: int, repeats: int, seed: int, epoch: int) -> list[Window]:
+    rng = random.Random(f"{seed}:{epoch}")
+    windows = []
+    for file in sorted(frames):
+        total = frames[file] - frames[file] % 2
+        for repeat in range(repeats):
+            if crop == 0 or total <= crop:
+                windows.append(Window(file, 0, total))
+                continue
+            slots = math.ceil(total / crop)
+            order = random.Random(f"{seed}:{file}:{(epoch * repeats + repeat) // slots}").sample(range(slots), slots)
+            slot = order[(epoch * repeats + repeat) % slots]
+            low = min(slot * crop, total - crop)
+            high = min(low + crop // 2, total - crop)
+            start = rng.randint(low, high)
+            windows.append(Window(file, start - start % 2, crop))
+    rng.shuffle(windows)
+    return windows
+
+
+def batches_for_epoch(windows: list[Window], batch_size: int) -> list[list[Window]]:
+    """Batches of similar length: sort each ``8 * batch`` chunk by length, then cut."""
+    chunk = max(batch_size * 8, batch_size)
+    batches = []
+    for begin in range(0, len(windows), chunk):
+        group = sorted(windows[begin:begin + chunk], key=lambda w: w.length)
+        batches.extend(group[i:i + batch_size] for i in range(0, len(group), batch_size))
+    return batches
+
+
+def collate(folder: TensorFolder, windows: list[Window]) -> Batch:
+    samples = [folder.load(w.file) for w in windows]
+    length = max(w.length for w in windows)
+    tokens = max(s.encoder_hidden_states.shape[0] for s in samples)
+    latent, width = samples[0].target_latents.shape[1], samples[0].encoder_hidden_states.shape[1]
+    batch = Batch(torch.zeros(len(samples), length, latent), torch.zeros(len(samples), length, 2 * latent),
+                  torch.zeros(len(samples), length), torch.zeros(len(samples), tokens, width),
+                  torch.zeros(len(samples), tokens))
+    for row, (window, sample) in enumerate(zip(windows, samples)):
+        frames = slice(window.start, window.start + window.length)
+        batch.target_latents[row, : window.length] = sample.target_latents[frames].float()
+        batch.context_latents[row, : window.length] = sample.context_latents[frames].float()
+        batch.frame_mask[row, : window.length] = 1
+        n = sample.encoder_hidden_states.shape[0]
+        batch.encoder_hidden_states[row, :n] = sample.encoder_hidden_states.float()
+        batch.encoder_mask[row, :n] = sample.encoder_attention_mask.float()
+    return batch

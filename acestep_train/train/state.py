@@ -1,0 +1,108 @@
+"""Checkpoints, best-model tracking and run control (stop / save now) for the training loop.
+
+A checkpoint folder holds the adapter (loadable by ``export``) and ``trainer_state.pt``:
+optimizer, scheduler, RNG states and counters (epoch, batch position, step). It is written
+with ``torch.save`` and read only with ``torch.load(weights_only=True)``: tensors and plain
+containers, no code.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from acestep_train.atomic import atomic_path, atomic_write_json
+
+STATE_FILE = "trainer_state.pt"
+
+
+@dataclass
+class Counters:
+    step: int = 0  # optimizer steps done
+    epoch: int = 0  # current epoch (0-based)
+    batch: int = 0  # micro-batches of this epoch already consumed (by this rank)
+    nan_streak: int = 0
+
+
+@dataclass
+class BestTracker:
+    """Moving average of the last ``window`` epoch losses; a new best must beat the old by ``min_delta``."""
+
+    window: int = 5
+    min_delta: float = 0.001
+    track_from_epoch: int = 0
+    patience: int = 0
+    history: list = field(default_factory=list)
+    best: float | None = None
+    best_epoch: int | None = None
+    since_best: int = 0
+
+    def update(self, epoch: int, loss: float) -> tuple[bool, bool]:
+        """(new best?, stop early?) after an epoch."""
+        self.history.append(loss)
+        average = sum(self.history[-self.window:]) / len(self.history[-self.window:])
+        if epoch < self.track_from_epoch:
+            return False, False
+        if self.best is None or average < self.best - self.min_delta:
+            self.best, self.best_epoch, self.since_best = average, epoch, 0
+            return True, False
+        self.since_best += 1
+        return False, self.patience > 0 and self.since_best >= self.patience
+
+
+def save_state(folder: Path, optimizer, scheduler, counters: Counters, best: BestTracker,
+               generator: torch.Generator) -> None:
+    state = {
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "counters": asdict(counters),
+        "best": asdict(best),
+        "rng": {"torch": torch.get_rng_state(), "generator": generator.get_state(),
+                "python": list(random.getstate()[1]), "python_version": random.getstate()[0],
+                "python_gauss": random.getstate()[2]},
+    }
+    with atomic_path(folder / STATE_FILE) as tmp:
+        torch.save(state, tmp)
+    atomic_write_json(folder / "counters.json", asdict(counters))
+
+
+def load_state(folder: Path, optimizer, scheduler, generator: torch.Generator) -> tuple[Counters, BestTracker]:
+    path = folder / STATE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not a training checkpoint (no trainer state); cannot resume from it")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    generator.set_state(rng["generator"])
+    random.setstate((rng["python_version"], tuple(rng["python"]), rng["python_gauss"]))
+    return Counters(**state["counters"]), BestTracker(**state["best"])
+
+
+def prune(checkpoints: Path, keep: int) -> None:
+    steps = sorted((p for p in checkpoints.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    for old in steps[:-keep]:
+        shutil.rmtree(old)
+
+
+class Control:
+    """Requests from the UI or another shell: files ``<output>/control/{stop,save,sample}``."""
+
+    def __init__(self, output_dir: Path):
+        self.folder = output_dir / "control"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def take(self, request: str) -> bool:
+        path = self.folder / request
+        if path.exists():
+            path.unlink(missing_ok=True)
+            return True
+        return False
+
+    def request(self, what: str) -> None:
+        (self.folder / what).touch()

@@ -1,0 +1,279 @@
+"""The training run: ``setup`` builds Fabric, model, adapter, data and optimizer; ``fit`` is the loop.
+
+Read top to bottom: one micro-step is flow-matching noise + DiT + masked loss; an optimizer
+step accumulates ``grad_accum`` micro-steps (fewer at an epoch's end), clips, steps and logs;
+epochs end with best-model tracking and checkpoints. Stop and save-now requests, non-finite
+losses and early stopping are handled between steps. The run fails loudly when it trains
+nothing or ends with an unchanged adapter.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from acestep_train.events import EventLog
+from acestep_train.train import data as data_mod
+from acestep_train.train.flow import masked_loss, resolve, sample_timesteps, snr_weights
+from acestep_train.train.optim import make_optimizer, make_schedule, steps_per_epoch
+from acestep_train.train.state import BestTracker, Control, Counters, load_state, prune, save_state
+
+
+class TrainingError(RuntimeError):
+    """A run that must not be reported as a success."""
+
+
+class Trainable(torch.nn.Module):
+    """DiT + adapter network in one module, so DDP sees (and all-reduces) every adapter parameter."""
+
+    def __init__(self, transformer, network):
+        super().__init__()
+        self.transformer = transformer
+        self.network = network
+
+    def forward(self, **inputs):
+        return self.transformer(**inputs).sample
+
+
+class Trainer:
+    def __init__(self, config, fabric):
+        self.config, self.fabric = config, fabric
+        self.output = Path(config.output_dir)
+        self.events = EventLog(self.output / "events.jsonl") if fabric.is_global_zero else None
+        self.control = Control(self.output)
+        self.generator = torch.Generator().manual_seed(config.seed + fabric.global_rank)
+        self.last_saved: tuple | None = None
+
+    # ----- setup -------------------------------------------------------------------------
+    def setup(self) -> None:
+        from acestep_train.train.setup import build_model, check_dataset
+
+        self.info, self.model_config, transformer, self.null_condition = build_model(self.config, self.fabric)
+        self.folder, self.dataset_hash = check_dataset(self.config, self.info)
+        from acestep_train.train.adapters import Adapter
+        from acestep_train.train.cross_mask import CrossAttentionMask
+
+        self.adapter = Adapter(transformer, self.config.adapter)
+        self.cross_mask = CrossAttentionMask(transformer)
+        self.flow = resolve(self.config.timesteps, self.info.variant.is_turbo, self.model_config)
+        self.crop = self.config.data.max_latent_length - self.config.data.max_latent_length % 2
+        windows = len(self.folder.files) * self.config.data.repeats
+        self.steps_per_epoch = steps_per_epoch(windows, self.config.data.batch_size, self.config.data.grad_accum,
+                                               self.fabric.world_size)
+        self.total_steps = self.steps_per_epoch * self.config.loop.epochs
+        optimizer = make_optimizer(self.config.optim, self.adapter.params, self.fabric.device)
+        self.model, self.optimizer = self.fabric.setup(Trainable(transformer, self.adapter.network), optimizer)
+        self.scheduler = make_schedule(self.config.schedule, self.optimizer, self.total_steps)
+        self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(self.config.best).items()})
+        if self.config.resume_from:
+            self.resume(Path(self.config.resume_from))
+
+    def resume(self, folder: Path) -> None:
+        from acestep_train.models.safetensors_file import load_tensors
+
+        weights = next((folder / n for n in ("adapter_model.safetensors", "lokr_weights.safetensors")
+                        if (folder / n).is_file()), None)
+        if weights is None:
+            raise TrainingError(f"{folder}: no adapter weights to resume from")
+        loaded = self.adapter.load_state(load_tensors(weights), weights)
+        self.counters, self.best = load_state(folder, self.optimizer, self.scheduler, self.generator)
+        self.emit("resumed", step=self.counters.step, epoch=self.counters.epoch, adapter_keys=loaded,
+                  message=f"resumed from {folder}: {loaded} adapter tensors, step {self.counters.step}")
+
+    # ----- the loop ----------------------------------------------------------------------
+    def fit(self) -> dict:
+        self.write_run_json()
+        self.emit("start", total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch,
+                  samples=len(self.folder.files), flow=asdict(self.flow))
+        self.start_time, self.start_step = time.monotonic(), self.counters.step
+        self.smoothed = None
+        stopped = False
+        while self.counters.epoch < self.config.loop.epochs and not stopped:
+            stopped = self.train_epoch()
+        return self.finish(stopped)
+
+    def epoch_batches(self, epoch: int) -> list[list]:
+        windows = data_mod.windows_for_epoch(self.folder.frames, self.crop, self.config.data.repeats,
+                                             self.config.seed, epoch)
+        batches = data_mod.batches_for_epoch(windows, self.config.data.batch_size)
+        world, rank = self.fabric.world_size, self.fabric.global_rank
+        per_rank = math.ceil(len(batches) / world)
+        batches += batches[: per_rank * world - len(batches)]  # equal work on every rank
+        return batches[rank::world]
+
+    def train_epoch(self) -> bool:
+        """One epoch (or its rest, after a resume); True when the run must stop."""
+        batches = self.epoch_batches(self.counters.epoch)
+        accum, losses = self.config.data.grad_accum, []
+        while self.counters.batch < len(batches):
+            group = batches[self.counters.batch:self.counters.batch + accum]
+            loss = self.optimizer_step(group)
+            self.counters.batch += len(group)
+            if loss is not None:
+                losses.append(loss)
+            if self.between_steps():
+                return True
+        return self.end_of_epoch(losses)
+
+    def optimizer_step(self, group: list[list]) -> float | None:
+        started = time.monotonic()
+        total = 0.0
+        for windows in group:
+            batch = data_mod.collate(self.folder, windows).to(self.fabric.device, self.compute_dtype)
+            total += self.micro_step(batch, len(group))
+        if not math.isfinite(total):
+            self.optimizer.zero_grad(set_to_none=True)
+            self.counters.nan_streak += 1
+            self.emit("nan", step=self.counters.step, message=f"non-finite loss skipped "
+                      f"({self.counters.nan_streak} in a row)")
+            if self.counters.nan_streak >= self.config.loop.nan_patience:
+                raise TrainingError(f"{self.counters.nan_streak} non-finite losses in a row: stopping "
+                                    "(lower the learning rate, or check the tensors)")
+            return None
+        self.counters.nan_streak = 0
+        grad_norm = self.clip()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.counters.step += 1
+        self.log_step(total, grad_norm, sum(len(w) for w in group), time.monotonic() - started)
+        return total
+
+    def micro_step(self, batch, micro_batches: int) -> float:
+        x0 = batch.target_latents
+        noise = torch.randn(x0.shape, generator=self.generator).to(x0.device, x0.dtype)
+        t = sample_timesteps(self.flow, batch.size, self.generator)
+        conditions = self.dropped_conditions(batch)
+        tt = t.to(x0.device, x0.dtype)
+        noisy = tt[:, None, None] * noise + (1 - tt[:, None, None]) * x0
+        with self.cross_mask.active(batch.encoder_mask):
+            prediction = self.model(hidden_states=noisy, timestep=tt, timestep_r=tt,
+                                    encoder_hidden_states=conditions, context_latents=batch.context_latents)
+            loss = masked_loss(prediction, noise - x0, batch.frame_mask, snr_weights(t, self.flow.min_snr_gamma).to(
+                x0.device))
+            self.fabric.backward(loss / micro_batches)
+        return float(loss.detach()) / micro_batches
+
+    def dropped_conditions(self, batch) -> torch.Tensor:
+        """CFG dropout: a sample's conditioning replaced by ``null_condition_emb`` with probability p."""
+        conditions = batch.encoder_hidden_states
+        if self.flow.cfg_dropout <= 0:
+            return conditions
+        drop = torch.rand(batch.size, generator=self.generator) < self.flow.cfg_dropout
+        null = self.null_condition.to(conditions.device, conditions.dtype).expand_as(conditions)
+        self.dropped = int(drop.sum())
+        return torch.where(drop.to(conditions.device)[:, None, None], null, conditions)
+
+    def clip(self) -> float:
+        if self.config.optim.grad_clip > 0:
+            return float(self.fabric.clip_gradients(self.model, self.optimizer, max_norm=self.config.optim.grad_clip))
+        grads = [p.grad.norm() for p in self.adapter.params if p.grad is not None]
+        return float(torch.stack(grads).norm()) if grads else 0.0
+
+    # ----- between steps and epochs ------------------------------------------------------
+    def between_steps(self) -> bool:
+        every = self.config.checkpoint.save_every_steps
+        if (every and self.counters.step % every == 0) or self.control.take("save"):
+            self.save_checkpoint()
+        if self.control.take("stop"):
+            self.save_checkpoint()
+            self.emit("stopped", step=self.counters.step, message="stopped on request; checkpoint saved")
+            return True
+        return False
+
+    def end_of_epoch(self, losses: list[float]) -> bool:
+        epoch = self.counters.epoch
+        loss = sum(losses) / len(losses) if losses else float("nan")
+        new_best, stop = self.best.update(epoch, loss) if losses else (False, False)
+        self.counters.epoch, self.counters.batch = epoch + 1, 0
+        self.emit("epoch", epoch=epoch, loss=loss, best=self.best.best, new_best=new_best)
+        if new_best:
+            self.save_adapter(self.output / "best", {"epoch": epoch, "moving_average_loss": self.best.best})
+        every = self.config.checkpoint.save_every_epochs
+        if every and (epoch + 1) % every == 0:
+            self.save_checkpoint()
+        if stop:
+            self.emit("early_stop", epoch=epoch, message=f"no new best for {self.best.since_best} epochs: stopping")
+        return stop
+
+    def log_step(self, loss: float, grad_norm: float, samples: int, seconds: float) -> None:
+        self.smoothed = loss if self.smoothed is None else 0.9 * self.smoothed + 0.1 * loss
+        done = self.counters.step - self.start_step
+        rate = (time.monotonic() - self.start_time) / max(done, 1)
+        self.emit("step", step=self.counters.step, epoch=self.counters.epoch, loss=loss, smoothed_loss=self.smoothed,
+                  lr=self.scheduler.get_last_lr()[0], grad_norm=grad_norm,
+                  samples_per_s=samples * self.fabric.world_size / max(seconds, 1e-9),
+                  peak_memory_gb=peak_memory_gb(self.fabric.device),
+                  eta_s=round(rate * (self.total_steps - self.counters.step), 1))
+        if self.fabric.is_global_zero:
+            self.fabric.log_dict({"loss": loss, "smoothed_loss": self.smoothed,
+                                  "lr": self.scheduler.get_last_lr()[0]}, step=self.counters.step)
+
+    # ----- saving ------------------------------------------------------------------------
+    def metadata(self, extra: dict) -> dict:
+        return {"trigger_word": self.config.trigger_word, "base_model": self.info.name,
+                "variant": self.info.variant.name, "adapter": asdict(self.config.adapter),
+                "step": self.counters.step, **extra}
+
+    def save_adapter(self, folder: Path, extra: dict) -> None:
+        if self.fabric.is_global_zero:
+            self.adapter.save(folder, self.metadata(extra))
+        self.fabric.barrier()
+
+    def save_checkpoint(self) -> Path:
+        folder = self.output / "checkpoints" / str(self.counters.step)
+        if self.last_saved == (self.counters.step, self.counters.epoch, self.counters.batch):
+            return folder  # this exact state is already on disk
+        self.last_saved = (self.counters.step, self.counters.epoch, self.counters.batch)
+        self.save_adapter(folder, {"checkpoint": True})
+        if self.fabric.is_global_zero:
+            save_state(folder, self.optimizer, self.scheduler, self.counters, self.best, self.generator)
+            prune(folder.parent, self.config.checkpoint.keep_last)
+            self.emit("checkpoint", step=self.counters.step, path=str(folder))
+        self.fabric.barrier()
+        return folder
+
+    def finish(self, stopped: bool) -> dict:
+        from acestep_train.train.setup import check_adapter_changed
+
+        if self.counters.step == 0:
+            raise TrainingError("no optimizer step ran: nothing was trained")
+        check_adapter_changed(self.adapter)
+        last = self.save_checkpoint()
+        final = self.output / "final"
+        source = self.output / "best" if (self.output / "best").is_dir() else last
+        if self.fabric.is_global_zero:
+            from acestep_train.train.setup import copy_adapter
+
+            copy_adapter(source, final)
+        self.fabric.barrier()
+        result = {"steps": self.counters.step, "epochs": self.counters.epoch, "stopped": stopped,
+                  "best_epoch": self.best.best_epoch, "final_from": source.name, "final": str(final)}
+        self.emit("finished", **result)
+        return result
+
+    def emit(self, event: str, **fields) -> None:
+        if self.events is not None:
+            self.events.emit(event, **fields)
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        return torch.float32
+
+    def write_run_json(self) -> None:
+        from acestep_train.train.setup import write_run_json
+
+        if self.fabric.is_global_zero:
+            write_run_json(self)
+
+
+def peak_memory_gb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 1024**3, 3)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 3)
