@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from acestep_train.models import find_model
+import torch
+
+from acestep_train.export.load import load_adapter
+from acestep_train.models import find_model, load_components
+from acestep_train.previews import adapter_applied
+from acestep_train.tensors import read_sample
+from acestep_train.train.flow import masked_loss
 from acestep_train.preprocess.audio_input import decode_for_model
 from acestep_train.preprocess.plan import PreprocessItem, PreprocessSettings
 from acestep_train.preprocess.runner import PreprocessJob
@@ -29,3 +35,22 @@ def make_tensors(root: Path, model_root: Path, variant: str, seconds=(1.6, 2.6, 
     out = root / "tensors"
     PreprocessJob(find_model([model_root], variant), PreprocessSettings(), out, decode_for_model, "cpu").run(items)
     return out
+
+
+def fixed_eval_loss(tiny_original, tensors, adapter_dir=None) -> float:
+    """Loss on fixed noise and timesteps over every song, with the adapter (if any) applied."""
+    transformer = load_components(find_model([tiny_original], "turbo"), ["transformer"], "cpu").transformer
+    deltas = load_adapter(adapter_dir).deltas() if adapter_dir else {}
+    gen, total = torch.Generator().manual_seed(0), 0.0
+    with adapter_applied(transformer, deltas, 1.0), torch.no_grad():
+        for path in sorted(tensors.glob("*.safetensors")):
+            sample = read_sample(path)
+            x0 = sample.target_latents[:30][None]
+            for t in (0.3, 0.5, 0.75, 0.9):
+                noise = torch.randn(x0.shape, generator=gen)
+                tt = torch.tensor([t])
+                pred = transformer(hidden_states=t * noise + (1 - t) * x0, timestep=tt, timestep_r=tt,
+                                   encoder_hidden_states=sample.encoder_hidden_states[None],
+                                   context_latents=sample.context_latents[:30][None]).sample
+                total += float(masked_loss(pred, noise - x0, torch.ones(1, 30), torch.ones(1)))
+    return total

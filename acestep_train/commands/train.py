@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     except TrainingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if result["global_rank"] != 0:
+        return 0
     print(f"trained {result['steps']} steps over {result['epochs']} epochs; final adapter ({result['final_from']}): "
           f"{result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
     return 0

@@ -1,8 +1,8 @@
 """Training data: the tensor folder, crop windows that cover every song, equal-length batches.
 
-Windows: a song longer than the crop is cut into ``ceil(T / crop)`` segment slots; each epoch
-visits the slots in a seeded order (plus a random shift inside the slot), so over that many
-epochs every part of every song is trained on. Shorter songs are used whole. Batches group
+Windows: a song longer than the crop is visited through a grid of crop-sized regions laid at
+a random offset; every ``ceil(T / crop) + 1`` visits (epochs x repeats) cover every frame of
+every song, in a random order and at shifting positions. Shorter songs are used whole. Batches group
 windows of similar length (sorted within the epoch's shuffled order) and pad to the longest;
 ``frame_mask`` marks real frames so padding never reaches the loss. Everything random here is
 a function of (seed, epoch), so the sampler's whole state is (epoch, batch position): resume
@@ -64,23 +64,31 @@ class TensorFolder:
         return read_sample(self.folder / file)
 
 
+def window_start(total: int, crop: int, seed: int, file: str, visit: int) -> int:
+    """Start of the ``visit``-th window of a song: every ``slots`` visits cover the whole song.
+
+    Each cycle of ``slots`` visits lays a grid of crop-sized regions at a random even offset
+    over the song and visits them in a random order; each window covers its region (clamped at
+    the ends), so the regions, and with them every frame, are all trained on once per cycle.
+    """
+    slots = math.ceil(total / crop) + 1
+    cycle, index = divmod(visit, slots)
+    rng = random.Random(f"{seed}:{file}:{cycle}")
+    offset = 2 * rng.randrange(crop // 2)
+    region = rng.sample(range(slots), slots)[index]
+    return min(max(offset + (region - 1) * crop, 0), total - crop)
+
+
 def windows_for_epoch(frames: dict[str, int], crop: int, repeats: int, seed: int, epoch: int) -> list[Window]:
-    rng = random.Random(f"{seed}:{epoch}")
     windows = []
     for file in sorted(frames):
         total = frames[file] - frames[file] % 2
         for repeat in range(repeats):
             if crop == 0 or total <= crop:
                 windows.append(Window(file, 0, total))
-                continue
-            slots = math.ceil(total / crop)
-            order = random.Random(f"{seed}:{file}:{(epoch * repeats + repeat) // slots}").sample(range(slots), slots)
-            slot = order[(epoch * repeats + repeat) % slots]
-            low = min(slot * crop, total - crop)
-            high = min(low + crop // 2, total - crop)
-            start = rng.randint(low, high)
-            windows.append(Window(file, start - start % 2, crop))
-    rng.shuffle(windows)
+            else:
+                windows.append(Window(file, window_start(total, crop, seed, file, epoch * repeats + repeat), crop))
+    random.Random(f"{seed}:{epoch}").shuffle(windows)
     return windows
 
 

@@ -135,6 +135,8 @@ class Trainer:
                                     "(lower the learning rate, or check the tensors)")
             return None
         self.counters.nan_streak = 0
+        if self.fabric.world_size > 1:  # log the loss of the whole step, not of rank 0's share
+            total = float(self.fabric.all_reduce(torch.tensor(total), reduce_op="mean"))
         grad_norm = self.clip()
         self.optimizer.step()
         self.scheduler.step()
@@ -252,6 +254,7 @@ class Trainer:
             copy_adapter(source, final)
         self.fabric.barrier()
         result = {"steps": self.counters.step, "epochs": self.counters.epoch, "stopped": stopped,
+                  "global_rank": self.fabric.global_rank,
                   "best_epoch": self.best.best_epoch, "final_from": source.name, "final": str(final)}
         self.emit("finished", **result)
         return result
