@@ -37,6 +37,9 @@ SWITCHES = {"--mlp": "adapter.mlp", "--decompose-both": "adapter.decompose_both"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="F", help="JSON settings (a run.json works); flags override it")
+    parser.add_argument("--preset", metavar="NAME|PATH",
+                        help="a GPU preset (8gb, 12gb, 16gb, 24gb, 48gb, quick_test, high_quality or a file); "
+                             "'auto' picks by the detected GPU")
     parser.add_argument("--checkpoint-dir", action="append", metavar="DIR")
     for flag, (field, kind) in FLAGS.items():
         parser.add_argument(flag, type=kind, default=None, help=f"config: {field}")
@@ -58,6 +61,21 @@ def overrides(args: argparse.Namespace) -> dict:
     return values
 
 
+def preset_settings(args: argparse.Namespace) -> dict | None:
+    if not args.preset:
+        return None
+    from acestep_train.gpu import detect_gpus
+    from acestep_train.presets import load_preset, pick_preset
+
+    if args.preset == "auto":
+        gpus = detect_gpus()
+        preset = pick_preset(gpus[0].total_gb if gpus else None)
+        print(f"preset: {preset.name} ({preset.title})")
+    else:
+        preset = load_preset(args.preset)
+    return preset.for_adapter(args.adapter_type or "lora")
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import sys
@@ -67,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from acestep_train.train.setup import run_training
     from acestep_train.train.trainer import TrainingError
 
-    config = load_config(args.config, overrides(args))
+    config = load_config(args.config, overrides(args), preset_settings(args))
     # Fabric's DDP launcher re-runs this command in child processes; they must find the package.
     repo = str(Path(__file__).resolve().parents[2])
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))

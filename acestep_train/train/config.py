@@ -206,7 +206,8 @@ def merge_settings(base: dict, overrides: dict) -> dict:
     return merged
 
 
-def load_config(path: str | Path | None, overrides: dict) -> TrainConfig:
+def load_config(path: str | Path | None, overrides: dict, preset: dict | None = None) -> TrainConfig:
+    """Preset (lowest), then the config file, then the flags (highest)."""
     base = {}
     if path:
         try:
@@ -214,4 +215,16 @@ def load_config(path: str | Path | None, overrides: dict) -> TrainConfig:
         except (OSError, json.JSONDecodeError) as error:
             raise ValueError(f"{path}: cannot read the config ({error})") from error
         base = base.get("config", base)  # a run.json holds the config under "config"
-    return config_from_dict(merge_settings(base, overrides))
+    layered = merge_settings(preset or {}, flatten(base))
+    return config_from_dict(merge_settings(layered, overrides))
+
+
+def flatten(values: dict, prefix: str = "") -> dict:
+    """{"optim": {"lr": 1}} -> {"optim.lr": 1}, so a file overrides a preset field by field."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and key not in ("rank_pattern",):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
