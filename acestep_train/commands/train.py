@@ -29,6 +29,10 @@ FLAGS = {
     "--best-min-delta": ("best.min_delta", float), "--track-best-from": ("best.track_from_epoch", int),
     "--early-stop-patience": ("best.patience", int), "--seed": ("seed", int), "--trigger-word": ("trigger_word", str),
     "--model-variant": ("model_variant", str), "--base-model": ("base_model", str),
+    "--preview-every-steps": ("previews.every_steps", int), "--preview-every-epochs": ("previews.every_epochs", int),
+    "--preview-caption": ("previews.caption", str), "--preview-lyrics": ("previews.lyrics", str),
+    "--preview-duration": ("previews.duration", float), "--preview-seed": ("previews.seed", int),
+    "--preview-steps": ("previews.steps", int), "--from-estimate": ("from_estimate", str),
     "--dataset-dir": ("dataset_dir", str), "--output-dir": ("output_dir", str), "--resume-from": ("resume_from", str),
 }
 SWITCHES = {"--mlp": "adapter.mlp", "--decompose-both": "adapter.decompose_both",

@@ -136,6 +136,9 @@ class BestConfig:
               "best.min_delta, best.track_from_epoch and best.patience must be >= 0")
 
 
+from acestep_train.train.samples import PreviewConfig  # noqa: E402  (a section of the tree below)
+
+
 @dataclass
 class TrainConfig:
     checkpoint_dirs: list = field(default_factory=list)
@@ -154,13 +157,15 @@ class TrainConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     best: BestConfig = field(default_factory=BestConfig)
+    previews: PreviewConfig = field(default_factory=PreviewConfig)
+    from_estimate: str | None = None  # a gradient-sensitivity JSON: its targets and per-module ranks
 
     def validate(self) -> "TrainConfig":
         check(bool(self.checkpoint_dirs), "checkpoint_dirs must name at least one folder")
         check(bool(self.dataset_dir), "dataset_dir is required")
         check(bool(self.output_dir), "output_dir is required")
         for section in (self.adapter, self.optim, self.schedule, self.data, self.timesteps, self.loop,
-                        self.checkpoint, self.best):
+                        self.checkpoint, self.best, self.previews):
             section.validate()
         return self
 

@@ -130,3 +130,20 @@ def write_run_json(trainer) -> None:
         "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__, "peft": peft.__version__,
                      "lightning": lightning.__version__},
     })
+
+
+def memory_plan(trainer) -> tuple[dict, str | None]:
+    """(planner breakdown in GB, a warning if the first GPU cannot hold it with 1 GB to spare)."""
+    from acestep_train.gpu import detect_gpus
+    from acestep_train.vram import DitShape, RunShape, estimate, fit_warning
+
+    parameters = sum(p.numel() for n, p in trainer.adapter.transformer.named_parameters() if not p.requires_grad)
+    dit = DitShape.from_config(trainer.model_config, parameters)
+    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(weight_dtype(trainer.fabric), "fp32")
+    crop = trainer.crop or max(trainer.folder.frames.values())
+    run = RunShape(sum(p.numel() for p in trainer.adapter.params), trainer.config.optim.name,
+                   trainer.config.data.batch_size, max(crop, 2),
+                   gradient_checkpointing=trainer.config.loop.gradient_checkpointing, precision=precision)
+    plan = estimate(dit, run)
+    gpus = detect_gpus() if trainer.fabric.device.type == "cuda" else []
+    return plan, fit_warning(plan["total"], gpus[0].total_gb) if gpus else None

@@ -86,15 +86,31 @@ class Trainer:
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self) -> dict:
+        from acestep_train.gpu import GpuMonitor
+
         self.write_run_json()
         self.emit("start", total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch,
                   samples=len(self.folder.files), flow=asdict(self.flow))
+        self.check_memory()
         self.start_time, self.start_step = time.monotonic(), self.counters.step
         self.smoothed = None
         stopped = False
-        while self.counters.epoch < self.config.loop.epochs and not stopped:
-            stopped = self.train_epoch()
+        index = (self.fabric.device.index or 0) if self.fabric.device.type == "cuda" else 0
+        with GpuMonitor(lambda sample: self.emit("gpu", step=self.counters.step, **sample), index):
+            while self.counters.epoch < self.config.loop.epochs and not stopped:
+                stopped = self.train_epoch()
         return self.finish(stopped)
+
+    def check_memory(self) -> None:
+        """The VRAM planner's estimate for this run, and a warning before a run that will not fit."""
+        from acestep_train.train.setup import memory_plan
+
+        plan, warning = memory_plan(self)
+        self.emit("vram_estimate", **plan)
+        if warning:
+            self.emit("warning", message=warning)
+            if self.fabric.is_global_zero:
+                print(f"warning: {warning}", flush=True)
 
     def epoch_batches(self, epoch: int) -> list[list]:
         windows = data_mod.windows_for_epoch(self.folder.frames, self.crop, self.config.data.repeats,
@@ -181,6 +197,9 @@ class Trainer:
         every = self.config.checkpoint.save_every_steps
         if (every and self.counters.step % every == 0) or self.control.take("save"):
             self.save_checkpoint()
+        preview_every = self.config.previews.every_steps
+        if (preview_every and self.counters.step % preview_every == 0) or self.control.take("sample"):
+            self.previews()
         if self.control.take("stop"):
             self.save_checkpoint()
             self.emit("stopped", step=self.counters.step, message="stopped on request; checkpoint saved")
@@ -198,6 +217,9 @@ class Trainer:
         every = self.config.checkpoint.save_every_epochs
         if every and (epoch + 1) % every == 0:
             self.save_checkpoint()
+        preview_every = self.config.previews.every_epochs
+        if preview_every and (epoch + 1) % preview_every == 0:
+            self.previews()
         if stop:
             self.emit("early_stop", epoch=epoch, message=f"no new best for {self.best.since_best} epochs: stopping")
         return stop
@@ -238,6 +260,16 @@ class Trainer:
             self.emit("checkpoint", step=self.counters.step, path=str(folder))
         self.fabric.barrier()
         return folder
+
+    def previews(self) -> None:
+        """Render preview clips on rank 0; the other ranks wait."""
+        if self.fabric.is_global_zero:
+            from acestep_train.train.samples import render_previews
+
+            folder = self.output / "samples" / str(self.counters.step)
+            files = render_previews(self.config.previews, self.config.trigger_word, self.info, self.adapter, folder)
+            self.emit("samples", step=self.counters.step, files={str(k): str(v) for k, v in files.items()})
+        self.fabric.barrier()
 
     def finish(self, stopped: bool) -> dict:
         from acestep_train.train.setup import check_adapter_changed
