@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze-audio": ("acestep_train.commands.analyze_audio", "BPM, key and duration of audio files"),
     "preprocess": ("acestep_train.commands.preprocess", "turn songs into training tensors"),
     "train": ("acestep_train.commands.train", "train a LoRA or LoKr adapter on preprocessed tensors"),
+    "estimate": ("acestep_train.commands.estimate", "rank layers by gradient sensitivity to your songs"),
     "export": ("acestep_train.commands.export", "export an adapter for ACE-Step, ComfyUI or diffusers"),
     "merge": ("acestep_train.commands.merge", "merge an adapter into the base model's weights"),
     "generate": ("acestep_train.commands.generate", "generate a clip, optionally with an adapter"),

@@ -42,7 +42,10 @@ class Adapter:
     def __init__(self, transformer: torch.nn.Module, config):
         self.config, self.transformer = config, transformer
         transformer.requires_grad_(False)
-        self.names = target_names(transformer, config.targets, config.mlp)
+        self.names = list(config.modules) or target_names(transformer, config.targets, config.mlp)
+        unknown = set(self.names) - {n for n, m in transformer.named_modules() if isinstance(m, torch.nn.Linear)}
+        if unknown:
+            raise ValueError(f"adapter.modules names layers this model lacks: {sorted(unknown)[:3]}")
         if not self.names:
             raise ValueError(f"adapter.targets={config.targets} matched no layer of this model")
         self.network = self._attach_lokr() if config.type == "lokr" else self._attach_lora()
@@ -57,7 +60,8 @@ class Adapter:
 
         self.transformer.add_adapter(LoraConfig(
             r=self.config.rank, lora_alpha=self.config.alpha, lora_dropout=self.config.dropout,
-            target_modules=target_regex(self.config.targets, self.config.mlp),
+            target_modules=list(self.names) if self.config.modules else target_regex(self.config.targets,
+                                                                                    self.config.mlp),
             rank_pattern=dict(self.config.rank_pattern), alpha_pattern={}))
         return None
 

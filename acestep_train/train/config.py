@@ -26,6 +26,7 @@ class AdapterConfig:
     alpha: float = 16.0  # LoRA alpha (scale = alpha / rank)
     dropout: float = 0.0  # LoRA / LoKr dropout
     rank_pattern: dict = field(default_factory=dict)  # LoRA per-module ranks: {"layers.0.self_attn.to_q": 8}
+    modules: list = field(default_factory=list)  # explicit layers to adapt (overrides targets/mlp), e.g. from estimate
     linear_dim: int = 16  # LoKr dim
     linear_alpha: float = 16.0  # LoKr alpha
     factor: int = -1  # LoKr Kronecker factor (-1: near-square)
@@ -211,8 +212,18 @@ def merge_settings(base: dict, overrides: dict) -> dict:
     return merged
 
 
+def estimate_settings(path: str) -> dict:
+    """An ``estimate`` JSON as settings: its target modules and per-module ranks."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {"adapter.modules": list(data["targets"]), "adapter.rank": int(data["base_rank"]),
+                "adapter.rank_pattern": dict(data["rank_pattern"])}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not an estimate result ({error})") from error
+
+
 def load_config(path: str | Path | None, overrides: dict, preset: dict | None = None) -> TrainConfig:
-    """Preset (lowest), then the config file, then the flags (highest)."""
+    """Preset (lowest), then the config file, then ``from_estimate``, then the flags (highest)."""
     base = {}
     if path:
         try:
@@ -221,6 +232,9 @@ def load_config(path: str | Path | None, overrides: dict, preset: dict | None = 
             raise ValueError(f"{path}: cannot read the config ({error})") from error
         base = base.get("config", base)  # a run.json holds the config under "config"
     layered = merge_settings(preset or {}, flatten(base))
+    estimate = overrides.get("from_estimate") or flatten(base).get("from_estimate")
+    if estimate:
+        layered = merge_settings(layered, estimate_settings(estimate))
     return config_from_dict(merge_settings(layered, overrides))
 
 
@@ -228,7 +242,7 @@ def flatten(values: dict, prefix: str = "") -> dict:
     """{"optim": {"lr": 1}} -> {"optim.lr": 1}, so a file overrides a preset field by field."""
     flat = {}
     for key, value in values.items():
-        if isinstance(value, dict) and key not in ("rank_pattern",):
+        if isinstance(value, dict) and key not in ("rank_pattern", "alpha_pattern"):
             flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
