@@ -1,0 +1,27 @@
+"""``python -m bench <name> [options]``: run one benchmark; results land in bench/results/."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "train_step": "step time, samples/s, memory and MFU of a training step (full size on a GPU)",
+    "preset_fit": "measured peak memory of every preset vs its card",
+    "preprocess": "preprocessing throughput (tiny model, CPU)",
+    "train_overhead": "our training step vs a bare PyTorch step",
+    "merge_peak_ram": "peak RAM of merging a LoRA into the full-size model on CPU",
+    "scan": "seconds to scan 1,000 songs",
+}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
+        print("usage: python -m bench <name> [options]\n" + "\n".join(f"  {k:15s} {v}" for k, v in BENCHMARKS.items()))
+        return 2
+    module = importlib.import_module(f"bench.{sys.argv[1]}")
+    module.main(sys.argv[2:])
+    return 0
+
+
+sys.exit(main())
