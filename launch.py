@@ -66,7 +66,8 @@ def serve(args: argparse.Namespace) -> None:
         checkpoint_root = Path(args.checkpoint_dir).expanduser().resolve()
         if args.demo:
             ensure_demo_model(checkpoint_root)
-        demo, name = build_trainer_app(AppContext(settings, checkpoint_root)), "trainer"
+        work_root = Path(settings.roots[-1]) if args.root else REPO / "runs"
+        demo, name = build_trainer_app(AppContext(settings, checkpoint_root, work_root)), "trainer"
     _, _, share_url = demo.launch(
         server_name=settings.host,
         server_port=settings.port,

@@ -5,23 +5,19 @@ from __future__ import annotations
 import gradio as gr
 
 from app.context import AppContext
-from app.tabs import service
-
-#: Tabs whose library part has not landed yet, and the issue that brings each.
-PLANNED_TABS = {
-    "Dataset": "dataset scan, sidecars and the sample editor",
-    "Auto-label": "captioning backends and librosa analysis",
-    "Preprocess": "audio + text to training tensors",
-    "Train": "LoRA / LoKr training with a live loss plot",
-    "Export & merge": "adapter export and merge",
-}
+from app.tabs import dataset, export, jobs_panel, preprocess, service, train
 
 
 def build_trainer_app(ctx: AppContext) -> gr.Blocks:
-    with gr.Blocks(title="ACE-Step Studio — Trainer") as demo:
-        gr.Markdown("# ACE-Step Studio — Trainer")
+    with gr.Blocks(title="ACE-Step Studio - Trainer") as demo:
+        gr.Markdown("# ACE-Step Studio - Trainer")
+        jobs_panel.build(ctx)
         service.build(ctx)
-        for name, what in PLANNED_TABS.items():
-            with gr.Tab(name):
-                gr.Markdown(f"Not built yet: {what}.")
+        dataset.build(ctx)
+        with gr.Tab("Auto-label"):
+            gr.Markdown("Not built yet: captioning backends arrive with the captioner issue. "
+                        "Meanwhile `python -m acestep_train analyze-audio FILE...` gives BPM, key and duration.")
+        preprocess.build(ctx)
+        train.build(ctx)
+        export.build(ctx)
     return demo
