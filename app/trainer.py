@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from app.context import AppContext
-from app.tabs import dataset, export, jobs_panel, preprocess, service, train
+from app.tabs import autolabel, dataset, export, jobs_panel, preprocess, service, train
 
 
 def build_trainer_app(ctx: AppContext) -> gr.Blocks:
@@ -14,9 +14,7 @@ def build_trainer_app(ctx: AppContext) -> gr.Blocks:
         jobs_panel.build(ctx)
         service.build(ctx)
         dataset.build(ctx)
-        with gr.Tab("Auto-label"):
-            gr.Markdown("Not built yet: captioning backends arrive with the captioner issue. "
-                        "Meanwhile `python -m acestep_train analyze-audio FILE...` gives BPM, key and duration.")
+        autolabel.build(ctx)
         preprocess.build(ctx)
         train.build(ctx)
         export.build(ctx)

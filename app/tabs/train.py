@@ -39,8 +39,9 @@ def start(ctx: AppContext, variant, preset, adapter, tensors, output, resume, ad
                "--output-dir", str(checked(ctx, output))]
     for key, flag in BASIC.items():
         value = basic[key]
-        if value not in (None, ""):
-            command += [flag, str(int(value) if isinstance(value, float) and value.is_integer() else value)]
+        if value in (None, "") or (value == 0 and key != "preview_every"):  # blank (shown as 0): the preset's
+            continue
+        command += [flag, str(int(value) if isinstance(value, float) and value.is_integer() else value)]
     if resume:
         command += ["--resume-from", str(checked(ctx, resume))]
     if advanced.strip():
@@ -113,9 +114,10 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             tensors = gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors"))
             output = gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"))
-        basic = {"epochs": gr.Number(label="Epochs", value=10), "rank": gr.Number(label="Rank (blank: preset)"),
-                 "lr": gr.Number(label="Learning rate (blank: preset)"), "batch": gr.Number(label="Batch (blank: preset)"),
-                 "crop": gr.Number(label="Crop frames (blank: preset)"), "trigger": gr.Textbox(label="Trigger word"),
+        basic = {"epochs": gr.Number(label="Epochs", value=10), "rank": gr.Number(label="Rank (0: preset)", value=0),
+                 "lr": gr.Number(label="Learning rate (0: preset)", value=0),
+                 "batch": gr.Number(label="Batch (0: preset)", value=0),
+                 "crop": gr.Number(label="Crop frames (0: preset)", value=0), "trigger": gr.Textbox(label="Trigger word"),
                  "preview_every": gr.Number(label="Preview every N steps (0: off)", value=0)}
         with gr.Accordion("Advanced (every setting, JSON as in run.json)", open=False):
             advanced = gr.Code(language="json", value="", label='e.g. {"optim": {"weight_decay": 0.0}}')
