@@ -11,13 +11,18 @@ No model is loaded at start-up; the Service tab finds and loads them.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from app.settings import CAPTIONER_PORT, TRAINER_PORT, AppSettings, make_settings
+# No phoning home: Gradio's usage analytics and the hub's telemetry stay off.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from app.settings import CAPTIONER_PORT, TRAINER_PORT, AppSettings, make_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent
 
@@ -34,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-dir", default=str(REPO / "checkpoints"), metavar="DIR",
                         help="where models live (always served as a root)")
     parser.add_argument("--demo", action="store_true", help="write and use the tiny demo model")
+    parser.add_argument("--peer-url", help=argparse.SUPPRESS)  # set by --mode both: the other app's address
     return parser.parse_args(argv)
 
 
@@ -58,7 +64,7 @@ def serve(args: argparse.Namespace) -> None:
     if args.mode == "caption":
         from captioner.app import build_captioner_app
 
-        demo, name = build_captioner_app(), "captioner"
+        demo, name = build_captioner_app(args.peer_url), "captioner"
     else:
         from app.context import AppContext
         from app.trainer import build_trainer_app
@@ -67,7 +73,7 @@ def serve(args: argparse.Namespace) -> None:
         if args.demo:
             ensure_demo_model(checkpoint_root)
         work_root = Path(settings.roots[-1]) if args.root else REPO / "runs"
-        demo, name = build_trainer_app(AppContext(settings, checkpoint_root, work_root)), "trainer"
+        demo, name = build_trainer_app(AppContext(settings, checkpoint_root, work_root), args.peer_url), "trainer"
     _, _, share_url = demo.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -101,9 +107,12 @@ def run_both(args: argparse.Namespace) -> int:
         common += ["--auth", ":".join(settings.auth)]
         if settings.generated_password:
             print(f"Login for both apps: {settings.auth[0]} / {settings.auth[1]}", flush=True)
+    host = settings.url.rsplit(":", 1)[0]
+    ports = {"train": trainer_port, "caption": trainer_port + 1}
     children = [
-        subprocess.Popen([sys.executable, __file__, "--mode", mode, "--port", str(port), *common])
-        for mode, port in (("train", trainer_port), ("caption", trainer_port + 1))
+        subprocess.Popen([sys.executable, __file__, "--mode", mode, "--port", str(port), *common,
+                          "--peer-url", f"{host}:{ports['caption' if mode == 'train' else 'train']}"])
+        for mode, port in ports.items()
     ]
 
     def stop_all(*_):

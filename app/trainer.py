@@ -8,9 +8,9 @@ from app.context import AppContext
 from app.tabs import autolabel, dataset, export, jobs_panel, preprocess, service, train
 
 
-def build_trainer_app(ctx: AppContext) -> gr.Blocks:
+def build_trainer_app(ctx: AppContext, captioner_url: str | None = None) -> gr.Blocks:
     with gr.Blocks(title="ACE-Step Studio - Trainer") as demo:
-        gr.Markdown("# ACE-Step Studio - Trainer")
+        gr.Markdown("# ACE-Step Studio - Trainer" + (f"  \n[Open the captioner]({captioner_url})" if captioner_url else ""))
         jobs_panel.build(ctx)
         service.build(ctx)
         dataset.build(ctx)

@@ -86,7 +86,7 @@ def test_stop_mid_run_leaves_a_resumable_checkpoint(app):
 
 def test_exposed_app_refuses_paths_outside_its_roots(tmp_path):
     port = free_port()
-    proc, lines = start(["--port", str(port), "--share", "--auth", "me:secret-pass", "--checkpoint-dir",
+    proc, lines = start(["--port", str(port), "--host", "0.0.0.0", "--auth", "me:secret-pass", "--checkpoint-dir",
                          str(tmp_path / "ck"), "--root", str(tmp_path / "data")], "ACE-Step Studio trainer: ")
     try:
         client = Client(f"http://127.0.0.1:{port}", auth=("me", "secret-pass"), verbose=False)
@@ -97,3 +97,14 @@ def test_exposed_app_refuses_paths_outside_its_roots(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_settings_profile_round_trip(app):
+    client, base = app
+    profile = str(base / "runs" / "me.json")
+    values = ["tiny-turbo", "12gb", "lokr", str(base / "runs" / "t"), str(base / "runs" / "o"), '{"seed": 7}',
+              3, 8, 0.001, 2, 40, "zzq", 5]
+    assert "saved the settings" in client.predict(profile, *values, api_name="/save_profile")
+    loaded = client.predict(profile, api_name="/load_profile")
+    assert list(loaded[:6]) == values[:6] and loaded[-1].startswith("loaded")
+    assert json.loads((base / "runs" / "me.json").read_text())["preset"] == "12gb"

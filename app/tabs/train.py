@@ -102,6 +102,29 @@ def checkpoints(ctx: AppContext, output: str):
     return gr.update(choices=[""] + found, value="")
 
 
+PROFILE_KEYS = ("variant", "preset", "adapter", "tensors", "output", "advanced")
+
+
+def save_profile(ctx: AppContext, path: str, values: dict) -> str:
+    from acestep_train.atomic import atomic_write_json
+
+    target = checked(ctx, path)
+    atomic_write_json(target, values)
+    return f"saved the settings to {target}"
+
+
+def load_profile(ctx: AppContext, path: str, names: list[str]) -> list:
+    source = checked(ctx, path)
+    try:
+        values = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise gr.Error(f"{source}: cannot read the profile ({error})") from error
+    unknown = set(values) - set(names)
+    if unknown:
+        raise gr.Error(f"{source}: unknown settings {sorted(unknown)}")
+    return [values.get(name, gr.update()) for name in names] + [f"loaded {source}"]
+
+
 def build(ctx: AppContext) -> None:
     with gr.Tab("Train"):
         info, auto = gpu_text()
@@ -128,11 +151,20 @@ def build(ctx: AppContext) -> None:
             stop = gr.Button("Stop (saves a checkpoint)", variant="stop")
             save = gr.Button("Save now")
             sample = gr.Button("Sample now")
+        with gr.Row():
+            profile = gr.Textbox(label="Settings profile file", value=str(ctx.work_root / "profile.json"), scale=3)
+            save_button = gr.Button("Save profile")
+            load_button = gr.Button("Load profile")
         status = gr.Textbox(label="Status", lines=3)
         loss_plot, memory_plot = gr.Plot(label="Loss and learning rate"), gr.Plot(label="GPU memory")
         with gr.Row():
             clips = [gr.Audio(label=f"Preview {i + 1}", type="filepath") for i in range(3)]
         names = list(basic)
+        fields = dict(zip(PROFILE_KEYS, (variant, preset, adapter, tensors, output, advanced)), **basic)
+        save_button.click(lambda p, *v: save_profile(ctx, p, dict(zip(fields, v))), [profile, *fields.values()],
+                          status, api_name="save_profile")
+        load_button.click(lambda p: load_profile(ctx, p, list(fields)), profile, [*fields.values(), status],
+                          api_name="load_profile")
         preset.change(estimate_text, [preset, adapter], estimate)
         adapter.change(estimate_text, [preset, adapter], estimate)
         refresh.click(lambda o: checkpoints(ctx, o), output, resume)
