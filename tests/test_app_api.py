@@ -45,7 +45,7 @@ def wait_for(client, endpoint: str, done: str) -> str:
 
 def training(client, base, output: str, epochs: int, resume: str = "") -> str:
     return client.predict("tiny-turbo", "quick_test", "lora", str(base / "runs" / "tensors"), str(base / "runs" / output),
-                          resume, "", epochs, 4, 0.003, 1, 30, "zzq", 0, api_name="/start_training")
+                          resume, "", False, epochs, 4, 0.003, 1, 30, "zzq", 0, api_name="/start_training")
 
 
 def test_scan_preprocess_train_export(app):
@@ -108,3 +108,17 @@ def test_settings_profile_round_trip(app):
     loaded = client.predict(profile, api_name="/load_profile")
     assert list(loaded[:6]) == values[:6] and loaded[-1].startswith("loaded")
     assert json.loads((base / "runs" / "me.json").read_text())["preset"] == "12gb"
+
+
+def test_bulk_edit_and_csv_import(app):
+    client, base = app
+    songs = base / "datasets" / "songs"
+    assert "genre set on 2 songs" in client.predict(str(songs), "caption", "genre", "ambient", False,
+                                                    api_name="/bulk_edit")
+    (songs / "extra.csv").write_text("filename,caption,genre,bpm,keyscale,timesignature,lyrics,language\n"
+                                     "song0.wav,replaced?,jazz,120,D minor,3,,fr\n")
+    assert "1 sidecars filled" in client.predict(str(songs), "caption", str(songs / "extra.csv"), False,
+                                                 api_name="/import_captions")
+    sidecar = json.loads((songs / "song0.json").read_text())
+    assert sidecar["caption"] == "demo song 0" and sidecar["genre"] == "ambient"  # the user's values stay
+    assert sidecar["keyscale"] == "D minor" and sidecar["language"] == "fr"

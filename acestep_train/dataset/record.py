@@ -100,6 +100,12 @@ def coerce(name: str, value):
     return "" if value is None else str(value)
 
 
+def is_unset(sample: Sample, name: str) -> bool:
+    """True when a field holds nothing the user gave: empty, or still the default (e.g. language "en")."""
+    value = getattr(sample, name)
+    return value in (None, "") or (value == Sample.__dataclass_fields__[name].default and name not in sample.edited)
+
+
 def known_field_names() -> set[str]:
     return {f.name for f in fields(Sample)}
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from acestep_train.audio import AUDIO_EXTENSIONS, FFMPEG_ONLY, AudioError, probe
 from acestep_train.dataset.csv_io import read_csv
-from acestep_train.dataset.record import Sample, coerce
+from acestep_train.dataset.record import Sample, coerce, is_unset
 from acestep_train.dataset.sidecars import TXT_MODES, apply_sidecars
 
 LOW_RATE = 32000
@@ -90,8 +90,7 @@ def apply_csv(samples: list[Sample], rows: dict[str, dict[str, str]]) -> None:
         if sample is None:
             continue
         for field_name, value in row.items():
-            current = getattr(sample, field_name)
-            if value and current in (None, "", Sample.__dataclass_fields__[field_name].default):
+            if value and is_unset(sample, field_name):
                 try:
                     setattr(sample, field_name, coerce(field_name, value))
                 except ValueError as error:

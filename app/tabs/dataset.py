@@ -12,6 +12,7 @@ import gradio as gr
 
 from acestep_train.dataset import DatasetMeta, Sample, ScanOptions, save_dataset, scan_folder, write_sidecar
 from acestep_train.dataset.csv_io import write_csv
+from acestep_train.dataset.record import is_unset
 from acestep_train.dataset.sidecars import apply_sidecars
 from acestep_train.dataset.split import split_folder
 from app.context import AppContext
@@ -75,6 +76,51 @@ def save_json(ctx: AppContext, folder: str, txt_mode: str, tag: str, position: s
     return f"wrote {out} and {out.with_suffix('.csv').name} ({len(samples)} songs)"
 
 
+def bulk_edit(ctx: AppContext, folder: str, txt_mode: str, field: str, value: str, overwrite: bool) -> str:
+    """One value into every song's sidecar; songs that already have their own keep it unless ``overwrite``."""
+    changed = 0
+    for sample in scan_folder(checked(ctx, folder), ScanOptions(txt_mode)):
+        if not overwrite and not is_unset(sample, field):
+            continue
+        try:
+            if sample.update({field: value}, source="user"):
+                write_sidecar(sample)
+                changed += 1
+        except ValueError as error:
+            raise gr.Error(str(error)) from error
+    return f"{field} set on {changed} songs"
+
+
+def import_captions(ctx: AppContext, folder: str, txt_mode: str, source: str, overwrite: bool) -> str:
+    """Fill sidecars from a CSV or another tool's dataset.json (missing fields only, unless ``overwrite``)."""
+    from acestep_train.dataset import load_dataset
+    from acestep_train.dataset.csv_io import read_csv
+
+    path = checked(ctx, source)
+    try:
+        if path.suffix.lower() == ".csv":
+            rows = read_csv(path)
+        else:
+            rows = {s.audio_path.name: {k: v for k, v in s.sidecar().items() if k not in ("filename", "duration",
+                                                                                         "edited")}
+                    for s in load_dataset(path)[1]}
+    except (ValueError, OSError) as error:
+        raise gr.Error(str(error)) from error
+    updated = 0
+    for sample in scan_folder(checked(ctx, folder), ScanOptions(txt_mode)):
+        row = rows.get(sample.audio_path.name)
+        if not row:
+            continue
+        values = {k: v for k, v in row.items() if v not in (None, "") and (overwrite or is_unset(sample, k))}
+        try:
+            if values and sample.update(values, source="import", overwrite=overwrite):
+                write_sidecar(sample)
+                updated += 1
+        except ValueError as error:
+            raise gr.Error(f"{sample.audio_path.name}: {error}") from error
+    return f"{updated} sidecars filled from {path.name} ({len(rows)} rows)"
+
+
 def split(ctx: AppContext, folder: str, target: str, seconds: float) -> str:
     results, failed = split_folder(checked(ctx, folder), checked(ctx, target), float(seconds))
     text = f"{sum(len(r.segments) for r in results)} segments from {len(results)} songs"
@@ -108,6 +154,16 @@ def build(ctx: AppContext) -> None:
             target = gr.Textbox(label="dataset.json path (default: in the song folder)")
             json_button = gr.Button("Save dataset.json + CSV")
             json_done = gr.Markdown()
+        with gr.Accordion("Bulk edit and import", open=False):
+            with gr.Row():
+                field = gr.Dropdown(["genre", "language", "keyscale", "timesignature", "bpm", "is_instrumental",
+                                     "caption"], value="genre", label="Field")
+                value = gr.Textbox(label="Value for every song")
+                overwrite = gr.Checkbox(label="Also replace values songs already have")
+            bulk_button = gr.Button("Apply to all")
+            source = gr.Textbox(label="Import captions from a CSV or a dataset.json")
+            import_button = gr.Button("Import")
+            bulk_done = gr.Markdown()
         with gr.Accordion("Split long songs", open=False):
             split_target = gr.Textbox(label="Output folder")
             seconds = gr.Dropdown([30, 60], value=30, label="Segment seconds", allow_custom_value=True)
@@ -120,5 +176,9 @@ def build(ctx: AppContext) -> None:
                           [folder, song, txt_mode, *inputs.values()], saved, api_name="save_sample")
         json_button.click(lambda *a: save_json(ctx, *a), [folder, txt_mode, tag, position, ratio, target], json_done,
                           api_name="save_dataset_json")
+        bulk_button.click(lambda *a: bulk_edit(ctx, *a), [folder, txt_mode, field, value, overwrite], bulk_done,
+                          api_name="bulk_edit")
+        import_button.click(lambda *a: import_captions(ctx, *a), [folder, txt_mode, source, overwrite], bulk_done,
+                            api_name="import_captions")
         split_button.click(lambda f, t, s: split(ctx, f, t, s), [folder, split_target, seconds], split_done,
                            api_name="split")

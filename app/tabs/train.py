@@ -38,12 +38,17 @@ def start(ctx: AppContext, variant, preset, adapter, tensors, output, resume, ad
                "--adapter-type", adapter, "--dataset-dir", str(checked(ctx, tensors)),
                "--output-dir", str(checked(ctx, output))]
     for key, flag in BASIC.items():
-        value = basic[key]
+        value = basic.get(key)
         if value in (None, "") or (value == 0 and key != "preview_every"):  # blank (shown as 0): the preset's
             continue
         command += [flag, str(int(value) if isinstance(value, float) and value.is_integer() else value)]
     if resume:
         command += ["--resume-from", str(checked(ctx, resume))]
+    if basic.get("use_estimate"):
+        chosen = checked(ctx, output) / "estimate.json"
+        if not chosen.is_file():
+            raise gr.Error(f"{chosen}: run 'Estimate layer sensitivity' first")
+        command += ["--from-estimate", str(chosen)]
     if advanced.strip():
         config = Path(checked(ctx, output)) / "advanced.json"
         try:
@@ -55,6 +60,14 @@ def start(ctx: AppContext, variant, preset, adapter, tensors, output, resume, ad
         command += ["--config", str(config)]
     job = ctx.jobs.submit("train", command, checked(ctx, output))
     return f"train job {job.id}: {job.status}"
+
+
+def estimate(ctx: AppContext, variant: str, tensors: str, output: str) -> str:
+    target = checked(ctx, output) / "estimate.json"
+    command = ["estimate", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", variant,
+               "--dataset-dir", str(checked(ctx, tensors)), "--output", str(target)]
+    job = ctx.jobs.submit("estimate", command, checked(ctx, output))
+    return f"estimate job {job.id}: {job.status}; when it finishes, tick 'Train the layers the estimate chose'"
 
 
 def control(ctx: AppContext, what: str) -> str:
@@ -146,6 +159,9 @@ def build(ctx: AppContext) -> None:
             advanced = gr.Code(language="json", value="", label='e.g. {"optim": {"weight_decay": 0.0}}')
             resume = gr.Dropdown([""], value="", label="Resume from checkpoint", allow_custom_value=True)
             refresh = gr.Button("Find checkpoints")
+            with gr.Row():
+                estimate_button = gr.Button("Estimate layer sensitivity (gradient Fisher)")
+                use_estimate = gr.Checkbox(label="Train the layers the estimate chose", value=False)
         with gr.Row():
             go = gr.Button("Start", variant="primary")
             stop = gr.Button("Stop (saves a checkpoint)", variant="stop")
@@ -168,9 +184,12 @@ def build(ctx: AppContext) -> None:
         preset.change(estimate_text, [preset, adapter], estimate)
         adapter.change(estimate_text, [preset, adapter], estimate)
         refresh.click(lambda o: checkpoints(ctx, o), output, resume)
-        go.click(lambda v, p, a, t, o, r, adv, *b: start(ctx, v, p, a, t, o, r, adv, dict(zip(names, b))),
-                 [variant, preset, adapter, tensors, output, resume, advanced, *basic.values()], status,
+        go.click(lambda v, p, a, t, o, r, adv, use, *b: start(ctx, v, p, a, t, o, r, adv,
+                                                              {**dict(zip(names, b)), "use_estimate": use}),
+                 [variant, preset, adapter, tensors, output, resume, advanced, use_estimate, *basic.values()], status,
                  api_name="start_training")
+        estimate_button.click(lambda v, t, o: estimate(ctx, v, t, o), [variant, tensors, output], status,
+                              api_name="estimate")
         stop.click(lambda: control(ctx, "stop"), None, status, api_name="stop_training")
         save.click(lambda: control(ctx, "save"), None, status, api_name="save_now")
         sample.click(lambda: control(ctx, "sample"), None, status, api_name="sample_now")
