@@ -103,3 +103,16 @@ def test_only_adapter_parameters_train(tiny_original):
     assert all("self_attn" in n or "mlp" in n for n in trainable)
     assert all(p.dtype == torch.float32 for p in adapter.params)
     assert len(adapter.names) == 2 * (4 + 3)
+
+
+def test_an_untrained_adapter_is_never_reported_as_success(tiny_original):
+    from acestep_train.train.setup import check_adapter_changed
+    from acestep_train.train.trainer import TrainingError
+
+    transformer = load_components(find_model([tiny_original], "turbo"), ["transformer"], "cpu").transformer
+    adapter = Adapter(transformer, AdapterConfig(rank=2))  # LoRA B starts at zero: no change at all
+    with pytest.raises(TrainingError, match="the trained adapter changes nothing"):
+        check_adapter_changed(adapter)
+    for param in adapter.params:
+        param.data.normal_()
+    check_adapter_changed(adapter)

@@ -126,6 +126,15 @@ class Adapter:
         atomic_write_json(folder / "acestep_studio.json", metadata)
         return folder / name
 
+    def deltas(self) -> dict[str, torch.Tensor]:
+        """The weight change this adapter applies to each layer, computed from its tensors."""
+        from acestep_train.export.readers import lokr_from_state, lora_from_state
+
+        state = self.state()
+        readable = lokr_from_state(state, self.lokr_kwargs()) if self.network is not None else \
+            lora_from_state(state, self.peft_config())
+        return readable.deltas()
+
     def peft_config(self) -> dict:
         config = self.transformer.peft_config["default"].to_dict()
         return json.loads(json.dumps(config, default=lambda value: sorted(value) if isinstance(value, set) else str(value)))

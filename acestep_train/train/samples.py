@@ -58,15 +58,6 @@ def adapter_off(adapter):
             adapter.transformer.enable_adapters()
 
 
-def adapter_deltas(adapter) -> dict[str, torch.Tensor]:
-    from acestep_train.export.readers import lokr_from_state, lora_from_state
-
-    state = adapter.state()
-    readable = lokr_from_state(state, adapter.lokr_kwargs()) if adapter.network is not None else \
-        lora_from_state(state, adapter.peft_config())
-    return readable.deltas()
-
-
 def render_previews(config: PreviewConfig, trigger: str, info, adapter, out_dir: Path) -> dict[float, Path]:
     from acestep_train.models import load_components
     from acestep_train.preprocess.conditioning import make_pipeline
@@ -85,7 +76,7 @@ def render_previews(config: PreviewConfig, trigger: str, info, adapter, out_dir:
     transformer.eval()
     try:
         with adapter_off(adapter), torch.no_grad():
-            result = render(pipe, adapter_deltas(adapter), request, info.variant.family, out_dir)
+            result = render(pipe, adapter.deltas(), request, info.variant.family, out_dir)
     finally:
         transformer.train(was_training)
         del pipe, parts

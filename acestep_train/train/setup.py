@@ -92,12 +92,7 @@ def check_dataset(config, info):
 
 def check_adapter_changed(adapter) -> None:
     """Refuse to call a run a success when the adapter applies no change to the model."""
-    from acestep_train.export.readers import lokr_from_state, lora_from_state
-
-    state = adapter.state()
-    readable = lokr_from_state(state, adapter.lokr_kwargs()) if adapter.network is not None else \
-        lora_from_state(state, adapter.peft_config())
-    largest = max(float(d.abs().max()) for d in readable.deltas().values())
+    largest = max(float(d.abs().max()) for d in adapter.deltas().values())
     if not math.isfinite(largest) or largest == 0.0:
         from acestep_train.train.trainer import TrainingError
 
