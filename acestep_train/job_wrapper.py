@@ -15,12 +15,21 @@ from pathlib import Path
 from acestep_train.atomic import atomic_write_json
 
 
-def main(job_dir: str) -> int:
+def entry(command: list[str]):
+    """(program name, main function, its arguments): the studio CLI, or the captioner's."""
+    if command and command[0] == "captioner":
+        from captioner.__main__ import main as captioner_main
+
+        return "captioner", captioner_main, command[1:]
     from acestep_train.cli import main as cli
 
+    return "acestep_train", cli, command
+
+
+def main(job_dir: str) -> int:
     record_file = Path(job_dir) / "job.json"
-    command = json.loads(record_file.read_text(encoding="utf-8"))["command"]
-    print(f"$ python -m acestep_train {' '.join(command)}", flush=True)
+    program, cli, command = entry(json.loads(record_file.read_text(encoding="utf-8"))["command"])
+    print(f"$ python -m {program} {' '.join(command)}", flush=True)
     try:
         code = cli(command)
     except SystemExit as exit_:

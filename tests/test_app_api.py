@@ -122,3 +122,12 @@ def test_bulk_edit_and_csv_import(app):
     sidecar = json.loads((songs / "song0.json").read_text())
     assert sidecar["caption"] == "demo song 0" and sidecar["genre"] == "ambient"  # the user's values stay
     assert sidecar["keyscale"] == "D minor" and sidecar["language"] == "fr"
+
+
+def test_autolabel_job_fills_bpm_and_key(app):
+    client, base = app
+    songs = base / "datasets" / "songs"
+    client.predict(str(songs), ["librosa"], True, False, "", api_name="/autolabel")
+    assert ": finished" in wait_for(client, "/autolabel_status", ": finished")
+    sidecar = json.loads((songs / "song1.json").read_text())
+    assert sidecar["keyscale"] and sidecar["caption"] == "demo song 1"

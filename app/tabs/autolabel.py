@@ -1,52 +1,48 @@
-"""Auto-label tab: fill BPM, key and duration with librosa for all or only unlabeled songs.
+"""Auto-label tab: the captioner's backends over a song folder, as a job.
 
-Fields the user edited are never overwritten unless asked. Captioning models (caption, genre,
-lyrics) plug in here when the captioner's backends land.
+Librosa gives BPM and key with no model; the cloud backends (keys from GEMINI_API_KEY,
+OPENAI_API_KEY, ELEVENLABS_API_KEY in the environment the studio was started with) give
+captions and lyrics. Fields you edited are kept unless you tick *Overwrite*.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
-from acestep_train.audio import AudioError
-from acestep_train.dataset import ScanOptions, scan_folder, write_sidecar
-from acestep_train.dataset.analysis import analyze
 from app.context import AppContext
 from app.tabs.dataset import checked
+from app.tabs.jobs_panel import progress_text
+
+BACKENDS = ["librosa", "gemini", "openai-whisper", "elevenlabs-scribe"]
 
 
-def label(ctx: AppContext, folder: str, only_missing: bool, overwrite: bool, progress=gr.Progress()) -> str:
-    samples = [s for s in scan_folder(checked(ctx, folder), ScanOptions()) if s.usable]
-    if only_missing:
-        samples = [s for s in samples if s.bpm is None or not s.keyscale]
-    lines, changed_files = [], 0
-    for sample in progress.tqdm(samples, desc="Analyzing"):
-        try:
-            result = analyze(sample.audio_path)
-        except (AudioError, OSError) as error:
-            lines.append(f"{sample.audio_path.name}: {error}")
-            continue
-        values = {"bpm": result.bpm, "keyscale": result.key or ""}
-        changed = sample.update({k: v for k, v in values.items() if v not in (None, "")}, source="librosa",
-                                overwrite=overwrite)
-        if changed:
-            write_sidecar(sample)
-            changed_files += 1
-        lines.append(f"{sample.audio_path.name}: bpm {result.bpm}, key {result.key}"
-                     + ("" if changed else " (kept the existing values)"))
-    return f"{len(samples)} analyzed, {changed_files} sidecars updated\n" + "\n".join(lines)
+def start(ctx: AppContext, folder: str, backends: list[str], only_missing: bool, overwrite: bool, tag: str) -> str:
+    if not backends:
+        raise gr.Error("Choose at least one backend.")
+    path = checked(ctx, folder)
+    output = ctx.work_root / "autolabel"
+    command = ["captioner", "--audio-dir", str(path), "--backend", ",".join(backends),
+               "--events", str(output / "events.jsonl")]
+    command += ["--only-missing"] if only_missing else []
+    command += ["--overwrite"] if overwrite else []
+    command += ["--tag", tag] if tag.strip() else []
+    job = ctx.jobs.submit("autolabel", command, output)
+    return f"auto-label job {job.id}: {job.status}"
 
 
 def build(ctx: AppContext) -> None:
     with gr.Tab("Auto-label"):
-        gr.Markdown("BPM and key from the audio (librosa). Values you typed yourself are kept unless you tick "
-                    "*Overwrite*. Caption and lyrics models arrive with the captioner.")
+        gr.Markdown(__doc__.split("\n\n", 1)[1])
         with gr.Row():
             folder = gr.Textbox(label="Song folder", value=str(ctx.settings.roots[1] if len(ctx.settings.roots) > 1
                                                                   else ctx.work_root), scale=4)
-            only_missing = gr.Checkbox(label="Only songs without BPM or key", value=True)
+            backends = gr.CheckboxGroup(BACKENDS, value=["librosa"], label="Backends")
+        with gr.Row():
+            only_missing = gr.Checkbox(label="Only songs missing these fields", value=True)
             overwrite = gr.Checkbox(label="Overwrite my edits", value=False)
-        go = gr.Button("Analyze", variant="primary")
-        result = gr.Textbox(label="Result", lines=10)
-        go.click(lambda f, m, o, progress=gr.Progress(): label(ctx, f, m, o, progress), [folder, only_missing, overwrite],
-                 result, api_name="autolabel")
+            tag = gr.Textbox(label="Activation tag (optional)")
+        go = gr.Button("Label", variant="primary")
+        status = gr.Textbox(label="Status", lines=6)
+        go.click(lambda *a: start(ctx, *a), [folder, backends, only_missing, overwrite, tag], status,
+                 api_name="autolabel")
+        gr.Timer(2.0).tick(lambda: progress_text(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status")

@@ -1,0 +1,57 @@
+"""``python -m captioner --audio-dir DIR [--backend librosa,gemini,...] [--only-missing]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+BACKENDS = ("librosa", "gemini", "openai-whisper", "elevenlabs-scribe")
+
+
+def make_backend(name: str, base_url: str | None):
+    from captioner.cloud import ElevenLabsScribe, Gemini, OpenAIWhisper
+    from captioner.librosa_backend import LibrosaAnalysis
+
+    if name == "librosa":
+        return LibrosaAnalysis()
+    cls = {"gemini": Gemini, "openai-whisper": OpenAIWhisper, "elevenlabs-scribe": ElevenLabsScribe}[name]
+    return cls(base_url=base_url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from acestep_train.events import EventLog
+    from captioner.batch import BatchOptions, caption_folder
+    from captioner.cloud import CloudError
+
+    parser = argparse.ArgumentParser(prog="python -m captioner", description=__doc__.splitlines()[0])
+    parser.add_argument("--audio-dir", required=True, metavar="DIR")
+    parser.add_argument("--backend", default="librosa", help=f"comma-separated, from {', '.join(BACKENDS)}")
+    parser.add_argument("--only-missing", action="store_true", help="skip songs that already have the fields")
+    parser.add_argument("--overwrite", action="store_true", help="replace fields you edited yourself")
+    parser.add_argument("--tag", default="", help="activation tag for every song")
+    parser.add_argument("--csv", metavar="F", help="also write all captions to this CSV")
+    parser.add_argument("--base-url", help="a different endpoint for the cloud backend (a proxy or a test server)")
+    parser.add_argument("--events", metavar="F", help="write progress events (for the UI's job runner)")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.backend.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown:
+        print(f"error: unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}", file=sys.stderr)
+        return 2
+    try:
+        backends = [make_backend(name, args.base_url) for name in names]
+        summary = caption_folder(args.audio_dir, backends, BatchOptions(args.only_missing, args.overwrite, args.tag,
+                                                                        Path(args.csv) if args.csv else None),
+                                 EventLog(args.events) if args.events else None)
+    except (CloudError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"captioned {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)}")
+    for path, reason in summary.failed:
+        print(f"  failed: {path}: {reason}")
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""BPM, key and duration from the audio itself (no model)."""
+
+from __future__ import annotations
+
+from captioner.backend import Audio, Backend
+
+
+class LibrosaAnalysis(Backend):
+    name, provides, essential = "librosa", ("bpm", "keyscale", "duration"), ("bpm", "keyscale")
+
+    def caption(self, audio: Audio) -> dict:
+        from acestep_train.dataset.analysis import analyze
+
+        result = analyze(audio.path)
+        fields = {"duration": result.duration}
+        if result.bpm:
+            fields["bpm"] = result.bpm
+        if result.key:
+            fields["keyscale"] = result.key
+        return fields
