@@ -10,7 +10,6 @@ import pytest
 # Tests never reach outside this machine: no Gradio analytics, no hub telemetry.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-os.environ["HF_HUB_OFFLINE"] = "1"
 
 from acestep_train.models.tiny import write_demo_model
 
