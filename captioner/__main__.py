@@ -6,15 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-BACKENDS = ("librosa", "gemini", "openai-whisper", "elevenlabs-scribe")
+BACKENDS = ("librosa", "whisper", "gemini", "openai-whisper", "elevenlabs-scribe")
 
 
-def make_backend(name: str, base_url: str | None):
+def make_backend(name: str, args):
     from captioner.cloud import ElevenLabsScribe, Gemini, OpenAIWhisper
     from captioner.librosa_backend import LibrosaAnalysis
+    from captioner.whisper_backend import LocalWhisper
 
     if name == "librosa":
         return LibrosaAnalysis()
+    if name == "whisper":
+        if not args.whisper_dir:
+            raise ValueError("the whisper backend needs --whisper-dir (a local Whisper model folder)")
+        return LocalWhisper(args.whisper_dir, args.device, args.quantize, args.language)
+    base_url = args.base_url
     cls = {"gemini": Gemini, "openai-whisper": OpenAIWhisper, "elevenlabs-scribe": ElevenLabsScribe}[name]
     return cls(base_url=base_url)
 
@@ -33,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", metavar="F", help="also write all captions to this CSV")
     parser.add_argument("--base-url", help="a different endpoint for the cloud backend (a proxy or a test server)")
     parser.add_argument("--events", metavar="F", help="write progress events (for the UI's job runner)")
+    parser.add_argument("--whisper-dir", metavar="DIR", help="a local Whisper model (transformers format)")
+    parser.add_argument("--quantize", choices=["8bit", "4bit"], help="load local models with bitsandbytes")
+    parser.add_argument("--language", help="lyrics language (default: detected)")
+    parser.add_argument("--device")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.backend.split(",") if n.strip()]
     unknown = [n for n in names if n not in BACKENDS]
@@ -40,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}", file=sys.stderr)
         return 2
     try:
-        backends = [make_backend(name, args.base_url) for name in names]
+        backends = [make_backend(name, args) for name in names]
         summary = caption_folder(args.audio_dir, backends, BatchOptions(args.only_missing, args.overwrite, args.tag,
                                                                         Path(args.csv) if args.csv else None),
                                  EventLog(args.events) if args.events else None)

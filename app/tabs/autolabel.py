@@ -13,7 +13,7 @@ from app.context import AppContext
 from app.tabs.dataset import checked
 from app.tabs.jobs_panel import progress_text
 
-BACKENDS = ["librosa", "gemini", "openai-whisper", "elevenlabs-scribe"]
+BACKENDS = ["librosa", "gemini", "openai-whisper", "elevenlabs-scribe"]  # local whisper: python -m captioner --whisper-dir
 
 
 def start(ctx: AppContext, folder: str, backends: list[str], only_missing: bool, overwrite: bool, tag: str) -> str:

@@ -1,0 +1,47 @@
+"""Local Whisper backend: a tiny random-init Whisper written to disk, loaded by the real code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import soundfile
+
+from captioner.backend import load_audio
+from captioner.batch import caption_folder
+from captioner.whisper_backend import LocalWhisper
+from audio_fixtures import tone
+from tiny_whisper import write_tiny_whisper
+
+
+@pytest.fixture(scope="module")
+def whisper_dir(tmp_path_factory):
+    return write_tiny_whisper(tmp_path_factory.mktemp("whisper"))
+
+
+def test_long_song_is_transcribed_whole_with_timestamps(whisper_dir, tmp_path):
+    soundfile.write(tmp_path / "long.wav", tone(45.0, rate=16000), 16000)  # longer than Whisper's 30 s window
+    backend = LocalWhisper(whisper_dir, device="cpu", language="en", max_new_tokens=12)
+    result = backend.segments(load_audio(tmp_path / "long.wav"))
+    assert result["chunks"] and result["chunks"][-1]["timestamp"][0] > 30.0  # decoding went past the first window
+    backend.unload()
+    assert backend.asr is None
+
+
+def test_batch_writes_lyrics_sidecars(whisper_dir, tmp_path):
+    soundfile.write(tmp_path / "a.wav", tone(3.0), 48000)
+    summary = caption_folder(tmp_path, [LocalWhisper(whisper_dir, device="cpu", language="en", max_new_tokens=8)])
+    assert summary.done == ["a.wav"] and not summary.failed
+    sidecar = json.loads((tmp_path / "a.json").read_text())
+    assert isinstance(sidecar["lyrics"], str) and sidecar["filename"] == "a.wav"
+
+
+def test_eight_bit_loading(whisper_dir, tmp_path):
+    soundfile.write(tmp_path / "a.wav", tone(2.0), 48000)
+    backend = LocalWhisper(whisper_dir, device="cpu", quantize="8bit", language="en", max_new_tokens=4)
+    assert "lyrics" in backend.caption(load_audio(tmp_path / "a.wav"))
+
+
+def test_missing_model_folder_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no Whisper model here"):
+        LocalWhisper(tmp_path / "nothing")
