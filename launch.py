@@ -61,19 +61,21 @@ def announce(name: str, settings: AppSettings, share_url: str | None) -> None:
 def serve(args: argparse.Namespace) -> None:
     port = args.port or (CAPTIONER_PORT if args.mode == "caption" else TRAINER_PORT)
     settings = settings_for(args, port)
+    from app.context import AppContext
+
+    checkpoint_root = Path(args.checkpoint_dir).expanduser().resolve()
+    work_root = Path(settings.roots[-1]) if args.root else REPO / "runs"
+    ctx = AppContext(settings, checkpoint_root, work_root)
     if args.mode == "caption":
         from captioner.app import build_captioner_app
 
-        demo, name = build_captioner_app(args.peer_url), "captioner"
+        demo, name = build_captioner_app(ctx, args.peer_url), "captioner"
     else:
-        from app.context import AppContext
         from app.trainer import build_trainer_app
 
-        checkpoint_root = Path(args.checkpoint_dir).expanduser().resolve()
         if args.demo:
             ensure_demo_model(checkpoint_root)
-        work_root = Path(settings.roots[-1]) if args.root else REPO / "runs"
-        demo, name = build_trainer_app(AppContext(settings, checkpoint_root, work_root), args.peer_url), "trainer"
+        demo, name = build_trainer_app(ctx, args.peer_url), "trainer"
     _, _, share_url = demo.launch(
         server_name=settings.host,
         server_port=settings.port,

@@ -25,6 +25,25 @@ def make_backend(name: str, args):
     return cls(base_url=base_url)
 
 
+def run_passes(folder, backends, options, events, two_pass: bool):
+    """One pass with every backend, or (two-pass) captioners first, unloaded, then transcribers."""
+    from captioner.batch import BatchSummary, caption_folder
+
+    if not two_pass:
+        return caption_folder(folder, backends, options, events)
+    total = BatchSummary()
+    for group in ([b for b in backends if "lyrics" not in b.essential], [b for b in backends if "lyrics" in b.essential]):
+        if not group:
+            continue
+        summary = caption_folder(folder, group, options, events)
+        for backend in group:
+            backend.unload()
+        total.done += [d for d in summary.done if d not in total.done]
+        total.skipped += summary.skipped
+        total.failed += summary.failed
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     from acestep_train.events import EventLog
     from captioner.batch import BatchOptions, caption_folder
@@ -43,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quantize", choices=["8bit", "4bit"], help="load local models with bitsandbytes")
     parser.add_argument("--language", help="lyrics language (default: detected)")
     parser.add_argument("--device")
+    parser.add_argument("--two-pass", action="store_true",
+                        help="caption every song first, free those models, then transcribe every song")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.backend.split(",") if n.strip()]
     unknown = [n for n in names if n not in BACKENDS]
@@ -51,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         backends = [make_backend(name, args) for name in names]
-        summary = caption_folder(args.audio_dir, backends, BatchOptions(args.only_missing, args.overwrite, args.tag,
-                                                                        Path(args.csv) if args.csv else None),
-                                 EventLog(args.events) if args.events else None)
+        options = BatchOptions(args.only_missing, args.overwrite, args.tag, Path(args.csv) if args.csv else None)
+        events = EventLog(args.events) if args.events else None
+        summary = run_passes(args.audio_dir, backends, options, events, args.two_pass)
     except (CloudError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

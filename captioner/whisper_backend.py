@@ -39,6 +39,8 @@ class LocalWhisper(Backend):
             dtype=torch.float16 if device.startswith("cuda") else torch.float32)
         if quantization is None:
             model = model.to(device)
+        # Whisper decodes at most max_target_positions tokens per 30 s window, prompt included.
+        self.max_new_tokens = min(self.max_new_tokens, model.config.max_target_positions - 8)
         processor = AutoProcessor.from_pretrained(self.model_dir)
         self.asr = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
                             feature_extractor=processor.feature_extractor)

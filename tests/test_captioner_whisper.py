@@ -45,3 +45,17 @@ def test_eight_bit_loading(whisper_dir, tmp_path):
 def test_missing_model_folder_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="no Whisper model here"):
         LocalWhisper(tmp_path / "nothing")
+
+
+def test_two_pass_cli_captions_then_transcribes(whisper_dir, tmp_path, capsys):
+    from audio_fixtures import click_track
+    from captioner.__main__ import main
+
+    soundfile.write(tmp_path / "song.wav", click_track(110, seconds=6, rate=48000), 48000)
+    assert main(["--audio-dir", str(tmp_path), "--backend", "librosa,whisper", "--whisper-dir", str(whisper_dir),
+                 "--language", "en", "--two-pass", "--events", str(tmp_path / "ev.jsonl")]) == 0
+    sidecar = json.loads((tmp_path / "song.json").read_text())
+    assert sidecar["bpm"] == 110 and "lyrics" in sidecar
+    summaries = [json.loads(line) for line in (tmp_path / "ev.jsonl").read_text().splitlines()
+                 if json.loads(line)["event"] == "summary"]
+    assert len(summaries) == 2  # one pass per group
