@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-BACKENDS = ("librosa", "whisper", "gemini", "openai-whisper", "elevenlabs-scribe")
+BACKENDS = ("librosa", "acestep-captioner", "acestep-transcriber", "whisper", "gemini", "openai-whisper",
+            "elevenlabs-scribe")
 
 
 def make_backend(name: str, args):
@@ -16,6 +17,14 @@ def make_backend(name: str, args):
 
     if name == "librosa":
         return LibrosaAnalysis()
+    if name in ("acestep-captioner", "acestep-transcriber"):
+        from captioner.omni_backend import AceStepOmni
+
+        role = name.split("-")[1]
+        folder = getattr(args, f"{role}_dir")
+        if not folder:
+            raise ValueError(f"the {name} backend needs --{role}-dir (a local copy of ACE-Step/acestep-{role})")
+        return AceStepOmni(folder, role, args.device, args.quantize)
     if name == "whisper":
         if not args.whisper_dir:
             raise ValueError("the whisper backend needs --whisper-dir (a local Whisper model folder)")
@@ -59,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", help="a different endpoint for the cloud backend (a proxy or a test server)")
     parser.add_argument("--events", metavar="F", help="write progress events (for the UI's job runner)")
     parser.add_argument("--whisper-dir", metavar="DIR", help="a local Whisper model (transformers format)")
+    parser.add_argument("--captioner-dir", metavar="DIR", help="a local ACE-Step/acestep-captioner")
+    parser.add_argument("--transcriber-dir", metavar="DIR", help="a local ACE-Step/acestep-transcriber")
     parser.add_argument("--quantize", choices=["8bit", "4bit"], help="load local models with bitsandbytes")
     parser.add_argument("--language", help="lyrics language (default: detected)")
     parser.add_argument("--device")

@@ -12,19 +12,24 @@ from app.context import AppContext
 from app.tabs.dataset import FIELDS, checked, open_sample, save_sample, scan
 from app.tabs.jobs_panel import progress_text
 
-MODES = {"Caption all": ["librosa", "gemini"], "Transcribe only": ["whisper"], "Analyze only": ["librosa"]}
+MODES = {"Caption all": ["librosa", "acestep-captioner"], "Transcribe only": ["acestep-transcriber"],
+         "Analyze only": ["librosa"]}
+MODEL_FLAGS = {"whisper": "--whisper-dir", "acestep-captioner": "--captioner-dir",
+               "acestep-transcriber": "--transcriber-dir"}
 
 
-def start(ctx: AppContext, folder: str, mode: str, backends: list[str], whisper_dir: str, only_missing: bool,
-          two_pass: bool, tag: str) -> str:
+def start(ctx: AppContext, folder: str, mode: str, backends: list[str], model_dirs: dict, only_missing: bool,
+          two_pass: bool, tag: str, quantize: str) -> str:
     chosen = backends or MODES[mode]
     output = ctx.work_root / "captioner"
     command = ["captioner", "--audio-dir", str(checked(ctx, folder)), "--backend", ",".join(chosen),
                "--events", str(output / "events.jsonl")]
-    if "whisper" in chosen:
-        if not whisper_dir.strip():
-            raise gr.Error("The whisper backend needs a local Whisper model folder.")
-        command += ["--whisper-dir", str(checked(ctx, whisper_dir))]
+    for backend, flag in MODEL_FLAGS.items():
+        if backend in chosen:
+            if not model_dirs[backend].strip():
+                raise gr.Error(f"The {backend} backend needs its local model folder.")
+            command += [flag, str(checked(ctx, model_dirs[backend]))]
+    command += ["--quantize", quantize] if quantize != "none" else []
     command += ["--only-missing"] if only_missing else []
     command += ["--two-pass"] if two_pass else []
     command += ["--tag", tag] if tag.strip() else []
@@ -41,16 +46,21 @@ def build_captioner_app(ctx: AppContext, trainer_url: str | None = None) -> gr.B
                                     value=str(ctx.settings.roots[1] if len(ctx.settings.roots) > 1 else ctx.work_root))
                 mode = gr.Radio(list(MODES), value="Caption all", label="What")
             with gr.Row():
-                backends = gr.CheckboxGroup(["librosa", "whisper", "gemini", "openai-whisper", "elevenlabs-scribe"],
+                backends = gr.CheckboxGroup(["librosa", "acestep-captioner", "acestep-transcriber", "whisper", "gemini",
+                                             "openai-whisper", "elevenlabs-scribe"],
                                             label="Backends (empty: the mode's default)")
-                whisper_dir = gr.Textbox(label="Local Whisper model folder")
+            with gr.Row():
+                model_dirs = {name: gr.Textbox(label=f"{name} model folder") for name in MODEL_FLAGS}
+                quantize = gr.Dropdown(["none", "8bit", "4bit"], value="none", label="Quantize (small GPUs)")
             with gr.Row():
                 only_missing = gr.Checkbox(label="Skip songs already done", value=True)
                 two_pass = gr.Checkbox(label="Two-pass (caption all, free, then transcribe)", value=False)
                 tag = gr.Textbox(label="Activation tag")
             go = gr.Button("Start", variant="primary")
             status = gr.Textbox(label="Status", lines=5)
-            go.click(lambda *a: start(ctx, *a), [folder, mode, backends, whisper_dir, only_missing, two_pass, tag],
+            names = list(model_dirs)
+            go.click(lambda f, m, b, o, t, g, q, *dirs: start(ctx, f, m, b, dict(zip(names, dirs)), o, t, g, q),
+                     [folder, mode, backends, only_missing, two_pass, tag, quantize, *model_dirs.values()],
                      status, api_name="caption")
             gr.Timer(2.0).tick(lambda: progress_text(ctx.jobs, "caption"), outputs=status, api_name="caption_status")
         with gr.Tab("Review"):

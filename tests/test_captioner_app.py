@@ -22,7 +22,7 @@ def test_analyze_then_review(tmp_path):
                     "ACE-Step Studio captioner: ")
     try:
         client = Client(f"http://127.0.0.1:{port}", verbose=False)
-        assert "submitted" not in client.predict(str(songs), "Analyze only", [], "", True, False, "",
+        assert "submitted" not in client.predict(str(songs), "Analyze only", [], True, False, "", "none", "", "", "",
                                                  api_name="/caption")
         deadline, status = time.monotonic() + 120, ""
         while ": finished" not in status and ": failed" not in status:
