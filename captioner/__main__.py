@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quantize", choices=["8bit", "4bit"], help="load local models with bitsandbytes")
     parser.add_argument("--language", help="lyrics language (default: detected)")
     parser.add_argument("--device")
+    parser.add_argument("--download", action="store_true",
+                        help="first fetch the ACE-Step captioner/transcriber into --captioner-dir/--transcriber-dir")
     parser.add_argument("--two-pass", action="store_true",
                         help="caption every song first, free those models, then transcribe every song")
     args = parser.parse_args(argv)
@@ -82,11 +84,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}", file=sys.stderr)
         return 2
     try:
+        if args.download:
+            from captioner.download import download_model
+
+            for role in ("captioner", "transcriber"):
+                if f"acestep-{role}" in names and getattr(args, f"{role}_dir"):
+                    download_model(role, getattr(args, f"{role}_dir"))
         backends = [make_backend(name, args) for name in names]
         options = BatchOptions(args.only_missing, args.overwrite, args.tag, Path(args.csv) if args.csv else None)
         events = EventLog(args.events) if args.events else None
         summary = run_passes(args.audio_dir, backends, options, events, args.two_pass)
-    except (CloudError, FileNotFoundError, ValueError) as error:
+    except (CloudError, FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"captioned {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)}")

@@ -39,3 +39,16 @@ def test_batch_with_captioner_and_transcriber(omni_dir, tmp_path):
 def test_missing_model_names_the_repo(tmp_path):
     with pytest.raises(FileNotFoundError, match="ACE-Step/acestep-transcriber"):
         AceStepOmni(tmp_path, "transcriber")
+
+
+def test_download_from_the_official_repo_name(omni_dir, tmp_path):
+    from captioner.download import download_model
+    from hub_standin import HubStandIn
+
+    with HubStandIn({"ACE-Step/acestep-captioner": omni_dir}) as hub:
+        folder = download_model("captioner", tmp_path / "cap", endpoint=hub.url)
+    assert AceStepOmni(folder, "captioner").model_dir == folder
+    with HubStandIn({}) as hub:
+        dead = hub.url
+    with pytest.raises(RuntimeError, match="could not download ACE-Step/acestep-transcriber"):
+        download_model("transcriber", tmp_path / "tr", endpoint=dead)
