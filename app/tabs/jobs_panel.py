@@ -52,7 +52,14 @@ def build(ctx: AppContext) -> None:
             log_button = gr.Button("Show log", scale=1)
         log = gr.Textbox(label="Log (last lines)", lines=12)
     store = ctx.jobs
+
+    def stop_job(job: str) -> list[list]:
+        try:
+            store.stop(job.strip())
+        except FileNotFoundError as error:
+            raise gr.Error(f"No such job: {job!r}") from error
+        return job_rows(store)
+
     gr.Timer(2.0).tick(lambda: job_rows(store), outputs=table, api_name="jobs")
-    stop.click(lambda j: job_rows(store) if store.stop(j.strip()) else None, inputs=job_id, outputs=table,
-               api_name="stop_job")
+    stop.click(stop_job, inputs=job_id, outputs=table, api_name="stop_job")
     log_button.click(lambda j: store.log_tail(j.strip(), 80), inputs=job_id, outputs=log, api_name="job_log")
