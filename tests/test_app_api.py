@@ -131,3 +131,9 @@ def test_autolabel_job_fills_bpm_and_key(app):
     assert ": finished" in wait_for(client, "/autolabel_status", ": finished")
     sidecar = json.loads((songs / "song1.json").read_text())
     assert sidecar["keyscale"] and sidecar["caption"] == "demo song 1"
+
+
+def test_stopping_an_unknown_job_is_a_readable_error(app):
+    client, _ = app
+    with pytest.raises(Exception, match="No such job: 'nope'"):
+        client.predict("nope", api_name="/stop_job")
