@@ -8,7 +8,6 @@ machine without an NVIDIA driver everything here returns "no GPU" instead of fai
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 

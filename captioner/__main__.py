@@ -55,7 +55,7 @@ def run_passes(folder, backends, options, events, two_pass: bool):
 
 def main(argv: list[str] | None = None) -> int:
     from acestep_train.events import EventLog
-    from captioner.batch import BatchOptions, caption_folder
+    from captioner.batch import BatchOptions
     from captioner.cloud import CloudError
 
     parser = argparse.ArgumentParser(prog="python -m captioner", description=__doc__.splitlines()[0])

@@ -11,10 +11,7 @@ from acestep_train.cli import main
 from acestep_train.events import read_events
 from acestep_train.export.load import load_adapter
 from acestep_train.models import find_model, load_components
-from acestep_train.previews import adapter_applied
-from acestep_train.tensors import read_sample
 from acestep_train.train.config import load_config
-from acestep_train.train.flow import masked_loss
 from acestep_train.train.setup import run_training
 from acestep_train.train.trainer import TrainingError
 from train_data import fixed_eval_loss, make_tensors

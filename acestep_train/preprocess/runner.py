@@ -23,7 +23,7 @@ from acestep_train.models.fingerprint import conditioning_fingerprint
 from acestep_train.preprocess.conditioning import Conditioner, TextEncoding
 from acestep_train.preprocess.plan import PreprocessItem, PreprocessSettings, make_plan
 from acestep_train.preprocess.vae_encode import encode_waveform
-from acestep_train.tensors import MANIFEST, Manifest, SampleTensors, TensorFormatError, write_sample
+from acestep_train.tensors import Manifest, SampleTensors, TensorFormatError, write_sample
 
 PASS1_DIR = ".pass1"
 Decode = Callable[[Path, float, str], torch.Tensor]  # (path, max seconds, normalize) -> [2, N] at 48 kHz
