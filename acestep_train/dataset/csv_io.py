@@ -1,4 +1,8 @@
-"""Captions in a CSV: ``filename, caption, genre, bpm, keyscale, timesignature, lyrics, language``."""
+"""Captions in a CSV: ``filename, caption, genre, bpm, keyscale, timesignature, lyrics, language``.
+
+Also read as ACE-Step 1.5's dataset builder writes them: ``File, BPM, Key, Caption`` (headers
+in any case), separated by commas, semicolons or tabs.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,40 @@ from acestep_train.dataset.record import Sample
 from acestep_train.dataset.sidecars import read_text
 
 CSV_COLUMNS = ("filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language")
+ALIASES = {"file": "filename", "key": "keyscale", "time_signature": "timesignature"}
+DELIMITERS = ",;\t"
+
+
+def _delimiter(text: str) -> str:
+    """The file's delimiter (comma, semicolon or tab), guessed from its header line.
+
+    Only the delimiter is taken from the guess: quoting stays Excel's, so a stray quote is
+    still an error rather than silently merged fields.
+    """
+    try:
+        return csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _column(header: str) -> str:
+    name = header.strip().lower()
+    return ALIASES.get(name, name)
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
     """{file name: row}; a malformed file is refused naming the file and the line."""
     text, _ = read_text(path)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), strict=True)
     try:
-        reader = csv.DictReader(io.StringIO(text), strict=True)
-        if not reader.fieldnames or "filename" not in reader.fieldnames:
-            raise ValueError(f"{path}: no 'filename' column (columns: {', '.join(CSV_COLUMNS)})")
+        header = [_column(h) for h in next(reader, [])]
+        if "filename" not in header:
+            raise ValueError(f"{path}: no 'filename' column (or ACE-Step's 'File'; columns: {', '.join(CSV_COLUMNS)})")
         rows = {}
-        for row in reader:
-            if None in row:
+        for values in reader:
+            if len(values) > len(header):
                 raise ValueError(f"{path}: line {reader.line_num} has more fields than the header")
+            row = dict(zip(header, values))
             name = (row.get("filename") or "").strip()
             if name:
                 rows[Path(name).name] = {k: v for k, v in row.items() if k in CSV_COLUMNS and k != "filename"}

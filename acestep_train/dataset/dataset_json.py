@@ -3,7 +3,9 @@
 Audio paths are stored relative to the file's folder when they lie under it, so a dataset
 folder can move. Datasets written by other ACE-Step trainers import as they are: samples may
 name their audio ``audio_path``, ``path`` or ``filename``; unknown keys are ignored, known
-ones are type-checked with the sample and field named in any error.
+ones are type-checked with the sample and field named in any error. ACE-Step 1.5's builder
+stores ``genre_ratio`` as a whole percentage (0-100) and a per-sample ``prompt_override``;
+both are read. We write ``genre_ratio`` as a fraction (a float, so 1.0 is never read as 1 %).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from acestep_train.atomic import atomic_write_json
-from acestep_train.dataset.record import SIDECAR_FIELDS, TAG_POSITIONS, Sample, coerce
+from acestep_train.dataset.record import PROMPT_OVERRIDES, SIDECAR_FIELDS, TAG_POSITIONS, Sample, coerce
 
 PATH_KEYS = ("audio_path", "path", "filename", "file")
 
@@ -34,6 +36,17 @@ class DatasetMeta:
             raise ValueError(f"metadata.genre_ratio must be between 0 and 1, not {self.genre_ratio}")
 
 
+def genre_fraction(value) -> float:
+    """``metadata.genre_ratio`` as a fraction: ACE-Step 1.5 writes a whole percentage (an int)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"metadata.genre_ratio must be a number, not {value!r}")
+    if isinstance(value, int) or value > 1.0:
+        if not 0 <= value <= 100:
+            raise ValueError(f"metadata.genre_ratio must be 0-100 % or a fraction 0-1, not {value}")
+        return value / 100.0
+    return float(value)
+
+
 def save_dataset(path: str | Path, meta: DatasetMeta, samples: list[Sample]) -> None:
     path = Path(path)
     base = path.parent.resolve()
@@ -42,9 +55,19 @@ def save_dataset(path: str | Path, meta: DatasetMeta, samples: list[Sample]) -> 
         audio = sample.audio_path.resolve()
         record = {k: v for k, v in sample.sidecar().items() if k != "filename"}
         record["audio_path"] = str(audio.relative_to(base)) if audio.is_relative_to(base) else str(audio)
+        record["prompt_override"] = sample.prompt_override
         records.append(record)
     data = {**meta.extra, **{k: v for k, v in asdict(meta).items() if k != "extra"}}
+    data["genre_ratio"] = float(meta.genre_ratio)
     atomic_write_json(path, {"metadata": data, "samples": records})
+
+
+def _read_override(sample: Sample, value) -> None:
+    """ACE-Step 1.5's per-sample "caption" / "genre" choice; other tools' values are noted, not used."""
+    if value in PROMPT_OVERRIDES:
+        sample.prompt_override = value
+    elif value not in (None, ""):
+        sample.notes.append(f"prompt_override {value!r} is neither 'caption' nor 'genre': ignored")
 
 
 def _sample_from(record: dict, index: int, base: Path, path: Path) -> Sample:
@@ -59,6 +82,7 @@ def _sample_from(record: dict, index: int, base: Path, path: Path) -> Sample:
                 setattr(sample, name, coerce(name, record[name]))
             except ValueError as error:
                 raise ValueError(f"{path}: sample {index} ({audio}): {error}") from error
+    _read_override(sample, record.get("prompt_override"))
     sample.edited = [str(x) for x in record.get("edited", [])] if isinstance(record.get("edited"), list) else []
     if not audio_path.is_file():
         sample.status = "missing audio file"
@@ -77,7 +101,12 @@ def load_dataset(path: str | Path) -> tuple[DatasetMeta, list[Sample]]:
         raise ValueError(f"{path}: expected {{metadata: {{...}}, samples: [...]}}")
     raw_meta = data.get("metadata") or {}
     known = {k: raw_meta[k] for k in ("name", "custom_tag", "tag_position", "genre_ratio", "txt_mode") if k in raw_meta}
-    meta = DatasetMeta(**known, extra={k: v for k, v in raw_meta.items() if k not in known})
+    try:
+        if "genre_ratio" in known:
+            known["genre_ratio"] = genre_fraction(known["genre_ratio"])
+        meta = DatasetMeta(**known, extra={k: v for k, v in raw_meta.items() if k not in known})
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
     samples = [_sample_from(record, i, path.parent, path) for i, record in enumerate(data["samples"])
                if isinstance(record, dict)]
     return meta, samples

@@ -17,6 +17,7 @@ TAG_POSITIONS = ("prepend", "append", "replace")
 TEXT_FIELDS = ("caption", "genre", "keyscale", "timesignature", "lyrics", "language", "custom_tag")
 SIDECAR_FIELDS = ("filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
                   "is_instrumental", "duration", "custom_tag")
+PROMPT_OVERRIDES = ("caption", "genre")  # per sample, as ACE-Step 1.5's builder stores it; None = the ratio
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Sample:
     edited: list[str] = field(default_factory=list)
     status: str = "ok"  # "ok" or why the file is unusable
     notes: list[str] = field(default_factory=list)  # warnings that do not make it unusable
+    prompt_override: str | None = None  # "caption" or "genre" always; None: the dataset's genre_ratio decides
 
     @property
     def usable(self) -> bool:
@@ -89,12 +91,16 @@ def coerce(name: str, value):
     if name == "is_instrumental":
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "y")
+        if not isinstance(value, (bool, int)) and value is not None:
+            raise ValueError(f"is_instrumental must be true or false, got {value!r}")
         return bool(value)
     if name == "duration":
         try:
             return float(value or 0.0)
         except (TypeError, ValueError) as error:
             raise ValueError(f"duration must be a number of seconds, got {value!r}") from error
+    if isinstance(value, (list, dict, bool)):
+        raise ValueError(f"{name} must be text, got {type(value).__name__} {value!r}")
     if name == "timesignature" and value not in (None, ""):
         return str(value).split("/")[0].strip()  # "4/4" -> "4", as the pipeline writes it
     return "" if value is None else str(value)
@@ -124,10 +130,17 @@ def apply_tag(caption: str, tag: str, position: str) -> str:
 
 def training_caption(sample: Sample, tag: str = "", position: str = "prepend", genre_ratio: float = 0.0,
                      rng: random.Random | None = None) -> str:
-    """The caption a sample trains with: the genre instead of the caption with probability ``genre_ratio``."""
+    """The caption a sample trains with: the genre instead of the caption with probability ``genre_ratio``.
+
+    A sample's ``prompt_override`` ("caption" / "genre") wins over the ratio, as in ACE-Step 1.5.
+    A sample with no genre trains on its caption whatever the draw.
+    """
     if not 0.0 <= genre_ratio <= 1.0:
         raise ValueError(f"genre_ratio must be between 0 and 1, got {genre_ratio}")
-    use_genre = bool(sample.genre) and (rng or random.Random(0)).random() < genre_ratio
+    if sample.prompt_override is not None:
+        use_genre = bool(sample.genre) and sample.prompt_override == "genre"
+    else:
+        use_genre = bool(sample.genre) and (rng or random.Random(0)).random() < genre_ratio
     text = sample.genre if use_genre else sample.caption
     return apply_tag(text, sample.custom_tag or tag, position)
 

@@ -1,8 +1,9 @@
 """Scan a folder of songs: every audio file, its sidecars, its duration, and whether it is usable.
 
 One bad file never stops a scan: each gets a status (``ok``, or why it is unusable:
-empty, unreadable, unsupported, too short, silent) and the scan goes on. Durations come
-from headers; the silence check reads blocks only until it meets a non-zero sample.
+empty, unreadable, unsupported, too short, truncated, corrupt, silent) and the scan goes on.
+Durations come from headers; the silence check reads blocks only until it meets a non-zero
+sample. Undecodable data found by those reads is a status ("corrupt audio data"), not a crash.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from acestep_train.audio import AUDIO_EXTENSIONS, FFMPEG_ONLY, AudioError, probe
+from acestep_train.audio import AUDIO_EXTENSIONS, FFMPEG_ONLY, AudioError, AudioInfo, probe
 from acestep_train.dataset.csv_io import read_csv
 from acestep_train.dataset.record import Sample, coerce, is_unset
 from acestep_train.dataset.sidecars import TXT_MODES, apply_sidecars
@@ -40,43 +41,66 @@ def audio_files(folder: Path) -> list[Path]:
 
 
 def is_silent(path: Path) -> bool:
+    """True for digital silence; a decoding error on the way is an ``AudioError`` (corrupt data)."""
     import soundfile
 
-    with soundfile.SoundFile(str(path)) as handle:
-        for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
-            if np.any(block != 0.0):
-                return False
+    try:
+        with soundfile.SoundFile(str(path)) as handle:
+            for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
+                if np.any(block != 0.0):
+                    return False
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"{path}: corrupt audio data ({error})") from error
     return True
 
 
 def is_truncated(path: Path) -> bool:
-    """True when the data ends well before the header's length (a cut-off download or copy)."""
+    """True when the data ends well before the header's length (a cut-off download or copy).
+
+    Data that cannot be decoded near the end (a damaged stream, not a short one) is an
+    ``AudioError``, so the scan records it instead of stopping.
+    """
     import soundfile
 
-    with soundfile.SoundFile(str(path)) as handle:
-        tail = min(handle.frames, int(0.5 * handle.samplerate))
-        try:
-            handle.seek(handle.frames - tail)
-        except (soundfile.LibsndfileError, RuntimeError):
-            return True
-        return len(handle.read(tail, dtype="float32")) < tail // 2
+    try:
+        with soundfile.SoundFile(str(path)) as handle:
+            tail = min(handle.frames, int(0.5 * handle.samplerate))
+            try:
+                handle.seek(handle.frames - tail)
+            except (soundfile.LibsndfileError, RuntimeError):
+                return True
+            return len(handle.read(tail, dtype="float32")) < tail // 2
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"{path}: corrupt audio data ({error})") from error
+
+
+def _reason(error: Exception, path: Path) -> str:
+    """The error's text without the leading file name (the table already shows it)."""
+    reason = str(error).removeprefix(f"{path}: ")
+    return "unsupported: " + reason if "needs ffmpeg" in reason else reason
+
+
+def _data_status(path: Path, info: AudioInfo, options: ScanOptions) -> str:
+    if info.duration < options.min_seconds:
+        return f"too short ({info.duration:.2f} s < {options.min_seconds:g} s)"
+    if path.suffix.lower() in FFMPEG_ONLY:
+        return "ok"
+    if is_truncated(path):
+        return f"truncated (the header says {info.duration:.1f} s but the data ends early)"
+    if options.check_silence and is_silent(path):
+        return "silent (digital silence)"
+    return "ok"
 
 
 def audio_status(sample: Sample, options: ScanOptions) -> None:
     path = sample.audio_path
     try:
         info = probe(path)
-    except AudioError as error:
-        reason = str(error).split(": ", 1)[1]
-        sample.status = "unsupported: " + reason if "needs ffmpeg" in reason else reason
+        sample.duration = round(info.duration, 3)
+        sample.status = _data_status(path, info, options)
+    except (AudioError, OSError) as error:
+        sample.status = _reason(error, path)
         return
-    sample.duration = round(info.duration, 3)
-    if info.duration < options.min_seconds:
-        sample.status = f"too short ({info.duration:.2f} s < {options.min_seconds:g} s)"
-    elif path.suffix.lower() not in FFMPEG_ONLY and is_truncated(path):
-        sample.status = f"truncated (the header says {info.duration:.1f} s but the data ends early)"
-    elif options.check_silence and path.suffix.lower() not in FFMPEG_ONLY and is_silent(path):
-        sample.status = "silent (digital silence)"
     if info.sample_rate < LOW_RATE:
         sample.notes.append(f"low sample rate {info.sample_rate} Hz: resampled to 48 kHz, quality is limited")
     if info.channels > 2:
