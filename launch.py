@@ -5,16 +5,18 @@
     python launch.py --mode both         both, as two processes stopped together
     python launch.py --share             a share link; without --auth a password is generated
 
-No model is loaded at start-up; the Service tab finds and loads them.
+No model is loaded by the UI: each job loads what it needs in its own process.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 from app.settings import CAPTIONER_PORT, TRAINER_PORT, AppSettings, make_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent
+AUTH_ENV = "ACESTEP_STUDIO_AUTH"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,13 +36,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     parser.add_argument("--port", type=int, help="port (default 7861 trainer, 7862 captioner)")
     parser.add_argument("--share", action="store_true", help="serve through a Gradio share link")
-    parser.add_argument("--auth", metavar="USER:PASS", help="login for the UI, API and files")
+    parser.add_argument("--auth", metavar="USER:PASS", default=os.environ.get(AUTH_ENV),
+                        help=f"login for the UI, API and files (or set {AUTH_ENV})")
     parser.add_argument("--root", action="append", default=[], metavar="DIR",
                         help="a folder the UI may read and write (repeatable)")
     parser.add_argument("--checkpoint-dir", default=str(REPO / "checkpoints"), metavar="DIR",
                         help="where models live (always served as a root)")
     parser.add_argument("--demo", action="store_true", help="write and use the tiny demo model")
-    parser.add_argument("--peer-url", help=argparse.SUPPRESS)  # set by --mode both: the other app's address
+    parser.add_argument("--peer-port", type=int, help=argparse.SUPPRESS)  # set by --mode both: the other app's port
+    parser.add_argument("--links-dir", help=argparse.SUPPRESS)  # set by --mode both: where share links are left
     return parser.parse_args(argv)
 
 
@@ -66,16 +71,25 @@ def serve(args: argparse.Namespace) -> None:
     checkpoint_root = Path(args.checkpoint_dir).expanduser().resolve()
     work_root = Path(settings.roots[-1]) if args.root else REPO / "runs"
     ctx = AppContext(settings, checkpoint_root, work_root)
+    from acestep_train.jobs import start_runner
+
+    start_runner(ctx.jobs)  # the queue moves on with no browser open
+    name = "captioner" if args.mode == "caption" else "trainer"
+    peer = None
+    if args.peer_port:
+        from app.peer import Peer
+
+        peer = Peer("trainer" if name == "captioner" else "captioner", args.peer_port, Path(args.links_dir))
     if args.mode == "caption":
         from captioner.app import build_captioner_app
 
-        demo, name = build_captioner_app(ctx, args.peer_url), "captioner"
+        demo = build_captioner_app(ctx, peer)
     else:
         from app.trainer import build_trainer_app
 
         if args.demo:
             ensure_demo_model(checkpoint_root)
-        demo, name = build_trainer_app(ctx, args.peer_url), "trainer"
+        demo = build_trainer_app(ctx, peer)
     _, _, share_url = demo.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -84,8 +98,14 @@ def serve(args: argparse.Namespace) -> None:
         allowed_paths=[str(root) for root in settings.roots],
         prevent_thread_lock=True,
         quiet=True,
+        show_error=True,  # an unexpected error reaches the user as its message, not a bare "Error"
     )
+    signal.signal(signal.SIGTERM, interrupt)
     announce(name, settings, share_url)
+    if peer is not None:
+        from app.peer import publish
+
+        publish(peer.links_dir, name, share_url)
     demo.block_thread()
 
 
@@ -105,31 +125,45 @@ def run_both(args: argparse.Namespace) -> int:
     common += [item for root in args.root for item in ("--root", root)]
     common += ["--share"] if args.share else []
     common += ["--demo"] if args.demo else []
-    if settings.auth:  # one login for both apps, generated once here if needed
-        common += ["--auth", ":".join(settings.auth)]
+    env = dict(os.environ)
+    if settings.auth:  # one login for both apps, generated once here if needed; not on a command line (ps)
+        env[AUTH_ENV] = ":".join(settings.auth)
         if settings.generated_password:
             print(f"Login for both apps: {settings.auth[0]} / {settings.auth[1]}", flush=True)
-    host = settings.url.rsplit(":", 1)[0]
     ports = {"train": trainer_port, "caption": trainer_port + 1}
+    links = tempfile.mkdtemp(prefix="acestep-studio-links-")
     children = [
-        subprocess.Popen([sys.executable, __file__, "--mode", mode, "--port", str(port), *common,
-                          "--peer-url", f"{host}:{ports['caption' if mode == 'train' else 'train']}"])
+        subprocess.Popen([sys.executable, __file__, "--mode", mode, "--port", str(port), *common, "--links-dir", links,
+                          "--peer-port", str(ports["caption" if mode == "train" else "train"])], env=env)
         for mode, port in ports.items()
     ]
-
-    def stop_all(*_):
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-
-    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGTERM, interrupt)
+    codes = [1]
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
-    stop_all()
-    return max(child.wait() for child in children)
+    finally:  # also on SIGTERM: the apps end with this process
+        codes = [stop(child) for child in children]
+        shutil.rmtree(links, ignore_errors=True)
+    return max(codes)
+
+
+def stop(child: subprocess.Popen) -> int:
+    """Ask an app to end (SIGTERM), kill it if it has not after 20 s; its exit status (0 when asked to end)."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return max(child.wait(), 0)
+
+
+def interrupt(*_) -> None:
+    """SIGTERM ends the process at once (exit status 0, exit handlers run); jobs run on in their own sessions."""
+    raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> int:

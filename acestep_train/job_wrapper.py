@@ -1,7 +1,7 @@
 """Runs one job's CLI command and records how it ended in its ``job.json``.
 
 ``python -m acestep_train.job_wrapper <job dir>``. In a multi-process (DDP) job only the
-first process records the result.
+first process records the result; it then starts the next queued job (``JobStore.tick``).
 """
 
 from __future__ import annotations
@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
-
-from acestep_train.atomic import atomic_write_json
 
 
 def entry(command: list[str]):
@@ -27,26 +24,25 @@ def entry(command: list[str]):
 
 
 def main(job_dir: str) -> int:
-    record_file = Path(job_dir) / "job.json"
-    program, cli, command = entry(json.loads(record_file.read_text(encoding="utf-8"))["command"])
+    folder = Path(job_dir)
+    program, cli, command = entry(json.loads((folder / "job.json").read_text(encoding="utf-8"))["command"])
     print(f"$ python -m {program} {' '.join(command)}", flush=True)
     try:
         code = cli(command)
     except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
+        code = 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 1  # exit("msg"): 1
     except BaseException:
         import traceback
 
         traceback.print_exc()
         code = 1
     if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
-        record = json.loads(record_file.read_text(encoding="utf-8"))
-        if record.get("stop_requested"):
-            status = "stopped" if code == 0 else "failed"  # a graceful stop saved a checkpoint and exited 0
-        else:
-            status = "finished" if code == 0 else "failed"
-        record.update(exit_code=code, ended=time.time(), status=status)
-        atomic_write_json(record_file, record)
+        from acestep_train.jobs import JobStore
+
+        store = JobStore(folder.parent)
+        job = store.finish(folder.name, code)
+        print(f"job {job.status} (exit code {code})", flush=True)
+        store.tick()  # the next queued job starts even when no UI is running
     return code
 
 

@@ -1,9 +1,11 @@
-"""What every tab gets: the launch settings and a path check that honours them."""
+"""What every tab gets: the launch settings, the job store and a path check that honours them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import gradio as gr
 
 from acestep_train.jobs import JobStore
 from acestep_train.paths import resolve_within
@@ -20,8 +22,26 @@ class AppContext:
     def jobs(self) -> JobStore:
         return JobStore(self.work_root / "jobs")
 
+    @property
+    def data_root(self) -> Path:
+        """Where song folders are looked for first: the first root after the checkpoint folder."""
+        return self.settings.roots[1] if len(self.settings.roots) > 1 else self.work_root
+
     def user_path(self, typed: str) -> Path:
-        """A folder the user typed: confined to the roots when the app is exposed."""
+        """A path the user typed: confined to the roots when the app is exposed (ValueError if outside)."""
         if self.settings.exposed:
             return resolve_within(typed, self.settings.roots)
         return Path(typed).expanduser().resolve()
+
+    def path(self, typed: str, what: str = "folder") -> Path:
+        """``user_path`` for a handler: an empty or refused path is a readable error in the UI."""
+        if not str(typed).strip():
+            raise gr.Error(f"Enter a {what}.")
+        try:
+            return self.user_path(str(typed).strip())
+        except ValueError as error:
+            raise gr.Error(str(error)) from error
+
+    def served(self, path: Path) -> bool:
+        """Can the browser fetch this file (it lies in a root)?"""
+        return any(path.resolve().is_relative_to(root) for root in self.settings.roots)

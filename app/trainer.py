@@ -1,21 +1,22 @@
-"""The trainer app: a ``gr.Blocks`` of tabs, each built by its own module."""
+"""The trainer app: a ``gr.Blocks`` of tabs, each built by its own module, plus the shared jobs panel."""
 
 from __future__ import annotations
 
 import gradio as gr
 
+from app import profile
 from app.context import AppContext
+from app.peer import Peer, header
 from app.tabs import autolabel, dataset, export, jobs_panel, preprocess, service, train
 
 
-def build_trainer_app(ctx: AppContext, captioner_url: str | None = None) -> gr.Blocks:
+def build_trainer_app(ctx: AppContext, captioner: Peer | None = None) -> gr.Blocks:
     with gr.Blocks(title="ACE-Step Studio - Trainer") as demo:
-        gr.Markdown("# ACE-Step Studio - Trainer" + (f"  \n[Open the captioner]({captioner_url})" if captioner_url else ""))
+        header("ACE-Step Studio - Trainer", captioner)
         jobs_panel.build(ctx)
-        service.build(ctx)
-        dataset.build(ctx)
-        autolabel.build(ctx)
-        preprocess.build(ctx)
-        train.build(ctx)
-        export.build(ctx)
+        profile_controls = service.build(ctx)
+        settings = {"dataset": dataset.build(ctx), "autolabel": autolabel.build(ctx),
+                    "preprocess": preprocess.build(ctx), "train": train.build(ctx), "export": export.build(ctx)}
+        profile.wire(ctx, profile_controls, {f"{tab}.{name}": box for tab, fields in settings.items()
+                                             for name, box in fields.items()})
     return demo

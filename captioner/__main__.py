@@ -1,4 +1,12 @@
-"""``python -m captioner --audio-dir DIR [--backend librosa,gemini,...] [--only-missing]``."""
+"""``python -m captioner --audio-dir DIR [--backend librosa,acestep-captioner,...] [--only-missing]``.
+
+Captions, metadata and lyrics for a folder of songs, written as ``{stem}.json`` sidecars. The
+web apps run this as a job (``--events``). API keys come from the environment
+(GEMINI_API_KEY, OPENAI_API_KEY, ELEVENLABS_API_KEY) or a ``--keys-file`` that is deleted as it
+is read; never from the command line, which job logs record.
+
+Exit status: 0 the batch ran (failed songs are listed), 1 every song tried failed, 2 bad settings.
+"""
 
 from __future__ import annotations
 
@@ -6,101 +14,90 @@ import argparse
 import sys
 from pathlib import Path
 
-BACKENDS = ("librosa", "acestep-captioner", "acestep-transcriber", "whisper", "gemini", "openai-whisper",
-            "elevenlabs-scribe")
+BACKEND_NAMES = ("librosa", "acestep-captioner", "acestep-transcriber", "whisper", "gemini", "openai-whisper",
+                 "elevenlabs-scribe")
 
 
-def make_backend(name: str, args):
-    from captioner.cloud import ElevenLabsScribe, Gemini, OpenAIWhisper
-    from captioner.librosa_backend import LibrosaAnalysis
-    from captioner.whisper_backend import LocalWhisper
-
-    if name == "librosa":
-        return LibrosaAnalysis()
-    if name in ("acestep-captioner", "acestep-transcriber"):
-        from captioner.omni_backend import AceStepOmni
-
-        role = name.split("-")[1]
-        folder = getattr(args, f"{role}_dir")
-        if not folder:
-            raise ValueError(f"the {name} backend needs --{role}-dir (a local copy of ACE-Step/acestep-{role})")
-        return AceStepOmni(folder, role, args.device, args.quantize)
-    if name == "whisper":
-        if not args.whisper_dir:
-            raise ValueError("the whisper backend needs --whisper-dir (a local Whisper model folder)")
-        return LocalWhisper(args.whisper_dir, args.device, args.quantize, args.language)
-    base_url = args.base_url
-    cls = {"gemini": Gemini, "openai-whisper": OpenAIWhisper, "elevenlabs-scribe": ElevenLabsScribe}[name]
-    return cls(base_url=base_url)
-
-
-def run_passes(folder, backends, options, events, two_pass: bool):
-    """One pass with every backend, or (two-pass) captioners first, unloaded, then transcribers."""
-    from captioner.batch import BatchSummary, caption_folder
-
-    if not two_pass:
-        return caption_folder(folder, backends, options, events)
-    total = BatchSummary()
-    for group in ([b for b in backends if "lyrics" not in b.essential], [b for b in backends if "lyrics" in b.essential]):
-        if not group:
-            continue
-        summary = caption_folder(folder, group, options, events)
-        for backend in group:
-            backend.unload()
-        total.done += [d for d in summary.done if d not in total.done]
-        total.skipped += summary.skipped
-        total.failed += summary.failed
-    return total
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m captioner", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Captions, metadata and lyrics for a folder of songs, written as {stem}.json sidecars.",
+        epilog=__doc__.split("\n\n", 1)[1])
+    add = parser.add_argument
+    add("--audio-dir", required=True, metavar="DIR", help="the folder of songs")
+    add("--backend", default="librosa", help=f"comma-separated, first trusted most: {', '.join(BACKEND_NAMES)}")
+    add("--only-missing", action="store_true", help="skip songs that already have the fields")
+    add("--overwrite", action="store_true", help="replace fields you edited yourself")
+    add("--tag", default="", help="activation tag for every song")
+    add("--csv", metavar="FILE", help="also write all captions to this CSV")
+    add("--two-pass", action="store_true", help="caption every song, free those models, then transcribe")
+    add("--timestamps", action="store_true", help="write timed lyrics as {stem}.lrc (Whisper and cloud)")
+    add("--max-seconds", type=float, default=600.0, help="audio read per song (default 600)")
+    add("--events", metavar="FILE", help="write progress events (for the UI's job runner)")
+    add("--model-dir", metavar="DIR", help="a folder holding acestep-captioner/, acestep-transcriber/, whisper/")
+    add("--captioner-dir", metavar="DIR", help="a local ACE-Step/acestep-captioner")
+    add("--transcriber-dir", metavar="DIR", help="a local ACE-Step/acestep-transcriber")
+    add("--whisper-dir", metavar="DIR", help="a local Whisper model (transformers format)")
+    add("--download", action="store_true", help="first fetch the ACE-Step models you chose into their folders")
+    add("--quantize", choices=["none", "8bit", "4bit"], help="load local models with bitsandbytes (small GPUs)")
+    add("--device", help="cuda, cuda:1 or cpu (default: the GPU when there is one)")
+    add("--language", help="the sung language for Whisper and cloud transcription (default: detected)")
+    add("--base-url", help="another endpoint for the cloud backends (a proxy or a test server)")
+    add("--gemini-model", default="gemini-2.5-flash")
+    add("--gemini-lyrics", action="store_true", help="Gemini also writes lyrics with section tags")
+    add("--keys-file", metavar="FILE", help="JSON {GEMINI_API_KEY: ..., ...}; deleted once read")
+    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from acestep_train.events import EventLog
-    from captioner.batch import BatchOptions
-    from captioner.cloud import CloudError
+def config_from_args(args: argparse.Namespace):
+    from captioner.config import CaptionConfig
 
-    parser = argparse.ArgumentParser(prog="python -m captioner", description=__doc__.splitlines()[0])
-    parser.add_argument("--audio-dir", required=True, metavar="DIR")
-    parser.add_argument("--backend", default="librosa", help=f"comma-separated, from {', '.join(BACKENDS)}")
-    parser.add_argument("--only-missing", action="store_true", help="skip songs that already have the fields")
-    parser.add_argument("--overwrite", action="store_true", help="replace fields you edited yourself")
-    parser.add_argument("--tag", default="", help="activation tag for every song")
-    parser.add_argument("--csv", metavar="F", help="also write all captions to this CSV")
-    parser.add_argument("--base-url", help="a different endpoint for the cloud backend (a proxy or a test server)")
-    parser.add_argument("--events", metavar="F", help="write progress events (for the UI's job runner)")
-    parser.add_argument("--whisper-dir", metavar="DIR", help="a local Whisper model (transformers format)")
-    parser.add_argument("--captioner-dir", metavar="DIR", help="a local ACE-Step/acestep-captioner")
-    parser.add_argument("--transcriber-dir", metavar="DIR", help="a local ACE-Step/acestep-transcriber")
-    parser.add_argument("--quantize", choices=["8bit", "4bit"], help="load local models with bitsandbytes")
-    parser.add_argument("--language", help="lyrics language (default: detected)")
-    parser.add_argument("--device")
-    parser.add_argument("--download", action="store_true",
-                        help="first fetch the ACE-Step captioner/transcriber into --captioner-dir/--transcriber-dir")
-    parser.add_argument("--two-pass", action="store_true",
-                        help="caption every song first, free those models, then transcribe every song")
-    args = parser.parse_args(argv)
-    names = [n.strip() for n in args.backend.split(",") if n.strip()]
-    unknown = [n for n in names if n not in BACKENDS]
-    if unknown:
-        print(f"error: unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}", file=sys.stderr)
-        return 2
-    try:
-        if args.download:
-            from captioner.download import download_model
+    return CaptionConfig(
+        audio_dir=Path(args.audio_dir), backends=tuple(n.strip() for n in args.backend.split(",") if n.strip()),
+        only_missing=args.only_missing, overwrite=args.overwrite, tag=args.tag, csv_out=args.csv,
+        two_pass=args.two_pass, timestamps=args.timestamps, max_seconds=args.max_seconds, events=args.events,
+        model_dir=args.model_dir, captioner_dir=args.captioner_dir, transcriber_dir=args.transcriber_dir,
+        whisper_dir=args.whisper_dir, quantize=args.quantize, device=args.device, language=args.language,
+        base_url=args.base_url, gemini_model=args.gemini_model, gemini_lyrics=args.gemini_lyrics)
 
-            for role in ("captioner", "transcriber"):
-                if f"acestep-{role}" in names and getattr(args, f"{role}_dir"):
-                    download_model(role, getattr(args, f"{role}_dir"))
-        backends = [make_backend(name, args) for name in names]
-        options = BatchOptions(args.only_missing, args.overwrite, args.tag, Path(args.csv) if args.csv else None)
-        events = EventLog(args.events) if args.events else None
-        summary = run_passes(args.audio_dir, backends, options, events, args.two_pass)
-    except (CloudError, FileNotFoundError, ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+def download_chosen(config) -> None:
+    from captioner.download import download_model
+
+    for backend in ("acestep-captioner", "acestep-transcriber"):
+        if backend in config.backends:
+            download_model(backend.split("-")[1], config.model_folder(backend))
+
+
+def report(summary) -> int:
     print(f"captioned {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)}")
     for path, reason in summary.failed:
         print(f"  failed: {path}: {reason}")
-    return 1 if summary.failed else 0
+    for name, note in summary.notes:
+        print(f"  note: {name}: {note}")
+    return 1 if summary.failed and not summary.done and not summary.skipped else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from captioner.http_client import CloudError
+
+    args = build_parser().parse_args(argv)
+    try:
+        keys = {}
+        if args.keys_file:
+            from captioner.job import read_keys_file
+
+            keys = read_keys_file(args.keys_file)
+        config = config_from_args(args)
+        if args.download:
+            download_chosen(config)
+        from captioner.job import run_job
+
+        summary = run_job(config, keys)
+    except (CloudError, OSError, ValueError, RuntimeError) as error:  # settings, a key, a download, a model load
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return report(summary)
 
 
 if __name__ == "__main__":

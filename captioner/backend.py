@@ -1,7 +1,9 @@
 """The one small interface every captioning backend implements.
 
 ``caption(audio) -> fields``: a dict with any of ``caption``, ``genre``, ``bpm``, ``keyscale``,
-``timesignature``, ``lyrics``, ``language``, ``is_instrumental``. Backends load their model on
+``timesignature``, ``lyrics``, ``language``, ``is_instrumental``, ``duration``, and two extras
+the batch handles itself: ``LINES`` (timed lyric lines, written as ``{stem}.lrc`` on request)
+and ``NOTES`` (warnings worth showing, e.g. "the decode was cut"). Backends load their model on
 first use and free it in ``unload`` (two-pass: caption everything, unload, transcribe).
 """
 
@@ -12,11 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+RATE = 16000  # what every speech/audio-language model here takes
+LINES = "_lines"
+NOTES = "_notes"
+
 
 @dataclass(frozen=True)
 class Audio:
     path: Path
-    samples: np.ndarray  # float32 mono
+    samples: np.ndarray  # float32 mono at ``sample_rate``
     sample_rate: int
 
     @property
@@ -26,25 +32,36 @@ class Audio:
 
 class Backend:
     name = "backend"
+    #: The sidecar fields this backend can fill.
     provides: tuple[str, ...] = ()
-    #: A song counts as done for this backend when these fields are set (``--only-missing``).
+    #: A song counts as done for this backend when these fields are set (``only_missing``).
     essential: tuple[str, ...] = ()
+    #: Holds a model on the GPU (two-pass groups, job queueing).
+    local_model = False
 
     def caption(self, audio: Audio) -> dict:
         raise NotImplementedError
 
+    @property
+    def loaded(self) -> bool:
+        """True when ``caption`` can run without loading a model first."""
+        return True
+
+    def load(self) -> None:
+        """Load the model now (a batch does this before its first song, so a broken model fails once)."""
+
     def unload(self) -> None:
         """Free the model (and its GPU memory); the next ``caption`` loads it again."""
 
+    @property
+    def gives_lyrics(self) -> bool:
+        return "lyrics" in self.essential
 
-def load_audio(path: Path, rate: int = 16000, max_seconds: float | None = None) -> Audio:
-    """Mono float32 at ``rate`` (speech models want 16 kHz), decoded by the studio's audio module."""
-    import torchaudio.functional as F
 
-    from acestep_train.audio import decode
+def load_audio(path: str | Path, rate: int = RATE, max_seconds: float | None = None) -> Audio:
+    """Mono float32 at ``rate``, decoded by the studio's audio module (any format it reads)."""
+    from acestep_train.audio import decode, resample
 
     wave, native = decode(path, max_seconds)
-    mono = wave.mean(0, keepdim=True)
-    if native != rate:
-        mono = F.resample(mono, native, rate)
+    mono = resample(wave.mean(0, keepdim=True), native, rate)
     return Audio(Path(path), mono[0].numpy().astype("float32"), rate)

@@ -1,89 +1,205 @@
 """Caption a folder: every song through the chosen backends, each sidecar written as soon as it is done.
 
-A crash loses at most the song in progress; a rerun with ``only_missing`` skips the songs
-whose fields are already there. The next song's audio is decoded while the current one runs.
-Fields the user edited are never overwritten unless ``overwrite``; one failing song or backend
-is recorded with its reason and the batch goes on.
+A crash loses at most the song in progress (sidecars are written atomically, one per song, as
+it finishes); a rerun with ``only_missing`` skips the songs whose fields are already there. The
+next song's audio is decoded in a thread while the current one runs. Fields the user edited
+are never overwritten unless ``overwrite``. One unreadable song or one failing backend is
+recorded with the file name and the reason, and the batch goes on.
+
+Where two backends give the same field, the one listed first wins (list the one you trust
+most first: librosa before a captioner keeps the measured BPM and key).
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acestep_train.atomic import atomic_write_text
 from acestep_train.audio import AudioError
 from acestep_train.dataset import ScanOptions, scan_folder, write_sidecar
 from acestep_train.dataset.csv_io import write_csv
-from acestep_train.dataset.record import is_unset
+from acestep_train.dataset.record import Sample, is_unset
 from acestep_train.events import EventLog
-from captioner.backend import Backend, load_audio
-from captioner.cloud import CloudError
+from captioner.backend import LINES, NOTES, RATE, Backend, load_audio
+from captioner.http_client import CloudError
+from captioner.lyrics import to_lrc
 
-BACKEND_ERRORS = (CloudError, AudioError, OSError, ValueError, RuntimeError)
+# What one song or one backend may fail with; anything else is a bug and stops the batch.
+SONG_ERRORS = (CloudError, AudioError, OSError, ValueError, RuntimeError, KeyError, IndexError, TypeError)
 
 
 @dataclass(frozen=True)
 class BatchOptions:
     only_missing: bool = True  # skip songs that already have every field the backends give
-    overwrite: bool = False  # replace fields the user edited
+    overwrite: bool = False  # replace fields the user edited (and an existing .lrc)
     tag: str = ""  # activation tag written to each sidecar's custom_tag
-    csv_out: Path | None = None
+    csv_out: Path | None = None  # also write every song's fields to this CSV at the end
+    timestamps: bool = False  # write timed lyrics as {stem}.lrc when a backend gives them
+    max_seconds: float = 600.0  # audio read per song (ACE-Step trains on at most 10 minutes)
+    stage: str = "caption"  # the name progress events carry
+
+    def __post_init__(self):
+        if self.max_seconds <= 0:
+            raise ValueError(f"max_seconds must be > 0, got {self.max_seconds}")
 
 
 @dataclass
 class BatchSummary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, warning)
+
+    @staticmethod
+    def combine(passes: list["BatchSummary"]) -> "BatchSummary":
+        """Several passes over one folder: done in any pass; skipped only when skipped by every pass."""
+        total = BatchSummary()
+        for summary in passes:
+            total.done += [name for name in summary.done if name not in total.done]
+            total.failed += [item for item in summary.failed if item not in total.failed]
+            total.notes += summary.notes
+        if passes:
+            total.skipped = [name for name in passes[0].skipped if all(name in p.skipped for p in passes)]
+        return total
 
 
-def needs_work(sample, backends: list[Backend]) -> bool:
+def needs_work(sample: Sample, backends: list[Backend]) -> bool:
     return any(is_unset(sample, name) for backend in backends for name in backend.essential)
 
 
-def caption_one(sample, audio, backends: list[Backend], options: BatchOptions, summary: BatchSummary) -> None:
-    fields = {}
+def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummary) -> dict:
+    """Every backend's fields for one song; the first backend to give a field wins."""
+    fields: dict = {}
     for backend in backends:
         try:
-            fields.update(backend.caption(audio))
-        except BACKEND_ERRORS as error:
-            summary.failed.append((str(sample.audio_path), f"{backend.name}: {error}"))
-    fields.pop("duration", None)
+            found = backend.caption(audio)
+        except SONG_ERRORS as error:
+            reason = str(error) if str(error).startswith(f"{backend.name}:") else f"{backend.name}: {error}"
+            summary.failed.append((str(sample.audio_path), reason))
+            continue
+        summary.notes += [(sample.audio_path.name, note) for note in found.pop(NOTES, [])]
+        for name, value in found.items():
+            fields.setdefault(name, value)
+    return fields
+
+
+def write_lrc(sample: Sample, lines, overwrite: bool) -> None:
+    path = sample.audio_path.with_suffix(".lrc")
+    if lines and (overwrite or not path.exists()):
+        atomic_write_text(path, to_lrc(lines))
+
+
+def caption_one(sample: Sample, audio, backends: list[Backend], options: BatchOptions, summary: BatchSummary):
+    fields = collect(sample, audio, backends, summary)
+    lines = fields.pop(LINES, None)
+    fields.pop("duration", None)  # the scan reads it from the file header
     if options.tag:
         fields["custom_tag"] = options.tag
-    if fields:
+    if not fields:
+        return
+    try:
         sample.update(fields, source="+".join(b.name for b in backends), overwrite=options.overwrite)
         write_sidecar(sample)
-        summary.done.append(sample.audio_path.name)
+        if options.timestamps:
+            write_lrc(sample, lines, options.overwrite)
+    except (ValueError, OSError) as error:
+        summary.failed.append((str(sample.audio_path), f"writing the sidecar: {error}"))
+        return
+    summary.done.append(sample.audio_path.name)
+
+
+def tag_only(sample: Sample, tag: str, overwrite: bool) -> None:
+    """A skipped song still gets the activation tag (no model needed)."""
+    if tag and sample.custom_tag != tag and sample.update({"custom_tag": tag}, source="tag", overwrite=overwrite):
+        write_sidecar(sample)
+
+
+def plan(folder: Path, backends: list[Backend], options: BatchOptions, summary: BatchSummary) -> list[Sample]:
+    """The songs to run; unreadable ones are failures, finished ones (``only_missing``) skipped."""
+    todo = []
+    for sample in scan_folder(folder, ScanOptions()):
+        if not sample.usable:
+            summary.failed.append((str(sample.audio_path), sample.status))
+        elif options.only_missing and not needs_work(sample, backends):
+            summary.skipped.append(sample.audio_path.name)
+            tag_only(sample, options.tag, options.overwrite)
+        else:
+            todo.append(sample)
+    return todo
+
+
+def load_models(backends: list[Backend], events: EventLog | None) -> None:
+    """Load each model once, before the first song: a model that cannot load stops the pass here."""
+    for backend in backends:
+        if not backend.loaded:
+            print(f"loading {backend.name} ...", flush=True)
+            if events is not None:
+                events.emit("loading", backend=backend.name)
+            backend.load()
+
+
+def _progress(events: EventLog | None, options: BatchOptions, index: int, total: int, name: str, start: float):
+    if events is None:
+        return
+    elapsed = time.monotonic() - start
+    events.emit("progress", stage=options.stage, done=index + 1, total=total, sample=name,
+                eta_s=round(elapsed / (index + 1) * (total - index - 1), 1), elapsed_s=round(elapsed, 1))
+
+
+def _warn_new(events: EventLog | None, summary: BatchSummary, seen: tuple[int, int]) -> None:
+    if events is None:
+        return
+    for path, reason in summary.failed[seen[0]:]:
+        events.emit("warning", message=f"{Path(path).name}: {reason}")
+    for name, note in summary.notes[seen[1]:]:
+        events.emit("warning", message=f"{name}: {note}")
+
+
+def run_songs(todo: list[Sample], backends: list[Backend], options: BatchOptions, summary: BatchSummary,
+              events: EventLog | None) -> None:
+    """Each song in turn, the next one's audio decoded meanwhile (the first one's while models load)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetch:
+        def read(index: int) -> Future | None:
+            if index >= len(todo):
+                return None
+            return prefetch.submit(load_audio, todo[index].audio_path, RATE, options.max_seconds)
+
+        upcoming = read(0)
+        load_models(backends if todo else [], events)
+        start = time.monotonic()
+        for index, sample in enumerate(todo):
+            current, upcoming = upcoming, read(index + 1)
+            seen = (len(summary.failed), len(summary.notes))
+            try:
+                audio = current.result()
+            except SONG_ERRORS as error:
+                summary.failed.append((str(sample.audio_path), f"reading the audio: {error}"))
+            else:
+                caption_one(sample, audio, backends, options, summary)
+            _warn_new(events, summary, seen)
+            _progress(events, options, index, len(todo), sample.audio_path.name, start)
 
 
 def caption_folder(folder: str | Path, backends: list[Backend], options: BatchOptions = BatchOptions(),
                    events: EventLog | None = None) -> BatchSummary:
-    samples = [s for s in scan_folder(folder, ScanOptions()) if s.usable]
+    """Run ``backends`` over the songs in ``folder``; progress, warnings and a summary go to ``events``."""
     summary = BatchSummary()
-    todo = [s for s in samples if not options.only_missing or needs_work(s, backends)]
-    summary.skipped = [s.audio_path.name for s in samples if s not in todo]
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=1) as prefetch:
-        upcoming = prefetch.submit(load_audio, todo[0].audio_path, 16000, 600) if todo else None
-        for index, sample in enumerate(todo):
-            current = upcoming
-            upcoming = prefetch.submit(load_audio, todo[index + 1].audio_path, 16000, 600) \
-                if index + 1 < len(todo) else None
-            try:
-                audio = current.result()
-            except BACKEND_ERRORS as error:
-                summary.failed.append((str(sample.audio_path), str(error)))
-                continue
-            caption_one(sample, audio, backends, options, summary)
-            if events is not None:
-                elapsed = time.monotonic() - start
-                events.emit("progress", stage="caption", done=index + 1, total=len(todo), sample=sample.audio_path.name,
-                            eta_s=round(elapsed / (index + 1) * (len(todo) - index - 1), 1))
+    todo = plan(Path(folder), backends, options, summary)
+    if events is not None:
+        events.emit("start", stage=options.stage, total=len(todo), skipped=len(summary.skipped),
+                    unreadable=len(summary.failed), backends=[b.name for b in backends])
+        _warn_new(events, summary, (0, 0))
+    run_songs(todo, backends, options, summary, events)
     if options.csv_out:
         write_csv(Path(options.csv_out), scan_folder(folder, ScanOptions()))
     if events is not None:
-        events.emit("summary", done=len(summary.done), skipped=len(summary.skipped), failed=summary.failed)
+        emit_summary(events, summary, options.stage)
     return summary
+
+
+def emit_summary(events: EventLog, summary: BatchSummary, stage: str) -> None:
+    events.emit("summary", stage=stage, done=len(summary.done), skipped=len(summary.skipped),
+                failed=[list(item) for item in summary.failed], notes=len(summary.notes))

@@ -1,9 +1,9 @@
-"""Cloud backends over HTTP: OpenAI Whisper, ElevenLabs Scribe (lyrics) and Gemini (caption + metadata).
+"""Cloud backends: OpenAI Whisper and ElevenLabs Scribe (timed lyrics), Gemini (caption, metadata, lyrics).
 
-Keys come from the environment (``OPENAI_API_KEY``, ``ELEVENLABS_API_KEY``, ``GEMINI_API_KEY``) or
-the UI; they go only into request headers and never into logs, events or sidecars. Rate limits
-(429) and busy servers (503) are retried after ``Retry-After`` (capped); a rejected key or any
-other error is a clear message naming the service and the status.
+Keys come from the UI (``api_key=``) or the environment (``OPENAI_API_KEY``,
+``ELEVENLABS_API_KEY``, ``GEMINI_API_KEY``); they go only into request headers, never into
+logs, events or sidecars (``captioner.http_client``). Audio is sent as 16 kHz mono FLAC: all
+three services take it, and a 10-minute song stays far under their upload limits.
 """
 
 from __future__ import annotations
@@ -11,97 +11,134 @@ from __future__ import annotations
 import base64
 import io
 import os
-import time
 
-import httpx
 import numpy as np
 
-from captioner.backend import Audio, Backend
+from captioner import normalize
+from captioner.backend import LINES, Audio, Backend
+from captioner.http_client import ApiClient, CloudError, RetryPolicy
+from captioner.lyrics import TimedLine, parse_transcription, plain_lyrics, words_to_lines
 from captioner.parse import parse_output
 
-RETRY_STATUS = (429, 500, 502, 503)
-GEMINI_PROMPT = ("Describe this song for a music model. Answer as JSON with keys caption (a one-sentence description "
-                 "of style, instruments, mood and vocals), genre, bpm, key (e.g. E minor), time_signature, language.")
+GEMINI_PROMPT = """Listen to this song and describe it for training a text-to-music model.
+Answer with one JSON object and nothing else, with these keys:
+"caption": one paragraph: genre and style, vocals (gender, timbre, delivery) or "instrumental", lead instruments, \
+tempo feel, mood and atmosphere, how the arrangement develops; no artist or song names;
+"genre": the main genre, a few words;
+"bpm": the tempo as an integer;
+"key": the key, e.g. "F# minor";
+"time_signature": beats per bar, e.g. "4" for 4/4;
+"language": the ISO 639-1 code of the sung language, or "unknown" if instrumental;
+"is_instrumental": true or false;
+"""
+GEMINI_LYRICS = ('"lyrics": the complete lyrics, one sung line per line, with section tags on their own lines '
+                 '([Intro], [Verse 1], [Chorus], [Bridge], [Outro], ...), or "[Instrumental]".')
 
 
-class CloudError(RuntimeError):
-    """A cloud service refused or failed; the message never contains the key."""
-
-
-def wav_bytes(audio: Audio) -> bytes:
+def flac_bytes(audio: Audio) -> bytes:
     import soundfile
 
     buffer = io.BytesIO()
-    soundfile.write(buffer, np.asarray(audio.samples), audio.sample_rate, format="WAV", subtype="PCM_16")
+    soundfile.write(buffer, np.clip(np.asarray(audio.samples), -1.0, 1.0), audio.sample_rate, format="FLAC",
+                    subtype="PCM_16")
     return buffer.getvalue()
 
 
-class HttpBackend(Backend):
+class CloudBackend(Backend):
     env_key = ""
     default_url = ""
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, attempts: int = 4,
-                 max_wait: float = 30.0, timeout: float = 300.0):
-        self.api_key = api_key or os.environ.get(self.env_key, "")
-        if not self.api_key:
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, policy: RetryPolicy = RetryPolicy(),
+                 language: str | None = None):
+        key = api_key or os.environ.get(self.env_key, "")
+        if not key:
             raise CloudError(f"{self.name}: no API key (set {self.env_key} or enter it in the UI)")
-        self.base_url = (base_url or self.default_url).rstrip("/")
-        self.attempts, self.max_wait, self.timeout = attempts, max_wait, timeout
+        self.api = ApiClient(self.name, base_url or self.default_url, key, policy)
+        self.language = language
 
     def __repr__(self) -> str:  # never show the key
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
+        return f"{type(self).__name__}(base_url={self.api.base_url!r})"
 
-    def post(self, path: str, **kwargs) -> dict:
-        for attempt in range(1, self.attempts + 1):
-            response = httpx.post(self.base_url + path, timeout=self.timeout, **kwargs)
-            if response.status_code in RETRY_STATUS and attempt < self.attempts:
-                wait = float(response.headers.get("Retry-After", 2 ** attempt))
-                time.sleep(min(wait, self.max_wait))
-                continue
-            if response.status_code in (401, 403):
-                raise CloudError(f"{self.name}: the API key was rejected (HTTP {response.status_code})")
-            if response.status_code >= 400:
-                raise CloudError(f"{self.name}: HTTP {response.status_code}: {response.text[:200]}")
-            return response.json()
-        raise CloudError(f"{self.name}: still rate-limited after {self.attempts} attempts")
+    def upload(self, audio: Audio) -> dict:
+        return {"file": (audio.path.stem + ".flac", flac_bytes(audio), "audio/flac")}
+
+    def unload(self) -> None:
+        self.api.close()
 
 
-class OpenAIWhisper(HttpBackend):
+class OpenAIWhisper(CloudBackend):
+    """``POST /v1/audio/transcriptions`` (whisper-1, verbose JSON with segment timings)."""
+
     name, provides, essential = "openai-whisper", ("lyrics", "language"), ("lyrics",)
     env_key, default_url = "OPENAI_API_KEY", "https://api.openai.com"
 
     def caption(self, audio: Audio) -> dict:
-        data = self.post("/v1/audio/transcriptions", headers={"Authorization": f"Bearer {self.api_key}"},
-                         files={"file": (audio.path.stem + ".wav", wav_bytes(audio), "audio/wav")},
-                         data={"model": "whisper-1", "response_format": "verbose_json"})
-        return {"lyrics": data.get("text", "").strip(), "language": (data.get("language") or "")[:2]}
+        form = {"model": "whisper-1", "response_format": "verbose_json", "timestamp_granularities[]": "segment"}
+        if self.language:
+            form["language"] = self.language
+        data = self.api.post("/v1/audio/transcriptions", headers={"Authorization": f"Bearer {self.api.secret}"},
+                             files=self.upload(audio), data=form)
+        lines = [TimedLine(float(s["start"]), float(s["end"]), str(s["text"]).strip())
+                 for s in data.get("segments") or [] if str(s.get("text", "")).strip()]
+        fields = {"lyrics": plain_lyrics(lines) or str(data.get("text", "")).strip(), LINES: lines}
+        found = normalize.language(data.get("language"))
+        return {**fields, "language": found} if found else fields
 
 
-class ElevenLabsScribe(HttpBackend):
+class ElevenLabsScribe(CloudBackend):
+    """``POST /v1/speech-to-text`` (scribe_v1, word timings grouped into lines at pauses)."""
+
     name, provides, essential = "elevenlabs-scribe", ("lyrics", "language"), ("lyrics",)
     env_key, default_url = "ELEVENLABS_API_KEY", "https://api.elevenlabs.io"
 
     def caption(self, audio: Audio) -> dict:
-        data = self.post("/v1/speech-to-text", headers={"xi-api-key": self.api_key},
-                         files={"file": (audio.path.stem + ".wav", wav_bytes(audio), "audio/wav")},
-                         data={"model_id": "scribe_v1"})
-        return {"lyrics": data.get("text", "").strip(), "language": (data.get("language_code") or "")[:2]}
+        form = {"model_id": "scribe_v1", "timestamps_granularity": "word", "tag_audio_events": "false"}
+        if self.language:
+            form["language_code"] = self.language
+        data = self.api.post("/v1/speech-to-text", headers={"xi-api-key": self.api.secret},
+                             files=self.upload(audio), data=form)
+        lines = words_to_lines(data.get("words") or [])
+        fields = {"lyrics": plain_lyrics(lines) or str(data.get("text", "")).strip(), LINES: lines}
+        found = normalize.language(data.get("language_code"))
+        return {**fields, "language": found} if found else fields
 
 
-class Gemini(HttpBackend):
-    name, provides = "gemini", ("caption", "genre", "bpm", "keyscale", "timesignature", "language")
-    essential = ("caption",)
+class Gemini(CloudBackend):
+    """``POST /v1beta/models/{model}:generateContent`` with the song inline and a JSON answer."""
+
+    name, essential = "gemini", ("caption",)
     env_key, default_url = "GEMINI_API_KEY", "https://generativelanguage.googleapis.com"
-    model = "gemini-2.5-flash"
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, policy: RetryPolicy = RetryPolicy(),
+                 language: str | None = None, model: str = "gemini-2.5-flash", lyrics: bool = False):
+        super().__init__(api_key, base_url, policy, language)
+        self.model, self.lyrics = model, lyrics
+        self.provides = ("caption", "genre", "bpm", "keyscale", "timesignature", "language", "is_instrumental") + (
+            ("lyrics",) if lyrics else ())
+
+    def request(self, audio: Audio) -> dict:
+        prompt = GEMINI_PROMPT + (GEMINI_LYRICS if self.lyrics else "")
+        return {"contents": [{"role": "user", "parts": [
+            {"text": prompt},
+            {"inline_data": {"mime_type": "audio/flac", "data": base64.b64encode(flac_bytes(audio)).decode()}}]}],
+            "generationConfig": {"responseMimeType": "application/json", "temperature": 0.2}}
+
+    def answer_text(self, data: dict) -> str:
+        blocked = (data.get("promptFeedback") or {}).get("blockReason")
+        if blocked:
+            raise self.api.fail(f"the request was blocked ({blocked})")
+        try:
+            parts = data["candidates"][0]["content"]["parts"]
+        except (KeyError, IndexError, TypeError):
+            reason = ((data.get("candidates") or [{}])[0] or {}).get("finishReason", "no candidates")
+            raise self.api.fail(f"no answer in the response ({reason})") from None
+        return "".join(part.get("text", "") for part in parts if isinstance(part, dict))
 
     def caption(self, audio: Audio) -> dict:
-        body = {"contents": [{"parts": [
-            {"text": GEMINI_PROMPT},
-            {"inline_data": {"mime_type": "audio/wav", "data": base64.b64encode(wav_bytes(audio)).decode()}}]}]}
-        data = self.post(f"/v1beta/models/{self.model}:generateContent", headers={"x-goog-api-key": self.api_key},
-                         json=body)
-        try:
-            text = data["candidates"][0]["content"]["parts"][0]["text"]
-        except (KeyError, IndexError, TypeError) as error:
-            raise CloudError(f"{self.name}: unexpected answer shape ({error})") from error
-        return parse_output(text)
+        data = self.api.post(f"/v1beta/models/{self.model}:generateContent",
+                             headers={"x-goog-api-key": self.api.secret}, json=self.request(audio))
+        text = self.answer_text(data)
+        fields = parse_output(text, caption_from_prose=False)
+        if self.lyrics and "lyrics" in fields:
+            fields.update(parse_transcription(fields["lyrics"]))
+        return {name: value for name, value in fields.items() if name in self.provides}

@@ -1,4 +1,4 @@
-"""BPM, key and duration from the audio itself (no model)."""
+"""BPM, key and duration from the audio itself (no model): the dataset module's librosa analysis."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ class LibrosaAnalysis(Backend):
     def caption(self, audio: Audio) -> dict:
         from acestep_train.dataset.analysis import analyze
 
-        result = analyze(audio.path)
+        result = analyze(audio.path)  # its own decode: the same figures as `acestep_train analyze-audio`
         fields = {"duration": result.duration}
         if result.bpm:
             fields["bpm"] = result.bpm

@@ -1,102 +1,165 @@
 """ACE-Step's captioner and transcriber (Qwen2.5-Omni thinkers) through transformers, from local folders.
 
+Prompted as their model cards say: ``*Task* Describe this audio in detail`` (an answer in prose:
+the caption) and ``*Task* Transcribe this audio in detail`` (``# Languages`` / ``# Lyrics`` with
+[Verse]/[Chorus] tags). The captioner is also asked a short second question for genre, key,
+time signature and tempo; whatever its prose states is read as well (``captioner.parse``).
+
 Loaded as ``Qwen2_5OmniThinkerForConditionalGeneration`` (the full Omni class fails in
-``generate`` without its talker); the processor is an audio-only subclass, since the stock one
-needs torchvision for video. Two traps from FACTS.md are handled here: a feature extractor
-saved with ``chunk_length`` 30 would silently cut songs at 30 s, so it is raised to 300; and
-lyrics get a token budget that grows with the song instead of a fixed 512.
+``generate`` without its talker) with an audio-only processor (``captioner.omni_processor``).
+Lyrics are never cut at a fixed token count: the budget grows with the song, songs longer
+than the model's audio window are transcribed window by window, split in quiet moments, and a
+decode that still runs out of tokens is trimmed to its last whole line and reported.
 """
 
 from __future__ import annotations
 
-import gc
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
-from captioner.backend import Audio, Backend
+import numpy as np
+
+from captioner import loading, windows
+from captioner.backend import NOTES, Audio, Backend
+from captioner.lyrics import parse_transcription
 from captioner.parse import parse_output
 
 REPOS = {"captioner": "ACE-Step/acestep-captioner", "transcriber": "ACE-Step/acestep-transcriber"}
-PROMPTS = {
-    "captioner": "Describe this song. Answer as JSON with keys caption, genre, bpm, key, time_signature, language.",
-    "transcriber": "Transcribe the lyrics of this song with section tags such as [Verse] and [Chorus]. "
-                   "First line: 'language: <code>', then 'lyrics:' and the lyrics.",
-}
-MIN_CHUNK_SECONDS = 300
+SYSTEM_PROMPT = ("You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
+                 "auditory and visual inputs, as well as generating text and speech.")
+CAPTION_PROMPT = "*Task* Describe this audio in detail"
+TRANSCRIBE_PROMPT = "*Task* Transcribe this audio in detail"
+METADATA_PROMPT = ("What are the genre, the musical key, the time signature and the tempo of this music? "
+                   "Answer in exactly four lines:\ngenre: <genre>\nkey: <key, e.g. C minor>\n"
+                   "time_signature: <beats per bar, e.g. 4>\nbpm: <tempo as an integer>")
+CAPTIONER_FIELDS = ("caption", "genre", "bpm", "keyscale", "timesignature")
+TRANSCRIBER_FIELDS = ("lyrics", "language", "is_instrumental")
 
 
-def audio_only_processor(feature_extractor, tokenizer, chat_template=None):
-    from transformers import Qwen2_5OmniProcessor
-    from transformers.processing_utils import ProcessorMixin
+@dataclass(frozen=True)
+class OmniSettings:
+    caption_tokens: int = 512  # the description
+    metadata_tokens: int = 64  # the genre/key/meter/tempo answer; 0: do not ask
+    tokens_per_second: float = 12.0  # the lyrics budget grows with the song ...
+    min_lyrics_tokens: int = 1024  # ... from this floor
+    repetition_penalty: float = 1.05  # transcriber: loops on repeated phrases are its usual failure
+    window_seconds: float = 0.0  # longest audio per prompt; 0: the feature extractor's window (300 s)
 
-    class AudioOnlyOmniProcessor(Qwen2_5OmniProcessor):
-        def __init__(self, feature_extractor=None, tokenizer=None, chat_template=None):
-            ProcessorMixin.__init__(self, feature_extractor, tokenizer, chat_template=chat_template)
-            for name in ("image_token", "audio_token", "video_token", "image_token_id", "audio_token_id",
-                         "video_token_id", "vision_bos_token", "vision_eos_token", "audio_bos_token", "audio_eos_token"):
-                setattr(self, name, getattr(tokenizer, name))
+    def __post_init__(self):
+        for name in ("caption_tokens", "min_lyrics_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.metadata_tokens < 0 or self.window_seconds < 0 or self.tokens_per_second <= 0:
+            raise ValueError("metadata_tokens and window_seconds must be >= 0 and tokens_per_second > 0, got "
+                             f"{self.metadata_tokens}, {self.window_seconds}, {self.tokens_per_second}")
+        if self.repetition_penalty < 1.0:
+            raise ValueError(f"repetition_penalty must be >= 1.0, got {self.repetition_penalty}")
 
-    return AudioOnlyOmniProcessor(feature_extractor, tokenizer, chat_template=chat_template or tokenizer.chat_template)
+    def lyrics_budget(self, seconds: float) -> int:
+        return max(self.min_lyrics_tokens, math.ceil(seconds * self.tokens_per_second))
 
 
 class AceStepOmni(Backend):
+    local_model = True
+
     def __init__(self, model_dir: str | Path, role: str = "captioner", device: str | None = None,
-                 quantize: str | None = None):
-        if role not in PROMPTS:
+                 quantize: str | None = None, settings: OmniSettings = OmniSettings()):
+        if role not in REPOS:
             raise ValueError(f"role must be captioner or transcriber, not {role!r}")
-        self.model_dir = Path(model_dir)
-        if not (self.model_dir / "config.json").is_file():
-            raise FileNotFoundError(f"{self.model_dir}: no model here; download {REPOS[role]} into it "
-                                    "(python -m huggingface_hub download ...) or choose its folder")
-        self.role, self.device, self.quantize = role, device, quantize
+        self.model_dir = loading.require_model_folder(
+            model_dir, f"download {REPOS[role]} into it (python -m captioner --download ...) or choose its folder")
+        self.role, self.device, self.quantize, self.settings = role, device, loading.check_quantize(quantize), settings
         self.name = f"acestep-{role}"
-        self.provides = ("caption", "genre", "bpm", "keyscale", "timesignature", "language") if role == "captioner" \
-            else ("lyrics", "language")
+        self.provides = CAPTIONER_FIELDS if role == "captioner" else TRANSCRIBER_FIELDS
         self.essential = ("caption",) if role == "captioner" else ("lyrics",)
         self.model = self.processor = None
 
+    @property
+    def loaded(self) -> bool:
+        return self.model is not None
+
     def load(self) -> None:
-        import torch
-        from transformers import (AutoTokenizer, BitsAndBytesConfig, Qwen2_5OmniThinkerForConditionalGeneration,
-                                  WhisperFeatureExtractor)
+        from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        quantization = None
-        if self.quantize:
-            quantization = BitsAndBytesConfig(load_in_8bit=self.quantize == "8bit", load_in_4bit=self.quantize == "4bit")
-        model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(
-            self.model_dir, quantization_config=quantization, trust_remote_code=False,
-            dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32)
-        self.model = model if quantization else model.to(device)
-        features = WhisperFeatureExtractor.from_pretrained(self.model_dir)
-        if features.chunk_length < MIN_CHUNK_SECONDS:  # otherwise every song is cut at 30 s, silently
-            features = WhisperFeatureExtractor(**{**features.to_dict(), "chunk_length": MIN_CHUNK_SECONDS,
-                                                  "n_samples": MIN_CHUNK_SECONDS * features.sampling_rate,
-                                                  "nb_max_frames": MIN_CHUNK_SECONDS * features.sampling_rate
-                                                  // features.hop_length})
-        self.processor = audio_only_processor(features, AutoTokenizer.from_pretrained(self.model_dir))
+        from captioner.omni_processor import load_processor
 
-    def prepare(self, audio: Audio):
+        device = loading.pick_device(self.device)
+        self.model = loading.from_pretrained(Qwen2_5OmniThinkerForConditionalGeneration, self.model_dir, device,
+                                             self.quantize)
+        self.processor = load_processor(self.model_dir)
+
+    def prepare(self, samples: np.ndarray, prompt: str):
         if self.model is None:
             self.load()
-        messages = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": PROMPTS[self.role]}]}]
+        messages = [{"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
+                    {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": prompt}]}]
         text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        inputs = self.processor(text=[text], audio=[audio.samples], return_tensors="pt", padding=True)
-        return inputs.to(self.model.device)
+        inputs = self.processor(text=[text], audio=[samples], return_tensors="pt", padding=True)
+        inputs = inputs.to(self.model.device)
+        inputs["input_features"] = inputs["input_features"].to(self.model.dtype)
+        return inputs
+
+    def generate(self, samples: np.ndarray, prompt: str, max_new_tokens: int, **options) -> tuple[str, bool]:
+        """(answer text, whether the decode stopped at ``max_new_tokens`` instead of its end token)."""
+        import torch
+
+        inputs = self.prepare(samples, prompt)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, **options)
+        new = output[0, inputs["input_ids"].shape[1]:]
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos])
+        cut = len(new) >= max_new_tokens and int(new[-1]) not in eos
+        return self.processor.tokenizer.decode(new, skip_special_tokens=True), cut
+
+    def window(self) -> float:
+        from captioner.omni_processor import window_seconds
+
+        if self.processor is None:
+            self.load()
+        return self.settings.window_seconds or window_seconds(self.processor)
 
     def caption(self, audio: Audio) -> dict:
-        inputs = self.prepare(audio)
-        budget = 512 if self.role == "captioner" else max(1024, int(audio.seconds * 12))
-        output = self.model.generate(**inputs, max_new_tokens=budget, do_sample=False)
-        text = self.processor.tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        return self.describe(audio) if self.role == "captioner" else self.transcribe(audio)
+
+    def describe(self, audio: Audio) -> dict:
+        samples = audio.samples[: int(self.window() * audio.sample_rate)]  # the first window says enough
+        text, _ = self.generate(samples, CAPTION_PROMPT, self.settings.caption_tokens)
         fields = parse_output(text)
-        if self.role == "transcriber" and "lyrics" not in fields and text.strip():
-            fields["lyrics"] = text.strip()
-        return {k: v for k, v in fields.items() if k in self.provides}
+        if self.settings.metadata_tokens:
+            answer, _ = self.generate(samples, METADATA_PROMPT, self.settings.metadata_tokens)
+            fields.update(parse_output(answer, caption_from_prose=False))
+        fields = {name: value for name, value in fields.items() if name in self.provides}
+        return fields if "caption" in fields else {**fields, NOTES: [f"{self.name}: the model gave no description"]}
+
+    def transcribe(self, audio: Audio) -> dict:
+        pieces = windows.split(audio.samples, audio.sample_rate, self.window())
+        parts, notes = [], []
+        for index, piece in enumerate(pieces):
+            budget = self.settings.lyrics_budget(len(piece) / audio.sample_rate)
+            text, cut = self.generate(piece, TRANSCRIBE_PROMPT, budget,
+                                      repetition_penalty=self.settings.repetition_penalty)
+            if cut:
+                notes.append(f"{self.name}: window {index + 1} used all {budget} tokens; its last line was cut")
+            parts.append(parse_transcription(text, cut=cut))
+        return merge_windows(parts) | ({NOTES: notes} if notes else {})
 
     def unload(self) -> None:
         self.model = self.processor = None
-        gc.collect()
-        import torch
+        loading.free()
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+
+def merge_windows(parts: list[dict]) -> dict:
+    """One song's fields from its windows' transcriptions, in order."""
+    sung = [part for part in parts if not part["is_instrumental"]]
+    if not sung:
+        fields = {"lyrics": "[Instrumental]", "is_instrumental": True}
+    else:
+        fields = {"lyrics": "\n\n".join(part["lyrics"] for part in sung), "is_instrumental": False}
+    languages = [part["language"] for part in sung or parts if part.get("language") not in (None, "unknown")]
+    if languages:
+        fields["language"] = max(set(languages), key=languages.count)
+    elif any("language" in part for part in parts):
+        fields["language"] = "unknown"
+    return fields

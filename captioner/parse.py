@@ -1,107 +1,200 @@
 """Turn a captioning model's text into sidecar fields, whatever shape the text comes in.
 
-Accepted: a JSON object (bare, in ```json fences, or inside other text), ``key: value`` lines
-(with or without markdown bold or bullets), and a lyrics block with [Verse]/[Chorus] tags.
-Keys are matched loosely (``BPM``, ``tempo``, ``key``, ``time signature``...); values are
-normalized (bpm an integer, key "E minor", time signature "4"). What cannot be read is left out.
+Read, strongest first: a JSON object (bare, in ```json fences, inside chatter, with trailing
+commas or single quotes); labeled lines (``Key: A minor``, ``**Genre**: rock``, ``- BPM: 120``,
+``## Lyrics`` headings, multi-line caption and lyrics blocks); and plain prose ("in the key of
+E minor", "around 96 BPM", "in 3/4 time"). ACE-Step's captioner answers with prose: what is
+not a labeled field becomes the caption. Values are normalized (``captioner.normalize``);
+what cannot be read is left out, never guessed.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
+from captioner import normalize
+from captioner.lyrics import clean_lyrics, strip_chat
+
 ALIASES = {
-    "caption": "caption", "description": "caption", "prompt": "caption", "tags": "caption",
-    "genre": "genre", "genres": "genre", "style": "genre",
-    "bpm": "bpm", "tempo": "bpm",
-    "key": "keyscale", "keyscale": "keyscale", "key_scale": "keyscale", "scale": "keyscale",
-    "timesignature": "timesignature", "time_signature": "timesignature", "time signature": "timesignature",
-    "meter": "timesignature",
+    "caption": "caption", "description": "caption", "prompt": "caption", "music_description": "caption",
+    "summary": "caption", "style_prompt": "caption",
+    "genre": "genre", "genres": "genre", "style": "genre", "main_genre": "genre", "sub_genre": "genre",
+    "bpm": "bpm", "tempo": "bpm", "beats_per_minute": "bpm", "tempo_bpm": "bpm",
+    "key": "keyscale", "keyscale": "keyscale", "key_scale": "keyscale", "musical_key": "keyscale",
+    "scale": "keyscale", "tonality": "keyscale",
+    "timesignature": "timesignature", "time_signature": "timesignature", "meter": "timesignature",
     "lyrics": "lyrics", "lyric": "lyrics",
-    "language": "language", "lang": "language", "vocal_language": "language",
+    "language": "language", "languages": "language", "lang": "language", "vocal_language": "language",
     "instrumental": "is_instrumental", "is_instrumental": "is_instrumental",
 }
-LANGUAGES = {"english": "en", "chinese": "zh", "japanese": "ja", "korean": "ko", "spanish": "es", "french": "fr",
-             "german": "de", "italian": "it", "portuguese": "pt", "russian": "ru"}
-KEY = re.compile(r"\b([A-G])\s*(#|b|♯|♭|sharp|flat)?\s*(major|minor|maj|min|m)?\b", re.IGNORECASE)
+MULTILINE = ("caption", "lyrics")
+_LABEL = re.compile(r"^\s*(?:[-*•>]+\s*|\d+[.)]\s*)?(?:\*\*|__)?\s*([A-Za-z][A-Za-z _/-]{0,30}?)\s*(?:\*\*|__)?"
+                    r"(?:\s*[:：=]|\s+[-–—]\s)\s*(?:\*\*|__)?\s*(.*?)\s*(?:\*\*|__)?\s*$")
+_HEADING = re.compile(r"^\s*#{1,6}\s*([A-Za-z][A-Za-z _/-]{0,30}?)\s*:?\s*$")
+_CHATTER = re.compile(r"^\s*(sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is|i hope|hope (?:this|it) "
+                      r"helps|let me know|feel free|i'?m sorry|sorry|i cannot|i can'?t|as an ai|unfortunately)\b",
+                      re.IGNORECASE)
+_PROSE_KEY = re.compile(r"\b(?:key of|tonality of|in the key|centered (?:on|in)|in)\s+(?:the\s+key\s+of\s+)?"
+                        r"([A-G](?:#|b|♯|♭|\s?sharp|\s?flat)?\s*(?:major|minor)\b)"
+                        r"|\b([A-G](?:#|b|♯|♭)?\s*(?:major|minor))\s+key\b", re.IGNORECASE)
+_PROSE_BPM = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b"
+                        r"|\btempo (?:of |at |around |about |approximately |is |~)*(\d{2,3})\b", re.IGNORECASE)
+_PROSE_METER = re.compile(r"\b(\d{1,2})\s*/\s*(?:2|4|8|16)\b(?:\s*(?:time|meter|signature))?")
 
 
-def _json_object(text: str) -> dict | None:
-    fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.DOTALL)
-    candidates = [fenced.group(1)] if fenced else []
+def field_name(raw) -> str | None:
+    name = re.sub(r"[\s\-/]+", "_", str(raw).strip().strip("*_#").strip().lower())
+    return ALIASES.get(name)
+
+
+def _json_candidates(text: str) -> list[str]:
+    fenced = re.findall(r"```(?:json|JSON)?\s*(\{.*?\})\s*```", text, re.DOTALL)
     start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        candidates.append(text[start:end + 1])
-    for candidate in candidates:
+    return fenced + ([text[start:end + 1]] if 0 <= start < end else [])
+
+
+def _load_object(candidate: str) -> dict | None:
+    repaired = re.sub(r",\s*([}\]])", r"\1", candidate)  # trailing commas
+    for attempt in (candidate, repaired):
         try:
-            value = json.loads(candidate)
+            value = json.loads(attempt)
         except json.JSONDecodeError:
-            continue
+            try:  # single-quoted, Python-style dicts
+                value = ast.literal_eval(attempt)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
         if isinstance(value, dict):
             return value
     return None
 
 
-def _key_value_lines(text: str) -> dict:
-    found: dict = {}
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        match = re.match(r"^\s*[-*]?\s*\**\s*([A-Za-z _]+?)\s*\**\s*[:=]\s*(.*)$", line)
-        if not match or match.group(1).strip().lower() not in ALIASES:
+def looks_like_json(text: str) -> bool:
+    return bool(re.search(r"\{\s*[\"']\w", text))
+
+
+def _salvage(text: str) -> dict:
+    """``"key": value`` pairs of a JSON object cut short (a decode that ran out of tokens)."""
+    pairs = re.findall(r'"([A-Za-z][\w \-]*)"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|true|false|null)', text)
+    found = {}
+    for key, raw in pairs:
+        try:
+            found.setdefault(key, json.loads(raw))
+        except json.JSONDecodeError:
             continue
-        name = ALIASES[match.group(1).strip().lower()]
-        value = match.group(2).strip().strip("*").strip()
-        if name == "lyrics" and not value:
-            value = "\n".join(lines[index + 1:]).strip()
-        found.setdefault(name, value)
     return found
 
 
-def normalize_key(value: str) -> str | None:
-    match = KEY.search(str(value))
-    if not match:
-        return None
-    note, accidental, mode = match.group(1).upper(), (match.group(2) or "").lower(), (match.group(3) or "").lower()
-    accidental = {"#": "#", "♯": "#", "sharp": "#", "b": "b", "♭": "b", "flat": "b"}.get(accidental, "")
-    minor = mode in ("minor", "min", "m") and match.group(3) != "M"
-    return f"{note}{accidental} {'minor' if minor else 'major'}"
+def json_fields(text: str) -> dict:
+    """Fields of the first JSON object in ``text``; one level of nesting ({"metadata": {...}}) is read.
+
+    A truncated object gives the pairs that were complete.
+    """
+    data = next((d for d in map(_load_object, _json_candidates(text)) if d is not None), None)
+    if data is None:
+        data = _salvage(text) if looks_like_json(text) else {}
+    found = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            found.update({field_name(k): v for k, v in value.items() if field_name(k)})
+        elif field_name(key):
+            found.setdefault(field_name(key), value)
+    return found
 
 
-def normalize(fields: dict) -> dict:
-    out = {}
-    for raw_name, value in fields.items():
-        name = ALIASES.get(str(raw_name).strip().lower())
-        if name is None or value in (None, "", [], "N/A", "n/a", "unknown"):
+def _label(line: str) -> tuple[str, str] | None:
+    """(field, value on the same line) for a labeled or heading line of a known field."""
+    heading = _HEADING.match(line)
+    if heading and field_name(heading.group(1)):
+        return field_name(heading.group(1)), ""
+    match = _LABEL.match(line)
+    if match and field_name(match.group(1)):
+        return field_name(match.group(1)), match.group(2)
+    return None
+
+
+def labeled_fields(text: str) -> tuple[dict, list[str]]:
+    """(fields from labeled lines, the other lines). Caption and lyrics blocks run to the next label."""
+    found: dict = {}
+    rest: list[str] = []
+    current = None
+    for line in text.splitlines():
+        label = _label(line)
+        if label:
+            current, value = label
+            if current in found:  # a second "Key:" line: keep the first
+                current = None
+                continue
+            found[current] = [value] if value else []
+            if current not in MULTILINE:
+                current = None if value else current
             continue
-        if isinstance(value, list):
-            value = ", ".join(map(str, value))
-        if name == "bpm":
-            number = re.search(r"\d+(\.\d+)?", str(value))
-            if number and 20 <= float(number.group()) <= 400:
-                out[name] = int(round(float(number.group())))
-        elif name == "keyscale":
-            key = normalize_key(str(value))
-            if key:
-                out[name] = key
-        elif name == "timesignature":
-            digit = re.search(r"\d+", str(value))
-            if digit:
-                out[name] = digit.group()
-        elif name == "language":
-            text = str(value).strip().lower()
-            out[name] = LANGUAGES.get(text, text[:2])
-        elif name == "is_instrumental":
-            out[name] = str(value).strip().lower() in ("true", "yes", "1", "instrumental")
+        if current is not None:
+            if current not in MULTILINE and line.strip():
+                found[current].append(line)
+                current = None
+            elif current in MULTILINE:
+                found[current].append(line)
+            continue
+        rest.append(line)
+    return {name: "\n".join(lines).strip() for name, lines in found.items()}, rest
+
+
+def prose_fields(text: str) -> dict:
+    """Key, tempo and meter mentioned in running text."""
+    found = {}
+    key = _PROSE_KEY.search(text)
+    if key:
+        found["keyscale"] = key.group(1) or key.group(2)
+    tempo = _PROSE_BPM.search(text)
+    if tempo:
+        found["bpm"] = tempo.group(1) or tempo.group(2)
+    meter = _PROSE_METER.search(text)
+    if meter:
+        found["timesignature"] = meter.group(1)
+    return found
+
+
+def prose_caption(lines: list[str]) -> str:
+    """The unlabeled text as one paragraph: markdown dropped, and chatter ("Sure! Here is...",
+    "Hope this helps", a refusal) dropped sentence by sentence."""
+    kept = []
+    for line in lines:
+        line = re.sub(r"^\s*(?:#{1,6}|[-*•>]+|\d+[.)])\s*", "", line)
+        line = re.sub(r"(\*\*|__|`)(.+?)\1", r"\2", line).strip()
+        if re.fullmatch(r"[{}\[\]`]*", line):
+            continue
+        kept += [part for part in re.split(r"(?<=[.!?:])\s+", line) if not _CHATTER.match(part)]
+    return re.sub(r"\s+", " ", " ".join(kept)).strip()
+
+
+def normalize_fields(raw: dict) -> dict:
+    out = {}
+    for name, value in raw.items():
+        if name == "lyrics":
+            value = clean_lyrics(value) if isinstance(value, str) else None
+        elif name in normalize.NORMALIZERS:
+            value = normalize.NORMALIZERS[name](value)
         else:
-            out[name] = str(value).strip()
+            continue
+        if value is not None and value != "":
+            out[name] = value
     return out
 
 
-def parse_output(text: str) -> dict:
-    """Sidecar fields from model text; JSON wins, key: value lines fill the rest."""
-    fields = _key_value_lines(text)
-    data = _json_object(text)
-    if data:
-        fields.update(data)
-    return normalize(fields)
+def parse_output(text: str, caption_from_prose: bool = True) -> dict:
+    """Sidecar fields from model text. JSON wins, then labeled lines, then what the prose says.
+
+    ``caption_from_prose``: with no labeled caption, the unlabeled text is the caption (ACE-Step's
+    captioner answers with a plain description).
+    """
+    text = strip_chat(text)
+    labeled, rest = labeled_fields(text)
+    fields = {**normalize_fields(prose_fields(text)), **normalize_fields(labeled),
+              **normalize_fields(json_fields(text))}
+    if caption_from_prose and "caption" not in fields and not looks_like_json(text):
+        caption = prose_caption(rest)
+        if caption:
+            fields["caption"] = caption
+    return fields

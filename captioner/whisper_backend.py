@@ -1,45 +1,44 @@
-"""Lyrics with Whisper through transformers, from a local model folder.
+"""Lyrics with timestamps from Whisper through transformers, from a local model folder.
 
 Long songs go through Whisper's own sequential long-form decoding (timestamps on, no chunk
-stitching, no fixed token cut). ``quantize`` loads the model in 8-bit or 4-bit with
-bitsandbytes for small GPUs; ``unload`` frees it. ``segments`` gives the timestamped lines.
+stitching, no fixed cut of the song). Each timed segment is a lyric line; the batch writes them
+as ``{stem}.lrc`` on request. ``quantize`` loads the model in 8-bit or 4-bit with bitsandbytes
+for small GPUs; ``unload`` frees it.
 """
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
-from captioner.backend import Audio, Backend
+from captioner import loading, normalize
+from captioner.backend import LINES, Audio, Backend
+from captioner.lyrics import TimedLine, plain_lyrics
 
 
 class LocalWhisper(Backend):
     name, provides, essential = "whisper", ("lyrics", "language"), ("lyrics",)
+    local_model = True
 
     def __init__(self, model_dir: str | Path, device: str | None = None, quantize: str | None = None,
                  language: str | None = None, max_new_tokens: int = 440):
-        if quantize not in (None, "8bit", "4bit"):
-            raise ValueError(f"quantize must be 8bit or 4bit, not {quantize!r}")
-        self.model_dir = Path(model_dir)
-        if not (self.model_dir / "config.json").is_file():
-            raise FileNotFoundError(f"{self.model_dir}: no Whisper model here (config.json is missing)")
-        self.device, self.quantize, self.language, self.max_new_tokens = device, quantize, language, max_new_tokens
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+        self.model_dir = loading.require_model_folder(model_dir, "choose a Whisper model folder (transformers format)")
+        self.device, self.quantize = device, loading.check_quantize(quantize)
+        self.language, self.max_new_tokens = language, max_new_tokens
         self.asr = None
 
-    def load(self):
-        import torch
-        from transformers import AutoProcessor, BitsAndBytesConfig, WhisperForConditionalGeneration, pipeline
+    @property
+    def loaded(self) -> bool:
+        return self.asr is not None
 
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        quantization = None
-        if self.quantize:
-            quantization = BitsAndBytesConfig(load_in_8bit=self.quantize == "8bit", load_in_4bit=self.quantize == "4bit")
-        model = WhisperForConditionalGeneration.from_pretrained(
-            self.model_dir, quantization_config=quantization, trust_remote_code=False,
-            dtype=torch.float16 if device.startswith("cuda") else torch.float32)
-        if quantization is None:
-            model = model.to(device)
-        # Whisper decodes at most max_target_positions tokens per 30 s window, prompt included.
+    def load(self):
+        from transformers import AutoProcessor, WhisperForConditionalGeneration, pipeline
+
+        device = loading.pick_device(self.device)
+        model = loading.from_pretrained(WhisperForConditionalGeneration, self.model_dir, device, self.quantize,
+                                        gpu_dtype="float16")
+        # Whisper decodes at most max_target_positions tokens per 30 s window, its prompt included.
         self.max_new_tokens = min(self.max_new_tokens, model.config.max_target_positions - 8)
         processor = AutoProcessor.from_pretrained(self.model_dir)
         self.asr = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
@@ -56,17 +55,14 @@ class LocalWhisper(Backend):
 
     def caption(self, audio: Audio) -> dict:
         result = self.segments(audio)
-        lines = [chunk["text"].strip() for chunk in result.get("chunks", []) if chunk["text"].strip()]
-        language = next((c.get("language") for c in result.get("chunks", []) if c.get("language")), None)
-        fields = {"lyrics": "\n".join(lines) or result.get("text", "").strip()}
-        if language:
-            fields["language"] = str(language)[:2]
-        return fields
+        chunks = result.get("chunks") or []
+        lines = [TimedLine(float(c["timestamp"][0] or 0.0), c["timestamp"][1], c["text"].strip())
+                 for c in chunks if c["text"].strip()]
+        fields = {"lyrics": plain_lyrics(lines) or result.get("text", "").strip(), LINES: lines}
+        language = self.language or next((c.get("language") for c in chunks if c.get("language")), None)
+        found = normalize.language(language) if language else None
+        return {**fields, "language": found} if found else fields
 
     def unload(self) -> None:
         self.asr = None
-        gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        loading.free()

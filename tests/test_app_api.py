@@ -1,5 +1,5 @@
-"""The trainer app through its API (gradio_client), on the demo model: the whole workflow, jobs that
-outlive the page, stop with a resumable checkpoint, and paths outside the roots refused."""
+"""The trainer app through its API (gradio_client), on the demo model: the whole workflow, a job that
+outlives the UI process and is reattached, stop with a resumable checkpoint, profiles, dataset edits."""
 
 from __future__ import annotations
 
@@ -8,132 +8,167 @@ import time
 
 import pytest
 import soundfile
-from gradio_client import Client
-
 from audio_fixtures import tone
-from test_launch import free_port, start
+from gradio_client import Client
+from test_launch import free_port, start, wait_status
 
 TIMEOUT = 240
 
 
+class Studio:
+    """A launched trainer on the demo model that a test may restart (a new UI process, same folders)."""
+
+    def __init__(self, base):
+        self.base, self.proc = base, None
+        self.songs, self.runs = base / "datasets" / "songs", base / "runs"
+        self.launch()
+
+    def launch(self) -> None:
+        port = free_port()
+        self.proc, _ = start(["--port", str(port), "--demo", "--checkpoint-dir", str(self.base / "ck"),
+                              "--root", str(self.base / "datasets"), "--root", str(self.runs)],
+                             "ACE-Step Studio trainer: ")
+        self.client = Client(f"http://127.0.0.1:{port}", verbose=False)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def restart(self) -> None:
+        self.close()
+        self.launch()
+
+    def train(self, output: str, epochs: int, **extra) -> str:
+        return self.client.predict(model="tiny-turbo", preset="quick_test", adapter="lora",
+                                   tensors=str(self.runs / "tensors"), output=str(self.runs / output), epochs=epochs,
+                                   rank=4, lr=0.003, batch=1, crop=30, trigger="zzq", api_name="/start_training",
+                                   **extra)
+
+
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def studio(tmp_path_factory):
     base = tmp_path_factory.mktemp("studio")
     songs = base / "datasets" / "songs"
     songs.mkdir(parents=True)
     for index, seconds in enumerate((1.6, 2.4)):
         soundfile.write(songs / f"song{index}.wav", tone(seconds, freq=200 + 90 * index), 48000)
         (songs / f"song{index}.json").write_text(json.dumps({"caption": f"demo song {index}", "bpm": 100}))
-    port = free_port()
-    proc, _ = start(["--port", str(port), "--demo", "--checkpoint-dir", str(base / "ck"),
-                     "--root", str(base / "datasets"), "--root", str(base / "runs")], "ACE-Step Studio trainer: ")
-    yield Client(f"http://127.0.0.1:{port}", verbose=False), base
-    proc.terminate()
-    proc.wait(timeout=30)
+    (songs / "broken.wav").write_bytes(b"RIFF not really audio")
+    studio = Studio(base)
+    yield studio
+    studio.close()
 
 
-def wait_for(client, endpoint: str, done: str) -> str:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        result = client.predict(api_name=endpoint)
-        status = result[-1] if isinstance(result, (list, tuple)) else result
-        if done in status or ": failed" in status:
-            return status
-        time.sleep(1.0)
-    raise AssertionError(f"{endpoint} never reached {done!r}: {status}")
-
-
-def training(client, base, output: str, epochs: int, resume: str = "") -> str:
-    return client.predict("tiny-turbo", "quick_test", "lora", str(base / "runs" / "tensors"), str(base / "runs" / output),
-                          resume, "", False, epochs, 4, 0.003, 1, 30, "zzq", 0, api_name="/start_training")
-
-
-def test_scan_preprocess_train_export(app):
-    client, base = app
-    rows, _, summary = client.predict(str(base / "datasets" / "songs"), "caption", api_name="/scan")
-    assert "2 files: 2 usable" in summary
-    client.predict("tiny-turbo", str(base / "datasets" / "songs"), str(base / "runs" / "tensors"), 240, "peak", False,
-                   "zzq", api_name="/start_preprocess")
-    assert ": finished" in wait_for(client, "/preprocess_status", ": finished")
-    assert "submitted" not in training(client, base, "run", 2)
-    assert ": finished" in wait_for(client, "/train_status", ": finished")
-    assert (base / "runs" / "run" / "final" / "adapter_model.safetensors").is_file()
-    message = client.predict(str(base / "runs" / "run" / "final"), "diffusers", str(base / "runs" / "export"), "zzq",
-                             api_name="/export")
-    assert "read back and verified" in message
+def test_scan_preprocess_train_export(studio):
+    client = studio.client
+    rows, _, summary = client.predict(str(studio.songs), "caption", api_name="/scan")
+    assert "3 files: 2 usable, 1 unusable" in summary
+    assert any(row[0] == "broken.wav" and "unreadable (" in row[3] for row in rows["data"])  # it says why
+    client.predict(model="tiny-turbo", source=str(studio.songs), output=str(studio.runs / "tensors"), tag="zzq",
+                   api_name="/start_preprocess")
+    status = wait_status(client, "preprocess", ": finished", TIMEOUT)
+    # One song is broken: the job is a failure (never "complete"), says which and why, and keeps the rest.
+    assert ": failed (exit code 1)" in status and "Summary: 2 done" in status
+    assert "broken.wav: unreadable" in status
+    assert "train job" in studio.train("run", 2, preview_every="2")
+    status = wait_status(client, "train", ": finished", TIMEOUT)
+    assert "adapter: " in status and "/final" in status
+    monitor = client.predict(api_name="/train_status")  # status, log, loss, memory, three previews
+    assert monitor[4] and str(monitor[4]).endswith(".wav")  # the latest preview reaches the player
+    assert (studio.runs / "run" / "final" / "adapter_model.safetensors").is_file()
+    message = client.predict(checkpoint=str(studio.runs / "run" / "final"), formats=["diffusers", "comfyui"],
+                             output=str(studio.runs / "export"), trigger="zzq", api_name="/export")
+    assert message.count("read back and verified") == 2
+    assert any((studio.runs / "export" / "diffusers").iterdir())
     jobs = Client(client.src, verbose=False).predict(api_name="/jobs")  # a new page: the jobs are still there
-    kinds = {row[1]: row[2] for row in jobs["data"]}
-    assert kinds == {"preprocess": "finished", "train": "finished"}
+    assert {row[1]: row[2] for row in jobs["data"]} == {"preprocess": "failed", "train": "finished"}
 
 
-def test_stop_mid_run_leaves_a_resumable_checkpoint(app):
-    client, base = app
-    if not (base / "runs" / "tensors" / "manifest.json").is_file():
+def test_reattach_after_a_ui_restart_then_stop_leaves_a_resumable_checkpoint(studio):
+    if not (studio.runs / "tensors" / "manifest.json").is_file():
         pytest.skip("needs the tensors of the workflow test")
-    training(client, base, "long", 500)
+    studio.train("long", 500)
+    events = studio.runs / "long" / "events.jsonl"
     deadline = time.monotonic() + TIMEOUT
-    while not (base / "runs" / "long" / "events.jsonl").is_file() or '"step"' not in (
-            base / "runs" / "long" / "events.jsonl").read_text():
-        assert time.monotonic() < deadline
+    while not events.is_file() or '"step"' not in events.read_text():
+        assert time.monotonic() < deadline, "training never reached a step"
         time.sleep(0.5)
-    client.predict(api_name="/stop_training")
-    assert ": stopped" in wait_for(client, "/train_status", ": stopped")  # a graceful stop, not a failure
-    saved = sorted((base / "runs" / "long" / "checkpoints").iterdir(), key=lambda p: int(p.name))[-1]
+    studio.restart()  # the UI process dies; the job does not
+    status = studio.client.predict("train", api_name="/job_status")
+    assert ": running" in status and "step " in status
+    result = studio.client.predict(api_name="/train_status")
+    assert result[0].startswith("train ") and "loss" in json.dumps(result[2])  # the plot is back, with its data
+    studio.client.predict(api_name="/stop_training")
+    assert ": stopped" in wait_status(studio.client, "train", ": stopped", TIMEOUT)  # graceful, not a failure
+    saved = max((studio.runs / "long" / "checkpoints").iterdir(), key=lambda p: int(p.name))
     assert (saved / "trainer_state.pt").is_file()
-    training(client, base, "resumed", 1, resume=str(saved))
-    assert ": finished" in wait_for(client, "/train_status", ": finished")
+    found = studio.client.predict(str(studio.runs / "long"), api_name="/find_checkpoints")
+    assert str(saved) in json.dumps(found)
+    studio.train("resumed", 1, resume=str(saved))
+    assert ": finished" in wait_status(studio.client, "train", ": finished", TIMEOUT)
+    assert '"resumed"' in (studio.runs / "resumed" / "events.jsonl").read_text()
 
 
-def test_exposed_app_refuses_paths_outside_its_roots(tmp_path):
-    port = free_port()
-    proc, lines = start(["--port", str(port), "--host", "0.0.0.0", "--auth", "me:secret-pass", "--checkpoint-dir",
-                         str(tmp_path / "ck"), "--root", str(tmp_path / "data")], "ACE-Step Studio trainer: ")
-    try:
-        client = Client(f"http://127.0.0.1:{port}", auth=("me", "secret-pass"), verbose=False)
-        with pytest.raises(Exception, match="outside the folders this studio serves"):
-            client.predict("/etc", "caption", api_name="/scan")
-        with pytest.raises(Exception, match="outside the folders this studio serves"):
-            client.predict("../../etc", "caption", api_name="/scan")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def test_settings_are_checked_before_a_job_starts(studio):
+    client = studio.client
+    with pytest.raises(Exception, match="not valid JSON"):
+        studio.train("bad", 1, advanced="{nope")
+    with pytest.raises(Exception, match=r"unknown setting 'optim.wieght_decay'"):
+        studio.train("bad", 1, advanced='{"optim": {"wieght_decay": 0}}')
+    with pytest.raises(Exception, match="run Preprocess first"):
+        client.predict(model="tiny-turbo", tensors=str(studio.runs / "empty"), output=str(studio.runs / "x"),
+                       api_name="/start_training")
+    resolved = client.predict(model="tiny-turbo", preset="quick_test", adapter="lokr", linear_dim=4,
+                              tensors=str(studio.runs / "t"), output=str(studio.runs / "o"),
+                              advanced='{"optim": {"weight_decay": 0.05}}', api_name="/resolved_settings")
+    assert resolved["adapter"]["type"] == "lokr" and resolved["adapter"]["linear_dim"] == 4
+    assert resolved["optim"]["weight_decay"] == 0.05 and resolved["data"]["max_latent_length"] == 500  # preset
 
 
-def test_settings_profile_round_trip(app):
-    client, base = app
-    profile = str(base / "runs" / "me.json")
-    values = ["tiny-turbo", "12gb", "lokr", str(base / "runs" / "t"), str(base / "runs" / "o"), '{"seed": 7}',
-              3, 8, 0.001, 2, 40, "zzq", 5]
-    assert "saved the settings" in client.predict(profile, *values, api_name="/save_profile")
+def test_session_profile_round_trip(studio):
+    client = studio.client
+    profile = str(studio.runs / "me.json")
+    note = client.predict(profile_path=profile, train__adapter="lokr", train__epochs="3", train__preset="12gb",
+                          preprocess__max_duration=120, dataset__tag="zzq", api_name="/save_profile")
+    assert note.startswith("Saved")
+    settings = json.loads((studio.runs / "me.json").read_text())["settings"]
+    assert settings["train.adapter"] == "lokr" and settings["train.epochs"] == "3"
+    assert settings["preprocess.max_duration"] == 120 and settings["dataset.tag"] == "zzq"
     loaded = client.predict(profile, api_name="/load_profile")
-    assert list(loaded[:6]) == values[:6] and loaded[-1].startswith("loaded")
-    assert json.loads((base / "runs" / "me.json").read_text())["preset"] == "12gb"
+    assert loaded[-1].startswith("Loaded") and "lokr" in loaded and "12gb" in loaded
+    (studio.runs / "typo.json").write_text(json.dumps({"version": 1, "settings": {"train.epoch": 3}}))
+    with pytest.raises(Exception, match="unknown settings"):
+        client.predict(str(studio.runs / "typo.json"), api_name="/load_profile")
 
 
-def test_bulk_edit_and_csv_import(app):
-    client, base = app
-    songs = base / "datasets" / "songs"
-    assert "genre set on 2 songs" in client.predict(str(songs), "caption", "genre", "ambient", False,
+def test_bulk_edit_and_csv_import(studio):
+    client, songs = studio.client, studio.songs
+    assert "genre set on 3 songs" in client.predict(folder=str(songs), field="genre", value="ambient",
                                                     api_name="/bulk_edit")
     (songs / "extra.csv").write_text("filename,caption,genre,bpm,keyscale,timesignature,lyrics,language\n"
                                      "song0.wav,replaced?,jazz,120,D minor,3,,fr\n")
-    assert "1 sidecars filled" in client.predict(str(songs), "caption", str(songs / "extra.csv"), False,
+    assert "1 sidecars filled" in client.predict(folder=str(songs), source=str(songs / "extra.csv"),
                                                  api_name="/import_captions")
     sidecar = json.loads((songs / "song0.json").read_text())
     assert sidecar["caption"] == "demo song 0" and sidecar["genre"] == "ambient"  # the user's values stay
     assert sidecar["keyscale"] == "D minor" and sidecar["language"] == "fr"
+    opened = client.predict(str(songs), "song0.wav", "caption", api_name="/open_sample")
+    assert opened[1] == "demo song 0" and opened[0]  # the player gets the file (it lies in a root)
+    saved = client.predict(folder=str(songs), song="song0.wav", caption="my words", genre="ambient",
+                           api_name="/save_sample")
+    assert "caption" in saved and json.loads((songs / "song0.json").read_text())["caption"] == "my words"
 
 
-def test_autolabel_job_fills_bpm_and_key(app):
-    client, base = app
-    songs = base / "datasets" / "songs"
-    client.predict(str(songs), ["librosa"], True, False, "", api_name="/autolabel")
-    assert ": finished" in wait_for(client, "/autolabel_status", ": finished")
+def test_autolabel_job_fills_bpm_and_key_and_keeps_edits(studio):
+    client, songs = studio.client, studio.songs
+    client.predict(folder=str(songs), backends=["librosa"], api_name="/autolabel")
+    assert ": finished" in wait_status(client, "autolabel", ": finished", TIMEOUT)
     sidecar = json.loads((songs / "song1.json").read_text())
     assert sidecar["keyscale"] and sidecar["caption"] == "demo song 1"
 
 
-def test_stopping_an_unknown_job_is_a_readable_error(app):
-    client, _ = app
+def test_a_job_error_is_readable(studio):
     with pytest.raises(Exception, match="No such job: 'nope'"):
-        client.predict("nope", api_name="/stop_job")
+        studio.client.predict("nope", api_name="/stop_job")
+    with pytest.raises(Exception, match="No such job"):
+        studio.client.predict("../../../etc", api_name="/job_log")

@@ -1,166 +1,180 @@
-"""Captioner: robust parsing of model text, cloud backends against a local server of their API shape,
-batches that write sidecars as they go and resume after a crash."""
+"""Captioner batches: sidecars written as they go, edits kept, crashes resumed, failures recorded; the config and CLI."""
 
 from __future__ import annotations
 
-import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import soundfile
 
-from captioner.__main__ import main as captioner_main
-from captioner.backend import Backend, load_audio
-from captioner.batch import BatchOptions, caption_folder
-from captioner.cloud import CloudError, ElevenLabsScribe, Gemini, OpenAIWhisper
-from captioner.parse import parse_output
+from acestep_train.events import read_events
 from audio_fixtures import click_track, tone
+from captioner.__main__ import build_parser, config_from_args
+from captioner.__main__ import main as captioner_main
+from captioner.backend import NOTES, Backend
+from captioner.batch import BatchOptions, caption_folder
+from captioner.config import CaptionConfig
+from captioner.job import passes, run_passes
 
-KEY = "sk-test-secret-123"
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ('```json\n{"caption": "dreamy synth-pop", "genre": "pop", "bpm": "118", "key": "F# min", '
-     '"time_signature": "4/4", "language": "English"}\n```',
-     {"caption": "dreamy synth-pop", "genre": "pop", "bpm": 118, "keyscale": "F# minor", "timesignature": "4",
-      "language": "en"}),
-    ("**Caption:** warm lo-fi beat with vinyl crackle\n**Genre**: lo-fi hip hop\n- BPM: around 84 BPM\n"
-     "- Key: Bb major\n- Time signature: 3/4",
-     {"caption": "warm lo-fi beat with vinyl crackle", "genre": "lo-fi hip hop", "bpm": 84, "keyscale": "Bb major",
-      "timesignature": "3"}),
-    ('Sure! Here is the analysis: {"caption": "orchestral", "bpm": 9000, "key": "unknown"} Hope it helps',
-     {"caption": "orchestral"}),
-    ('{"caption": "broken json", "bpm": 100', {}),
-    ("language: ja\nlyrics:\n[Verse]\nline one\n[Chorus]\nline two",
-     {"language": "ja", "lyrics": "[Verse]\nline one\n[Chorus]\nline two"}),
-    ("Key: a minor\nInstrumental: yes", {"keyscale": "A minor", "is_instrumental": True}),
-])
-def test_parse_realistic_outputs(text, expected):
-    assert parse_output(text) == expected
+REPO = Path(__file__).resolve().parents[1]
 
 
-class FakeCloud:
-    """Speaks the request shapes of OpenAI transcriptions, ElevenLabs speech-to-text and Gemini."""
+class Fake(Backend):
+    """Gives fixed fields, records what it saw; ``fail_on`` songs raise like a failing model would."""
 
-    def __init__(self):
-        self.requests, self.rate_limit_once = [], True
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                server.requests.append((self.path, dict(self.headers), body))
-                status, answer = server.answer(self.path, self.headers, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def answer(self, path, headers, body):
-        if path == "/v1/audio/transcriptions":
-            if headers.get("Authorization") != f"Bearer {KEY}":
-                return 401, {"error": "bad key"}
-            assert b"RIFF" in body and b'name="model"' in body
-            return 200, {"text": "hello world", "language": "english"}
-        if path == "/v1/speech-to-text":
-            if self.rate_limit_once:
-                self.rate_limit_once = False
-                return 429, {"detail": "slow down"}
-            assert headers.get("xi-api-key") == KEY and b"scribe_v1" in body
-            return 200, {"text": "la la la", "language_code": "fr"}
-        if path.endswith(":generateContent"):
-            assert headers.get("x-goog-api-key") == KEY
-            request = json.loads(body)
-            audio = base64.b64decode(request["contents"][0]["parts"][1]["inline_data"]["data"])
-            assert audio[:4] == b"RIFF"
-            text = '```json\n{"caption": "bright indie rock", "genre": "indie", "bpm": 132, "key": "E minor"}\n```'
-            return 200, {"candidates": [{"content": {"parts": [{"text": text}]}}]}
-        return 404, {}
-
-    def close(self):
-        self.httpd.shutdown()
-
-
-@pytest.fixture
-def cloud():
-    server = FakeCloud()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def clip(tmp_path):
-    soundfile.write(tmp_path / "song.wav", tone(1.0), 48000)
-    return load_audio(tmp_path / "song.wav")
-
-
-def test_cloud_backends_speak_their_apis(cloud, clip):
-    assert OpenAIWhisper(KEY, cloud.url).caption(clip) == {"lyrics": "hello world", "language": "en"}
-    assert ElevenLabsScribe(KEY, cloud.url, max_wait=0).caption(clip) == {"lyrics": "la la la", "language": "fr"}
-    assert [r[0] for r in cloud.requests].count("/v1/speech-to-text") == 2  # a 429, then the retry
-    assert Gemini(KEY, cloud.url).caption(clip) == {"caption": "bright indie rock", "genre": "indie", "bpm": 132,
-                                                    "keyscale": "E minor"}
-
-
-def test_rejected_key_is_clear_and_never_leaks(cloud, clip, monkeypatch):
-    with pytest.raises(CloudError, match="openai-whisper: the API key was rejected") as error:
-        OpenAIWhisper("wrong-key", cloud.url).caption(clip)
-    assert "wrong-key" not in str(error.value) and KEY not in repr(OpenAIWhisper(KEY, cloud.url))
-    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
-    with pytest.raises(CloudError, match="no API key \\(set GEMINI_API_KEY"):
-        Gemini()
-
-
-class Exploding(Backend):
-    name, provides, essential = "exploding", ("caption",), ("caption",)
-
-    def __init__(self, after: int):
-        self.left = after
+    def __init__(self, name, fields, lyrics=False, fail_on=(), log=None):
+        self.name, self.fields, self.fail_on, self.log = name, fields, fail_on, log if log is not None else []
+        self.provides = tuple(fields)
+        self.essential = ("lyrics",) if lyrics else ("caption",)
 
     def caption(self, audio):
-        if self.left == 0:
-            raise KeyboardInterrupt  # the process dies mid-batch
-        self.left -= 1
-        return {"caption": f"caption of {audio.path.stem}"}
+        self.log.append((self.name, audio.path.name))
+        if audio.path.stem in self.fail_on:
+            raise RuntimeError(f"CUDA error on {audio.path.stem}")
+        return {key: value.format(stem=audio.path.stem) if isinstance(value, str) else value
+                for key, value in self.fields.items()}
+
+    def unload(self):
+        self.log.append((self.name, "unload"))
 
 
-def test_batch_writes_as_it_goes_keeps_edits_and_resumes_after_a_crash(tmp_path, cloud):
-    for name in ("a", "b", "c"):
-        soundfile.write(tmp_path / f"{name}.wav", click_track(120, seconds=4, rate=48000), 48000)
-    (tmp_path / "b.json").write_text(json.dumps({"caption": "my own words", "edited": ["caption"]}))
+def songs(folder: Path, names=("a", "b", "c")) -> Path:
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        soundfile.write(folder / f"{name}.wav", tone(2.0), 48000)
+    return folder
+
+
+def sidecar(folder: Path, stem: str) -> dict:
+    return json.loads((folder / f"{stem}.json").read_text())
+
+
+def test_writes_as_it_goes_keeps_edits_and_resumes_after_an_interrupt(tmp_path):
+    folder = songs(tmp_path / "songs")
+    (folder / "b.json").write_text(json.dumps({"caption": "my own words", "edited": ["caption"]}))
+
+    class Interrupted(Fake):
+        def caption(self, audio):
+            if audio.path.stem == "c":
+                raise KeyboardInterrupt  # the user pressed Ctrl+C mid-batch
+            return super().caption(audio)
+
     with pytest.raises(KeyboardInterrupt):
-        caption_folder(tmp_path, [Exploding(after=1)])
-    assert json.loads((tmp_path / "a.json").read_text())["caption"] == "caption of a"  # kept despite the crash
-    assert not (tmp_path / "c.json").exists()
-    summary = caption_folder(tmp_path, [Gemini(KEY, cloud.url)], BatchOptions(only_missing=True, tag="zzq",
-                                                                              csv_out=tmp_path / "all.csv"))
-    assert summary.skipped == ["a.wav", "b.wav"] and summary.done == ["c.wav"]  # a and b already have captions
-    b, c = json.loads((tmp_path / "b.json").read_text()), json.loads((tmp_path / "c.json").read_text())
-    assert b["caption"] == "my own words"  # the user's caption survives
-    assert c["caption"] == "bright indie rock" and c["custom_tag"] == "zzq"
-    assert "bright indie rock" in (tmp_path / "all.csv").read_text()
-    again = caption_folder(tmp_path, [Gemini(KEY, cloud.url)], BatchOptions(only_missing=False))
-    assert len(again.done) == 3  # asked to redo: b's edited caption is still protected
-    assert json.loads((tmp_path / "b.json").read_text())["caption"] == "my own words"
-    assert json.loads((tmp_path / "b.json").read_text())["bpm"] == 132
+        caption_folder(folder, [Interrupted("cap", {"caption": "caption of {stem}"})])
+    assert sidecar(folder, "a")["caption"] == "caption of a"  # written before the crash
+    assert not (folder / "c.json").exists()
+    summary = caption_folder(folder, [Fake("cap", {"caption": "new {stem}", "genre": "rock"})],
+                             BatchOptions(only_missing=True, tag="zzq", csv_out=tmp_path / "all.csv"))
+    assert summary.skipped == ["a.wav", "b.wav"] and summary.done == ["c.wav"]
+    assert sidecar(folder, "b")["caption"] == "my own words" and sidecar(folder, "b")["custom_tag"] == "zzq"
+    assert sidecar(folder, "c")["caption"] == "new c" and sidecar(folder, "c")["custom_tag"] == "zzq"
+    assert "new c" in (tmp_path / "all.csv").read_text()
+    again = caption_folder(folder, [Fake("cap", {"caption": "redo {stem}", "genre": "jazz"})],
+                           BatchOptions(only_missing=False))
+    assert len(again.done) == 3
+    assert sidecar(folder, "b")["caption"] == "my own words" and sidecar(folder, "b")["genre"] == "jazz"
+
+
+CRASHING_RUN = """
+import os, sys
+from captioner.backend import Backend
+from captioner.batch import BatchOptions, caption_folder
+
+class Dies(Backend):
+    name, provides, essential = "dies", ("caption",), ("caption",)
+    def caption(self, audio):
+        if audio.path.stem == "b":
+            os._exit(9)  # killed mid-song: no cleanup, no exception handlers
+        return {{"caption": "done " + audio.path.stem}}
+
+caption_folder({folder!r}, [Dies()], BatchOptions(only_missing=True))
+"""
+
+
+def test_a_killed_process_loses_only_the_song_in_progress(tmp_path):
+    folder = songs(tmp_path / "songs")
+    code = subprocess.run([sys.executable, "-c", textwrap.dedent(CRASHING_RUN.format(folder=str(folder)))],
+                          cwd=REPO, capture_output=True, text=True, timeout=120).returncode
+    assert code == 9
+    assert sidecar(folder, "a")["caption"] == "done a" and not (folder / "b.json").exists()
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]  # no half-written file
+    summary = caption_folder(folder, [Fake("cap", {"caption": "resumed {stem}"})], BatchOptions(only_missing=True))
+    assert summary.skipped == ["a.wav"] and summary.done == ["b.wav", "c.wav"]
+    assert sidecar(folder, "a")["caption"] == "done a" and sidecar(folder, "c")["caption"] == "resumed c"
+
+
+def test_failures_are_recorded_and_the_batch_goes_on(tmp_path):
+    folder = songs(tmp_path / "songs")
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "text.flac").write_text("not audio")
+    backends = [Fake("first", {"caption": "first {stem}", "bpm": 90}, fail_on=("b",)),
+                Fake("second", {"caption": "second {stem}", "genre": "pop", "bpm": 140, NOTES: ["was unsure"]})]
+    from acestep_train.events import EventLog
+
+    summary = caption_folder(folder, backends, events=EventLog(tmp_path / "events.jsonl"))
+    assert summary.done == ["a.wav", "b.wav", "c.wav"]
+    reasons = {Path(path).name: reason for path, reason in summary.failed}
+    assert reasons["b.wav"] == "first: CUDA error on b"
+    assert "empty" in reasons["empty.wav"] and "unreadable" in reasons["text.flac"]
+    assert sidecar(folder, "a")["caption"] == "first a" and sidecar(folder, "a")["bpm"] == 90  # first listed wins
+    assert sidecar(folder, "b")["caption"] == "second b" and sidecar(folder, "b")["genre"] == "pop"
+    events = read_events(tmp_path / "events.jsonl")
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and events[0]["total"] == 3 and events[0]["unreadable"] == 2
+    assert kinds.count("progress") == 3 and kinds[-1] == "summary" and len(events[-1]["failed"]) == 3
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    assert "b.wav: first: CUDA error on b" in warnings and "a.wav: was unsure" in warnings
+
+
+def test_two_pass_captions_all_unloads_then_transcribes(tmp_path):
+    folder = songs(tmp_path / "songs", ("a", "b"))
+    log = []
+    backends = [Fake("captioner", {"caption": "c {stem}"}, log=log),
+                Fake("transcriber", {"lyrics": "[Verse]\nla {stem}"}, lyrics=True, log=log)]
+    assert [stage for stage, _ in passes(backends, True)] == ["caption", "lyrics"]
+    summary = run_passes(CaptionConfig(folder, ("librosa",), two_pass=True), backends, None)
+    assert log == [("captioner", "a.wav"), ("captioner", "b.wav"), ("captioner", "unload"),
+                   ("transcriber", "a.wav"), ("transcriber", "b.wav"), ("transcriber", "unload")]
+    assert summary.done == ["a.wav", "b.wav"] and sidecar(folder, "b")["lyrics"] == "[Verse]\nla b"
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"backends": ()}, "backends: choose at least one"),
+    ({"backends": ("librosa", "gpt")}, "backends: unknown backend 'gpt'"),
+    ({"backends": ("librosa", "librosa")}, "backends: librosa, librosa names one twice"),
+    ({"backends": ("whisper",)}, "whisper_dir: the whisper backend needs its model folder"),
+    ({"quantize": "2bit"}, "quantize: quantize must be one of 8bit, 4bit"),
+    ({"language": "Klingon"}, "language must be a language code"),
+    ({"max_seconds": 0}, "max_seconds must be > 0"),
+])
+def test_config_errors_name_the_setting(tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        CaptionConfig(tmp_path, **changes)
+    with pytest.raises(FileNotFoundError, match="audio_dir: .* is not a folder"):
+        CaptionConfig(tmp_path / "nowhere")
+
+
+def test_config_round_trips_through_the_command_line(tmp_path):
+    config = CaptionConfig(tmp_path, ("librosa", "acestep-captioner", "gemini"), only_missing=True, tag="zzq",
+                           two_pass=True, timestamps=True, events=tmp_path / "ev.jsonl", model_dir=tmp_path,
+                           quantize="4bit", language="English", base_url="http://127.0.0.1:9", gemini_lyrics=True)
+    assert config.language == "en" and config.model_folder("acestep-captioner") == tmp_path / "acestep-captioner"
+    assert config_from_args(build_parser().parse_args(config.to_argv())) == config
 
 
 def test_cli_with_librosa(tmp_path, capsys):
     soundfile.write(tmp_path / "click.wav", click_track(100, seconds=8, rate=44100), 44100)
     (tmp_path / "bad.wav").write_text("not audio")
     assert captioner_main(["--audio-dir", str(tmp_path), "--backend", "librosa"]) == 0
-    assert json.loads((tmp_path / "click.json").read_text())["bpm"] == 100
-    assert "captioned 1" in capsys.readouterr().out
+    assert sidecar(tmp_path, "click")["bpm"] == 100
+    output = capsys.readouterr().out
+    assert "captioned 1, skipped 0, failed 1" in output and "bad.wav: unreadable" in output
     assert captioner_main(["--audio-dir", str(tmp_path), "--backend", "nope"]) == 2
+    assert "backends: unknown backend 'nope'" in capsys.readouterr().err
+    os.remove(tmp_path / "click.wav")
+    assert captioner_main(["--audio-dir", str(tmp_path), "--backend", "librosa"]) == 1  # nothing could be done

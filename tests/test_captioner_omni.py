@@ -1,17 +1,26 @@
-"""ACE-Step captioner / transcriber backends on a tiny Qwen2.5-Omni thinker built offline."""
+"""ACE-Step captioner / transcriber backends on a tiny Qwen2.5-Omni thinker built offline and loaded from disk."""
 
 from __future__ import annotations
 
 import json
+import math
+from types import SimpleNamespace
 
 import pytest
 import soundfile
 
-from captioner.backend import load_audio
-from captioner.batch import caption_folder
-from captioner.omni_backend import AceStepOmni
-from audio_fixtures import tone
+from acestep_train.events import read_events
+from audio_fixtures import click_track, tone
+from captioner.backend import NOTES, load_audio
+from captioner.config import CaptionConfig
+from captioner.job import run_job
+from captioner.omni_backend import CAPTION_PROMPT, TRANSCRIBE_PROMPT, AceStepOmni, OmniSettings, merge_windows
+from captioner.omni_processor import chat_template
 from tiny_omni import write_tiny_omni
+
+FAST = OmniSettings(caption_tokens=6, metadata_tokens=3, min_lyrics_tokens=4, tokens_per_second=0.5)
+SIDECAR_KEYS = {"filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
+                "is_instrumental", "duration", "custom_tag", "edited"}
 
 
 @pytest.fixture(scope="module")
@@ -19,26 +28,104 @@ def omni_dir(tmp_path_factory):
     return write_tiny_omni(tmp_path_factory.mktemp("omni"))
 
 
+@pytest.fixture(scope="module")
+def model_root(omni_dir, tmp_path_factory):
+    """A --model-dir holding both ACE-Step models (the tiny thinker stands in for each)."""
+    root = tmp_path_factory.mktemp("models")
+    for name in ("acestep-captioner", "acestep-transcriber"):
+        (root / name).symlink_to(omni_dir, target_is_directory=True)
+    return root
+
+
 def test_a_40_second_song_is_not_cut_at_30(omni_dir, tmp_path):
     soundfile.write(tmp_path / "long.wav", tone(40.0, rate=16000), 16000)
     backend = AceStepOmni(omni_dir, "captioner", device="cpu")
-    inputs = backend.prepare(load_audio(tmp_path / "long.wav"))
+    inputs = backend.prepare(load_audio(tmp_path / "long.wav").samples, CAPTION_PROMPT)
     assert int(inputs["feature_attention_mask"].sum()) == 4000  # 40 s of 10 ms frames, all of them
+    assert backend.window() == 300
     backend.unload()
-    assert backend.model is None
+    assert backend.model is None and not backend.loaded
 
 
-def test_batch_with_captioner_and_transcriber(omni_dir, tmp_path):
-    soundfile.write(tmp_path / "a.wav", tone(3.0), 48000)
-    backends = [AceStepOmni(omni_dir, "captioner", device="cpu"), AceStepOmni(omni_dir, "transcriber", device="cpu")]
-    summary = caption_folder(tmp_path, backends)
-    assert not summary.failed and summary.done == ["a.wav"]
-    assert json.loads((tmp_path / "a.json").read_text())["filename"] == "a.wav"
+def test_batch_end_to_end_writes_valid_sidecars(model_root, tmp_path):
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    soundfile.write(songs / "a.wav", click_track(120, seconds=5, rate=48000), 48000)
+    soundfile.write(songs / "b.flac", tone(4.0), 48000)
+    (songs / "broken.mp3").write_bytes(b"ID3 not really an mp3")
+    config = CaptionConfig(songs, ("librosa", "acestep-captioner", "acestep-transcriber"), model_dir=model_root,
+                           device="cpu", tag="zzq", events=tmp_path / "events.jsonl", csv_out=tmp_path / "all.csv",
+                           two_pass=True, omni=FAST)
+    summary = run_job(config)
+    assert sorted(summary.done) == ["a.wav", "b.flac"]
+    assert [p.rsplit("/", 1)[-1] for p, _ in summary.failed] == ["broken.mp3"]  # recorded, the batch went on
+    for name in ("a", "b"):
+        sidecar = json.loads((songs / f"{name}.json").read_text())
+        assert set(sidecar) == SIDECAR_KEYS and sidecar["custom_tag"] == "zzq"
+        assert isinstance(sidecar["caption"], str) and isinstance(sidecar["lyrics"], str)
+        assert isinstance(sidecar["is_instrumental"], bool) and sidecar["duration"] > 3
+    assert json.loads((songs / "a.json").read_text())["bpm"] == 120  # librosa listed first: its BPM wins
+    assert any("tokens" in note for _, note in summary.notes)  # a random model never ends: the cut is reported
+    events = read_events(tmp_path / "events.jsonl")
+    assert [e["stage"] for e in events if e["event"] == "summary"] == ["caption", "lyrics", "all"]
+    assert [e["backend"] for e in events if e["event"] == "loading"] == ["acestep-captioner", "acestep-transcriber"]
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress[-1]["done"] == progress[-1]["total"] == 2 and progress[-1]["eta_s"] == 0
+    assert "a.wav" in (tmp_path / "all.csv").read_text()
+
+
+def test_long_song_is_transcribed_window_by_window(omni_dir, tmp_path):
+    soundfile.write(tmp_path / "long.wav", tone(45.0, rate=16000), 16000)
+    backend = AceStepOmni(omni_dir, "transcriber", device="cpu",
+                          settings=OmniSettings(min_lyrics_tokens=2, tokens_per_second=0.2, window_seconds=20))
+    calls = []
+    original = backend.generate
+
+    def recording(samples, prompt, max_new_tokens, **options):
+        calls.append((len(samples) / 16000, prompt, max_new_tokens))
+        return original(samples, prompt, max_new_tokens, **options)
+
+    backend.generate = recording
+    fields = backend.caption(load_audio(tmp_path / "long.wav"))
+    assert len(calls) == 3 and all(seconds <= 20 for seconds, _, _ in calls)
+    assert abs(sum(seconds for seconds, _, _ in calls) - 45.0) < 0.01  # nothing lost between windows
+    assert all(prompt == TRANSCRIBE_PROMPT and budget == max(2, math.ceil(seconds * 0.2))
+               for seconds, prompt, budget in calls)
+    assert set(fields) <= {"lyrics", "language", "is_instrumental", NOTES}
+
+
+def test_windows_merge_into_one_song():
+    parts = [{"lyrics": "[Verse]\nhello", "language": "en", "is_instrumental": False},
+             {"lyrics": "[Instrumental]", "is_instrumental": True},
+             {"lyrics": "[Chorus]\nagain", "language": "en", "is_instrumental": False}]
+    assert merge_windows(parts) == {"lyrics": "[Verse]\nhello\n\n[Chorus]\nagain", "is_instrumental": False,
+                                    "language": "en"}
+    assert merge_windows([{"lyrics": "[Instrumental]", "is_instrumental": True, "language": "unknown"}]) == {
+        "lyrics": "[Instrumental]", "is_instrumental": True, "language": "unknown"}
+
+
+def test_eight_bit_thinker(omni_dir, tmp_path):
+    soundfile.write(tmp_path / "a.wav", tone(2.0), 48000)
+    backend = AceStepOmni(omni_dir, "captioner", device="cpu", quantize="8bit", settings=FAST)
+    backend.load()
+    assert any("Linear8bitLt" in type(m).__name__ for m in backend.model.modules())
+    assert isinstance(backend.caption(load_audio(tmp_path / "a.wav")), dict)
+    with pytest.raises(ValueError, match="quantize must be one of 8bit, 4bit"):
+        AceStepOmni(omni_dir, "captioner", quantize="3bit")
+
+
+def test_chat_template_from_the_processor_file(tmp_path):
+    (tmp_path / "chat_template.json").write_text(json.dumps({"chat_template": "{{ messages }}"}))
+    assert chat_template(tmp_path, SimpleNamespace(chat_template=None)) == "{{ messages }}"
+    with pytest.raises(FileNotFoundError, match="no chat template"):
+        chat_template(tmp_path / "none", SimpleNamespace(chat_template=None))
 
 
 def test_missing_model_names_the_repo(tmp_path):
     with pytest.raises(FileNotFoundError, match="ACE-Step/acestep-transcriber"):
         AceStepOmni(tmp_path, "transcriber")
+    with pytest.raises(ValueError, match="captioner_dir: the acestep-captioner backend needs its model folder"):
+        CaptionConfig(tmp_path, ("acestep-captioner",))
 
 
 def test_download_from_the_official_repo_name(omni_dir, tmp_path):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import soundfile
 
 from captioner.backend import load_audio
-from captioner.batch import caption_folder
+from captioner.batch import BatchOptions, caption_folder
 from captioner.whisper_backend import LocalWhisper
 from audio_fixtures import tone
 from tiny_whisper import write_tiny_whisper
@@ -28,22 +29,34 @@ def test_long_song_is_transcribed_whole_with_timestamps(whisper_dir, tmp_path):
     assert backend.asr is None
 
 
-def test_batch_writes_lyrics_sidecars(whisper_dir, tmp_path):
+def test_batch_writes_lyrics_sidecars_and_timed_lines(whisper_dir, tmp_path):
     soundfile.write(tmp_path / "a.wav", tone(3.0), 48000)
-    summary = caption_folder(tmp_path, [LocalWhisper(whisper_dir, device="cpu", language="en", max_new_tokens=8)])
+    summary = caption_folder(tmp_path, [LocalWhisper(whisper_dir, device="cpu", language="en", max_new_tokens=8)],
+                             BatchOptions(timestamps=True))
     assert summary.done == ["a.wav"] and not summary.failed
     sidecar = json.loads((tmp_path / "a.json").read_text())
-    assert isinstance(sidecar["lyrics"], str) and sidecar["filename"] == "a.wav"
+    assert isinstance(sidecar["lyrics"], str) and sidecar["filename"] == "a.wav" and sidecar["language"] == "en"
+    lrc = (tmp_path / "a.lrc").read_text()
+    assert all(re.match(r"^\[\d\d:\d\d\.\d\d\]", line) for line in lrc.splitlines())
 
 
-def test_eight_bit_loading(whisper_dir, tmp_path):
+@pytest.fixture(scope="module")
+def wide_whisper_dir(tmp_path_factory):
+    return write_tiny_whisper(tmp_path_factory.mktemp("whisper64"), width=64)  # 4-bit kernels need >= 64 inputs
+
+
+@pytest.mark.parametrize(("quantize", "layer"), [("8bit", "Linear8bitLt"), ("4bit", "Linear4bit")])
+def test_quantized_loading(wide_whisper_dir, tmp_path, quantize, layer):
     soundfile.write(tmp_path / "a.wav", tone(2.0), 48000)
-    backend = LocalWhisper(whisper_dir, device="cpu", quantize="8bit", language="en", max_new_tokens=4)
+    backend = LocalWhisper(wide_whisper_dir, device="cpu", quantize=quantize, language="en", max_new_tokens=4)
     assert "lyrics" in backend.caption(load_audio(tmp_path / "a.wav"))
+    assert any(type(module).__name__ == layer for module in backend.asr.model.modules())
+    backend.unload()
+    assert not backend.loaded
 
 
 def test_missing_model_folder_is_clear(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no Whisper model here"):
+    with pytest.raises(FileNotFoundError, match="no model here"):
         LocalWhisper(tmp_path / "nothing")
 
 
@@ -58,4 +71,4 @@ def test_two_pass_cli_captions_then_transcribes(whisper_dir, tmp_path, capsys):
     assert sidecar["bpm"] == 110 and "lyrics" in sidecar
     summaries = [json.loads(line) for line in (tmp_path / "ev.jsonl").read_text().splitlines()
                  if json.loads(line)["event"] == "summary"]
-    assert len(summaries) == 2  # one pass per group
+    assert [s["stage"] for s in summaries] == ["caption", "lyrics", "all"]  # one pass per group, then the whole

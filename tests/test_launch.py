@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +43,17 @@ def start(args: list[str], wait_for: str, timeout: float = 90):
     raise AssertionError("launch did not print " + repr(wait_for) + ":\n" + "".join(lines))
 
 
+def wait_status(client, kind: str, done: str, timeout: float = 240) -> str:
+    """Poll the app's status line for the newest job of ``kind`` until it shows ``done`` or a failure."""
+    deadline, status = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        status = client.predict(kind, api_name="/job_status")
+        if done in status or ": failed" in status:
+            return status
+        time.sleep(1.0)
+    raise AssertionError(f"{kind} never reached {done!r}: {status}")
+
+
 @pytest.fixture
 def launched(tmp_path):
     procs = []
@@ -58,7 +71,7 @@ def launched(tmp_path):
 
 def test_trainer_starts_on_loopback_and_prints_url(launched):
     port = free_port()
-    proc, lines = launched(["--port", str(port)])
+    _, lines = launched(["--port", str(port)])
     assert f"ACE-Step Studio trainer: http://127.0.0.1:{port}" in lines[-1]
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/config") as response:
         config = response.read().decode()
@@ -70,7 +83,7 @@ def test_trainer_starts_on_loopback_and_prints_url(launched):
 def test_exposed_without_auth_gets_a_generated_password(launched):
     # A non-loopback bind address is "exposed" exactly like --share (tests never contact a share server).
     port = free_port()
-    proc, lines = launched(["--port", str(port), "--host", "0.0.0.0"], wait_for="Login: studio / ")
+    _, lines = launched(["--port", str(port), "--host", "0.0.0.0"], wait_for="Login: studio / ")
     password = lines[-1].split("Login: studio / ")[1].split()[0]
     assert len(password) >= 12
     with pytest.raises(urllib.error.HTTPError) as denied:
@@ -98,7 +111,22 @@ def test_settings_rules(tmp_path):
         make_settings("127.0.0.1", 7861, False, "nopassword", [str(tmp_path)], False)
 
 
-def test_mode_both_runs_two_linked_apps_with_one_login(tmp_path):
+def children_of(pid: int) -> dict[int, str]:
+    """{pid: command line} of a process's children (Linux /proc)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_mode_both_runs_two_linked_apps_with_one_login_and_stops_them_together(tmp_path):
+    from gradio_client import Client
+
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(REPO / "launch.py"), "--mode", "both", "--port", str(port),
                              "--host", "0.0.0.0", "--checkpoint-dir", str(tmp_path / "ck")],
@@ -111,12 +139,19 @@ def test_mode_both_runs_two_linked_apps_with_one_login(tmp_path):
         deadline = time.monotonic() + 90
         while ("captioner:" not in seen or "trainer:" not in seen) and time.monotonic() < deadline:
             seen += proc.stdout.readline()
-        from gradio_client import Client
-
+        assert "Login: " not in seen  # the children use the parent's login; they make up none of their own
         trainer = Client(f"http://127.0.0.1:{port}", auth=(user, password), verbose=False)
         captioner = Client(f"http://127.0.0.1:{port + 1}", auth=(user, password), verbose=False)
-        assert f":{port + 1}" in str(trainer.config) and f":{port})" in str(captioner.config)
+        # The link uses the host the page was opened with, so it works from another machine too.
+        assert trainer.predict(api_name="/peer_link") == f"[Open the captioner](http://127.0.0.1:{port + 1})"
+        assert captioner.predict(api_name="/peer_link") == f"[Open the trainer](http://127.0.0.1:{port})"
+        children = children_of(proc.pid)
+        assert all(password not in command for command in children.values())  # not visible in ps
+        caption_pid = next(pid for pid, command in children.items() if "--mode caption" in command)
+        os.kill(caption_pid, signal.SIGKILL)  # one app dies: the other is stopped with it
+        assert proc.wait(timeout=40) is not None
+        assert not children_of(proc.pid) and all(not Path(f"/proc/{pid}").exists() for pid in children)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    assert proc.returncode is not None
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)

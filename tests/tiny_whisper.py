@@ -13,7 +13,8 @@ import torch
 LANGUAGES = ["en", "fr", "de", "ja", "zh"]
 
 
-def write_tiny_whisper(folder: Path) -> Path:
+def write_tiny_whisper(folder: Path, width: int = 32) -> Path:
+    """``width`` 64 or more makes every linear layer fit bitsandbytes' 4-bit kernels."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperTokenizerFast
 
@@ -29,8 +30,9 @@ def write_tiny_whisper(folder: Path) -> Path:
     tokenizer.add_special_tokens({"additional_special_tokens": specials})
     tokenizer.add_tokens([f"<|{i * 0.02:.2f}|>" for i in range(1501)])
     ids = tokenizer.convert_tokens_to_ids
-    config = WhisperConfig(vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1,
-                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+    config = WhisperConfig(vocab_size=len(tokenizer), d_model=width, encoder_layers=1, decoder_layers=1,
+                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=2 * width,
+                           decoder_ffn_dim=2 * width,
                            num_mel_bins=80, max_source_positions=1500, max_target_positions=128,
                            decoder_start_token_id=ids("<|startoftranscript|>"), eos_token_id=tokenizer.eos_token_id,
                            pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id)

@@ -1,48 +1,47 @@
 """Auto-label tab: the captioner's backends over a song folder, as a job.
 
-Librosa gives BPM and key with no model; the cloud backends (keys from GEMINI_API_KEY,
-OPENAI_API_KEY, ELEVENLABS_API_KEY in the environment the studio was started with) give
-captions and lyrics. Fields you edited are kept unless you tick *Overwrite*.
+Librosa gives BPM, key and duration with no model; the ACE-Step captioner / transcriber and
+Whisper run from a local model folder (the captioner app downloads them); the cloud backends
+take their keys from GEMINI_API_KEY, OPENAI_API_KEY, ELEVENLABS_API_KEY in the environment the
+studio was started with. Fields you edited are kept unless you tick *Overwrite my edits*.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
+from app.caption_jobs import BACKENDS, MODEL_FLAGS, dir_key, submit_captioning
 from app.context import AppContext
-from app.tabs.dataset import checked
-from app.tabs.jobs_panel import progress_text
-
-BACKENDS = ["librosa", "gemini", "openai-whisper", "elevenlabs-scribe"]  # local whisper: python -m captioner --whisper-dir
+from app.status import kind_status
+from app.wiring import named
 
 
-def start(ctx: AppContext, folder: str, backends: list[str], only_missing: bool, overwrite: bool, tag: str) -> str:
-    if not backends:
-        raise gr.Error("Choose at least one backend.")
-    path = checked(ctx, folder)
-    output = ctx.work_root / "autolabel"
-    command = ["captioner", "--audio-dir", str(path), "--backend", ",".join(backends),
-               "--events", str(output / "events.jsonl")]
-    command += ["--only-missing"] if only_missing else []
-    command += ["--overwrite"] if overwrite else []
-    command += ["--tag", tag] if tag.strip() else []
-    job = ctx.jobs.submit("autolabel", command, output)
-    return f"auto-label job {job.id}: {job.status}"
-
-
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext) -> dict:
+    """The tab; returns its settings for the session profile."""
     with gr.Tab("Auto-label"):
         gr.Markdown(__doc__.split("\n\n", 1)[1])
         with gr.Row():
-            folder = gr.Textbox(label="Song folder", value=str(ctx.settings.roots[1] if len(ctx.settings.roots) > 1
-                                                                  else ctx.work_root), scale=4)
-            backends = gr.CheckboxGroup(BACKENDS, value=["librosa"], label="Backends")
+            fields = {"folder": gr.Textbox(label="Song folder", value=str(ctx.data_root), scale=3),
+                      "backends": gr.CheckboxGroup(BACKENDS, value=["librosa"], label="Backends", scale=3)}
         with gr.Row():
-            only_missing = gr.Checkbox(label="Only songs missing these fields", value=True)
-            overwrite = gr.Checkbox(label="Overwrite my edits", value=False)
-            tag = gr.Textbox(label="Activation tag (optional)")
+            model_dirs = {name: gr.Textbox(label=f"{name} model folder") for name in MODEL_FLAGS}
+        with gr.Row():
+            fields.update(only_missing=gr.Checkbox(label="Only songs missing these fields", value=True),
+                          overwrite=gr.Checkbox(label="Overwrite my edits", value=False),
+                          two_pass=gr.Checkbox(label="Two-pass (caption all, free the model, then lyrics)"),
+                          quantize=gr.Dropdown(["none", "8bit", "4bit"], value="none", label="Quantize local models"),
+                          tag=gr.Textbox(label="Activation tag (optional)"))
         go = gr.Button("Label", variant="primary")
-        status = gr.Textbox(label="Status", lines=6)
-        go.click(lambda *a: start(ctx, *a), [folder, backends, only_missing, overwrite, tag], status,
-                 api_name="autolabel")
-        gr.Timer(2.0).tick(lambda: progress_text(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status")
+        status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "autolabel"))
+    inputs = {**fields, **{dir_key(name): box for name, box in model_dirs.items()}}
+
+    def start(values: dict) -> str:
+        dirs = {name: values.pop(dir_key(name)) for name in MODEL_FLAGS}
+        return submit_captioning(ctx, "autolabel", {**values, "model_dirs": dirs})
+
+    go.click(*named(inputs, start), status, api_name="autolabel")
+    gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
+                       show_progress="hidden")
+    return {"folder": fields["folder"], "backends": fields["backends"], "only_missing": fields["only_missing"],
+            "overwrite": fields["overwrite"], "two_pass": fields["two_pass"], "quantize": fields["quantize"],
+            **{dir_key(name): box for name, box in model_dirs.items()}}

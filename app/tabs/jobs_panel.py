@@ -1,4 +1,8 @@
-"""The jobs list every tab shares: polled by a ``gr.Timer`` from disk, so a reloaded page reattaches."""
+"""The jobs list every page shares, read from disk on each poll, so a reloaded page reattaches.
+
+The UI process's runner thread moves the queue (``acestep_train.jobs.start_runner``); this
+panel only reads the records, stops a job and shows its log.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +10,62 @@ import time
 
 import gradio as gr
 
-from acestep_train.events import read_events
 from acestep_train.jobs import JobStore
 from app.context import AppContext
+from app.status import describe, job_events, kind_status
+from app.wiring import first_cell
 
-COLUMNS = ["job", "kind", "status", "started", "exit code"]
+COLUMNS = ["job", "kind", "status", "started", "ended", "exit code", "GPUs"]
+
+
+def clock(stamp: float | None) -> str:
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else ""
 
 
 def job_rows(store: JobStore) -> list[list]:
-    rows = []
-    for job in reversed(store.tick()):
-        started = time.strftime("%H:%M:%S", time.localtime(job.started)) if job.started else ""
-        rows.append([job.id, job.kind, job.status, started, "" if job.exit_code is None else job.exit_code])
-    return rows
+    return [[job.id, job.kind, job.status, clock(job.started), clock(job.ended),
+             "" if job.exit_code is None else job.exit_code, ",".join(map(str, job.gpus)) or "none"]
+            for job in reversed(store.jobs())]
 
 
-def latest_job(store: JobStore, kind: str):
-    jobs = [job for job in store.jobs() if job.kind == kind]
-    return jobs[-1] if jobs else None
+def job_details(store: JobStore, job_id: str) -> str:
+    """Status lines and the last 80 log lines of one job."""
+    try:
+        job = store.load(job_id.strip())
+    except (FileNotFoundError, ValueError) as error:
+        raise gr.Error(f"No such job: {job_id!r}") from error
+    return describe(job, job_events(job), store.log_tail(job.id, 40)) + "\n\n--- log ---\n" + store.log_tail(
+        job.id, 80)
 
 
-def progress_text(store: JobStore, kind: str) -> str:
-    """One readable status line for the newest job of ``kind``, with its error if it failed."""
-    job = latest_job(store, kind)
-    if job is None:
-        return f"No {kind} job yet."
-    events = read_events(f"{job.output_dir}/events.jsonl")
-    last = next((e for e in reversed(events) if e["event"] in ("progress", "step", "summary", "finished")), None)
-    line = f"{job.kind} {job.id}: {job.status}"
-    if last and last["event"] == "progress":
-        line += f" - {last['done']}/{last['total']} ({last['stage']}), ETA {last['eta_s']:.0f} s"
-    elif last and last["event"] == "step":
-        line += f" - step {last['step']}, loss {last['loss']:.4f}, ETA {last['eta_s']:.0f} s"
-    if job.status == "failed":
-        line += "\n" + store.log_tail(job.id, 12)
-    return line
+def stop_job(store: JobStore, job_id: str) -> list[list]:
+    try:
+        job = store.stop(job_id.strip())
+    except (FileNotFoundError, ValueError) as error:
+        raise gr.Error(f"No such job: {job_id!r}") from error
+    if job.status == "stopping":
+        gr.Info(f"{job.id}: stopping" + (" (saving a checkpoint first; stop again to end it now)"
+                                         if job.kind == "train" else ""))
+    return job_rows(store)
 
 
 def build(ctx: AppContext) -> None:
-    with gr.Accordion("Jobs", open=False):
-        table = gr.Dataframe(headers=COLUMNS, interactive=False, label="Jobs (newest first)")
+    store = ctx.jobs
+    with gr.Accordion("Jobs (they keep running when you close this page)", open=False):
+        table = gr.Dataframe(value=lambda: job_rows(store), headers=COLUMNS, interactive=False,
+                             label="Jobs, newest first (click a row to pick it)")
         with gr.Row():
             job_id = gr.Textbox(label="Job", scale=3)
             stop = gr.Button("Stop", variant="stop", scale=1)
-            log_button = gr.Button("Show log", scale=1)
-        log = gr.Textbox(label="Log (last lines)", lines=12)
-    store = ctx.jobs
+            show = gr.Button("Show status and log", scale=1)
+        details = gr.Textbox(label="Status and log", lines=14, max_lines=30)
+    gr.Timer(2.0).tick(lambda: job_rows(store), outputs=table, api_name="jobs", show_progress="hidden")
+    table.select(first_cell, None, job_id)
+    stop.click(lambda job: stop_job(store, job), job_id, table, api_name="stop_job")
+    show.click(lambda job: job_details(store, job), job_id, details, api_name="job_log")
 
-    def stop_job(job: str) -> list[list]:
-        try:
-            store.stop(job.strip())
-        except FileNotFoundError as error:
-            raise gr.Error(f"No such job: {job!r}") from error
-        return job_rows(store)
+    def job_status(kind: str) -> str:
+        """The status box of the newest job of ``kind`` (what each tab's timer shows), for API clients."""
+        return kind_status(store, kind)
 
-    gr.Timer(2.0).tick(lambda: job_rows(store), outputs=table, api_name="jobs")
-    stop.click(stop_job, inputs=job_id, outputs=table, api_name="stop_job")
-    log_button.click(lambda j: store.log_tail(j.strip(), 80), inputs=job_id, outputs=log, api_name="job_log")
+    gr.api(job_status, api_name="job_status")

@@ -1,40 +1,55 @@
-"""Preprocess tab: songs -> training tensors, as a job (progress, ETA, summary of skipped files)."""
+"""Preprocess tab: songs -> training tensors, as a job (progress, ETA, summary of skipped and failed files)."""
 
 from __future__ import annotations
 
 import gradio as gr
 
 from app.context import AppContext
-from app.tabs.dataset import checked
-from app.tabs.jobs_panel import progress_text
+from app.status import kind_status
+from app.tabs.service import model_picker
+from app.wiring import named
+
+SOURCES = {"Song folder": "--audio-dir", "dataset.json": "--dataset-json",
+           "Tensors from another ACE-Step trainer (.pt)": "--import-pt"}
 
 
-def start(ctx: AppContext, variant: str, source: str, output: str, max_duration: float, normalize: str,
-          two_pass: bool, tag: str) -> str:
-    source_path, output_path = checked(ctx, source), checked(ctx, output)
-    flag = "--dataset-json" if source_path.suffix == ".json" else "--audio-dir"
-    command = ["preprocess", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", variant,
-               flag, str(source_path), "--output-dir", str(output_path), "--max-duration", str(max_duration),
-               "--normalize", normalize]
-    command += ["--two-pass"] if two_pass else []
-    command += ["--tag", tag] if tag.strip() else []
-    job = ctx.jobs.submit("preprocess", command, output_path)
-    return f"{job.kind} job {job.id}: {job.status}"
+def preprocess_command(ctx: AppContext, values: dict) -> list[str]:
+    source = ctx.path(values["source"], "song folder or dataset.json")
+    command = ["preprocess", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", values["model"],
+               SOURCES[values["source_kind"]], str(source), "--output-dir", str(ctx.path(values["output"])),
+               "--max-duration", str(values["max_duration"]), "--normalize", values["normalize"]]
+    command += ["--two-pass"] if values["two_pass"] else []
+    if values["tag"].strip():
+        command += ["--tag", values["tag"].strip(), "--tag-position", values["tag_position"]]
+    return command
 
 
-def build(ctx: AppContext) -> None:
+def start(ctx: AppContext, values: dict) -> str:
+    if not values["max_duration"] or values["max_duration"] <= 0:
+        raise gr.Error("Max seconds per song must be above 0.")
+    job = ctx.jobs.submit("preprocess", preprocess_command(ctx, values), ctx.path(values["output"]))
+    return f"preprocess job {job.id}: {job.status}"
+
+
+def build(ctx: AppContext) -> dict:
+    """The tab; returns its settings for the session profile."""
     with gr.Tab("Preprocess"):
         with gr.Row():
-            variant = gr.Textbox(label="Model (turbo, base, sft or a folder name)", value="turbo")
-            source = gr.Textbox(label="Song folder or dataset.json")
-            output = gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors"))
+            fields = {"model": model_picker(ctx),
+                      "source_kind": gr.Dropdown(list(SOURCES), value="Song folder", label="Source"),
+                      "source": gr.Textbox(label="Song folder, dataset.json or .pt folder", value=str(ctx.data_root),
+                                           scale=2),
+                      "output": gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors"), scale=2)}
         with gr.Row():
-            max_duration = gr.Number(label="Max seconds per song", value=240)
-            normalize = gr.Dropdown(["peak", "lufs", "none"], value="peak", label="Normalize")
-            two_pass = gr.Checkbox(label="Two-pass (low VRAM)")
-            tag = gr.Textbox(label="Activation tag (overrides the dataset's)")
+            fields.update(max_duration=gr.Number(label="Max seconds per song", value=240, minimum=1),
+                          normalize=gr.Dropdown(["peak", "lufs", "none"], value="peak", label="Normalize"),
+                          two_pass=gr.Checkbox(label="Two-pass (low VRAM: one model part at a time)"),
+                          tag=gr.Textbox(label="Activation tag (overrides the dataset's)"),
+                          tag_position=gr.Dropdown(["prepend", "append", "replace"], value="prepend",
+                                                   label="Tag position"))
         go = gr.Button("Preprocess", variant="primary")
-        status = gr.Textbox(label="Status", lines=4)
-        go.click(lambda *a: start(ctx, *a), [variant, source, output, max_duration, normalize, two_pass, tag], status,
-                 api_name="start_preprocess")
-        gr.Timer(2.0).tick(lambda: progress_text(ctx.jobs, "preprocess"), outputs=status, api_name="preprocess_status")
+        status = gr.Textbox(label="Status", lines=8, value=lambda: kind_status(ctx.jobs, "preprocess"))
+    go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="start_preprocess")
+    gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "preprocess"), outputs=status, api_name="preprocess_status",
+                       show_progress="hidden")
+    return fields

@@ -1,4 +1,4 @@
-"""Service tab: checkpoint folders and the models found in them."""
+"""Service tab: checkpoint folders and the models in them, downloads, the demo model, GPUs, profiles."""
 
 from __future__ import annotations
 
@@ -7,41 +7,54 @@ import gradio as gr
 from acestep_train.gpu import detect_gpus
 from acestep_train.models.discovery import discover_models
 from acestep_train.models.download import ALIASES
+from acestep_train.models.variants import OFFICIAL_DIT_REPOS
 from app.context import AppContext
+from app.status import kind_status
 
 COLUMNS = ["name", "layout", "variant", "official", "parameters (M)", "dtype", "status"]
+NO_MODEL_NOTE = ("Models load inside each job's own process and are freed when the job ends: the UI never holds "
+                 "a model, so there is nothing to initialize or unload here.")
 
 
-def model_rows(folders_text: str, ctx: AppContext) -> list[list]:
+def model_rows(ctx: AppContext, folders_text: str) -> list[list]:
     """Scan each folder (one per line) and return a table row per model."""
     folders = [line.strip() for line in folders_text.splitlines() if line.strip()]
     if not folders:
         raise gr.Error("Enter at least one checkpoint folder.")
     try:
-        roots = [ctx.user_path(folder) for folder in folders]
-        models = discover_models(roots)
-    except (ValueError, FileNotFoundError) as error:
+        models = discover_models([ctx.path(folder) for folder in folders])
+    except FileNotFoundError as error:
         raise gr.Error(str(error)) from error
     if not models:
         gr.Warning(f"No ACE-Step 1.5 models found in {', '.join(folders)}.")
-    return [
-        [
-            m.name,
-            m.layout,
-            m.variant.name or "unknown",
-            m.variant.official,
-            round(m.parameters / 1e6, 2),
-            "/".join(m.dtypes),
-            "ok" if m.usable else "; ".join([*(f"missing {x}" for x in m.missing), *m.problems]),
-        ]
-        for m in models
-    ]
+    return rows(models)
 
 
-def gpu_table() -> list[list]:
+def rows(models: list) -> list[list]:
+    return [[m.name, m.layout, m.variant.name or "unknown", m.variant.official, round(m.parameters / 1e6, 2),
+             "/".join(m.dtypes), "ok" if m.usable else "; ".join([*(f"missing {x}" for x in m.missing), *m.problems])]
+            for m in models]
+
+
+def model_names(ctx: AppContext) -> list[str]:
+    """Usable models under the checkpoint folder, for the model pickers of the other tabs."""
+    if not ctx.checkpoint_root.is_dir():
+        return []
+    return [m.name for m in discover_models([ctx.checkpoint_root]) if m.usable]
+
+
+def model_picker(ctx: AppContext, label: str = "Model") -> gr.Dropdown:
+    names = model_names(ctx)
+    turbo = [name for name in names if "turbo" in name]
+    return gr.Dropdown([*names, *(v for v in ("turbo", "base", "sft") if v not in names)],
+                       value=(turbo or names or ["turbo"])[0], allow_custom_value=True,
+                       label=f"{label} (a folder in {ctx.checkpoint_root.name}/, or turbo / base / sft)")
+
+
+def gpu_rows() -> list[list]:
     gpus = detect_gpus()
     if not gpus:
-        return [["-", "no NVIDIA GPU found", "", "", ""]]
+        return [["-", "no NVIDIA GPU found: jobs run on the CPU (fine for the demo model)", "", "", ""]]
     return [[g.index, g.name, g.total_gb, g.free_gb, g.driver] for g in gpus]
 
 
@@ -49,28 +62,38 @@ def write_demo(ctx: AppContext) -> str:
     from acestep_train.models.tiny import write_demo_model
 
     folders = write_demo_model(ctx.checkpoint_root, "original", ("turbo", "base"))
-    return f"wrote the tiny demo model: {', '.join(f.name for f in folders)} in {ctx.checkpoint_root}"
+    return f"Wrote the tiny demo model: {', '.join(f.name for f in folders)} in {ctx.checkpoint_root}"
 
 
 def download(ctx: AppContext, model: str) -> str:
     job = ctx.jobs.submit("download", ["download", "--checkpoint-dir", str(ctx.checkpoint_root), "--model", model],
-                          ctx.work_root / "downloads")
-    return f"download job {job.id}: {job.status}; its log shows the progress (Jobs)"
+                          ctx.work_root / "downloads" / model, gpus=[])
+    return f"download job {job.id}: {job.status}"
 
 
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext) -> dict:
+    """The tab; returns the profile controls (path, save, load, note) that ``trainer.py`` wires."""
     with gr.Tab("Service"):
-        gr.Markdown("Models load inside each job's own process and are freed when it ends: the UI itself never "
-                    "holds a model, so there is nothing to unload here.")
-        gr.Dataframe(value=gpu_table(), headers=["#", "GPU", "total GB", "free GB", "driver"], interactive=False)
+        gr.Markdown(NO_MODEL_NOTE)
+        gr.Dataframe(value=gpu_rows, headers=["#", "GPU", "total GB", "free GB", "driver"], interactive=False,
+                     label="GPUs")
         folders = gr.Textbox(value=str(ctx.checkpoint_root), lines=2, label="Checkpoint folders (one per line)")
         scan = gr.Button("Scan for models", variant="primary")
-        table = gr.Dataframe(headers=COLUMNS, label="Models", interactive=False)
+        table = gr.Dataframe(value=lambda: rows(discover_models([ctx.checkpoint_root])), headers=COLUMNS,
+                             label="Models", interactive=False)
         with gr.Row():
-            choice = gr.Dropdown(list(ALIASES), value="turbo", label="Official model", allow_custom_value=True)
-            get = gr.Button("Download")
+            choice = gr.Dropdown([*ALIASES, *OFFICIAL_DIT_REPOS], value="turbo", label="Official model")
+            get = gr.Button("Download (official repositories only)")
             demo = gr.Button("Write the tiny demo model")
-        note = gr.Markdown()
-        scan.click(lambda text: model_rows(text, ctx), inputs=folders, outputs=table, api_name="scan_models")
+        note = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "download"))
+        with gr.Accordion("Session profile: every tab's settings in one file", open=False):
+            with gr.Row():
+                profile = {"path": gr.Textbox(label="Profile file", value=str(ctx.work_root / "profile.json"),
+                                              scale=3),
+                           "save": gr.Button("Save settings"), "load": gr.Button("Load settings")}
+            profile["note"] = gr.Markdown()
+        scan.click(lambda text: model_rows(ctx, text), folders, table, api_name="scan_models")
         get.click(lambda m: download(ctx, m), choice, note, api_name="download")
         demo.click(lambda: write_demo(ctx), None, note, api_name="demo_model")
+        gr.Timer(3.0).tick(lambda: kind_status(ctx.jobs, "download"), outputs=note, show_progress="hidden")
+    return profile

@@ -1,197 +1,152 @@
-"""Train tab: preset (auto-picked by GPU), the main settings, advanced JSON, job control, live plots."""
+"""Train tab: GPU preset (auto-picked), adapter settings, the basic options, every other option as JSON,
+job control, and the run's monitor (loss and learning rate, GPU memory, previews, log)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from functools import partial
 
 import gradio as gr
 
-from acestep_train.events import read_events
 from acestep_train.gpu import detect_gpus
-from acestep_train.presets import builtin_presets, expected_memory, load_preset, pick_preset
+from acestep_train.presets import builtin_presets, pick_preset
+from acestep_train.train.config import ATTENTION_TARGETS, OPTIMIZERS, SCHEDULES
+from app import train_actions as actions
 from app.context import AppContext
-from app.tabs.dataset import checked
-from app.tabs.jobs_panel import latest_job, progress_text
+from app.tabs.service import model_picker
+from app.train_settings import PRESET
+from app.wiring import named
 
-BASIC = {"epochs": "--epochs", "rank": "--rank", "lr": "--lr", "batch": "--batch-size",
-         "crop": "--max-latent-length", "trigger": "--trigger-word", "preview_every": "--preview-every-steps"}
+NUMBERS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor", "epochs", "lr", "warmup", "batch", "grad_accum",
+           "crop", "save_every", "preview_every", "seed")  # the fields made by number()
 
 
-def gpu_text() -> tuple[str, str]:
+def number(label: str) -> gr.Textbox:
+    """A number field whose blank means "the preset's value" (shown as its placeholder)."""
+    return gr.Textbox(label=label, placeholder="preset", max_lines=1)
+
+
+def gpu_line(gpus, preset) -> str:
+    if not gpus:
+        return f"No NVIDIA GPU found: training runs on the CPU (the demo model only). Preset: **{preset.name}**."
+    names = "; ".join(f"#{g.index} {g.name}, {g.total_gb:.0f} GB ({g.free_gb:.1f} free)" for g in gpus)
+    return f"{names}. Preset picked for this card: **{preset.name}** ({preset.title})."
+
+
+def run_section(ctx: AppContext, gpus, preset) -> dict:
+    with gr.Row():
+        fields = {"model": model_picker(ctx),
+                  "preset": gr.Dropdown([p.name for p in builtin_presets()], value=preset.name, label="Preset"),
+                  "adapter": gr.Dropdown(["lora", "lokr"], value="lora", label="Adapter"),
+                  "gpus": gr.CheckboxGroup([str(g.index) for g in gpus], value=[str(gpus[0].index)] if gpus else [],
+                                           label="GPUs (several: one DDP run)", visible=len(gpus) > 1)}
+    with gr.Row():
+        fields.update(tensors=gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors")),
+                      output=gr.Textbox(label="Run folder", value=str(ctx.work_root / "run")))
+    return fields
+
+
+def adapter_section() -> dict:
+    with gr.Row():
+        fields = {"targets": gr.Dropdown([PRESET, *ATTENTION_TARGETS], value=PRESET, label="Attention targets"),
+                  "mlp": gr.Checkbox(label="Also adapt the MLP")}
+    with gr.Row(visible=True) as lora_row:
+        fields.update(rank=number("LoRA rank"),
+                      alpha=number("LoRA alpha"))
+    with gr.Row(visible=False) as lokr_row:
+        fields.update(linear_dim=number("LoKr dim"),
+                      linear_alpha=number("LoKr alpha"),
+                      factor=number("LoKr factor (-1: near-square)"),
+                      decompose_both=gr.Checkbox(label="LoKr: decompose both factors"))
+    return fields, lora_row, lokr_row
+
+
+def basic_section() -> dict:
+    with gr.Row():
+        fields = {"epochs": number("Epochs"),
+                  "lr": number("Learning rate"),
+                  "optimizer": gr.Dropdown([PRESET, *OPTIMIZERS], value=PRESET, label="Optimizer"),
+                  "scheduler": gr.Dropdown([PRESET, *SCHEDULES], value=PRESET, label="LR schedule"),
+                  "warmup": number("Warmup steps")}
+    with gr.Row():
+        fields.update(batch=number("Batch"),
+                      grad_accum=number("Gradient accumulation"),
+                      crop=number("Crop frames, 25 per second"),
+                      save_every=number("Save every N epochs"),
+                      preview_every=number("Preview every N steps (0: off)"))
+    with gr.Row():
+        fields.update(trigger=gr.Textbox(label="Trigger word"),
+                      seed=number("Seed"))
+    return fields
+
+
+def advanced_section() -> dict:
+    with gr.Accordion("Advanced: every setting, resume, layer sensitivity", open=False):
+        fields = {"advanced": gr.Code(language="json", value="", label='Settings as JSON, like run.json; e.g. '
+                                      '{"optim": {"weight_decay": 0.0}, "timesteps": {"min_snr_gamma": 5}}')}
+        show = gr.Button("Show every setting this run would use")
+        resolved = gr.JSON(label="Resolved settings (preset, then JSON, then the fields above)")
+        with gr.Row():
+            fields["resume"] = gr.Dropdown([""], value="", label="Resume from a checkpoint (with its trainer state)",
+                                           allow_custom_value=True, scale=3)
+            find = gr.Button("Find checkpoints")
+        with gr.Row():
+            sensitivity = gr.Button("Estimate layer sensitivity (gradient Fisher)")
+            fields["use_estimate"] = gr.Checkbox(label="Train the layers the estimate chose", value=False)
+    return fields, {"show": show, "resolved": resolved, "find": find, "estimate": sensitivity}
+
+
+def monitor_section() -> dict:
+    with gr.Row():
+        buttons = {"start": gr.Button("Start", variant="primary"),
+                   "stop": gr.Button("Stop (saves a checkpoint)", variant="stop"),
+                   "save": gr.Button("Save now"), "sample": gr.Button("Sample now")}
+    status = gr.Textbox(label="Status", lines=5)
+    loss, memory = gr.Plot(label="Loss and learning rate"), gr.Plot(label="Memory")
+    with gr.Row():
+        clips = [gr.Audio(label=f"Latest preview {i + 1}", type="filepath", interactive=False) for i in range(3)]
+    log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, autoscroll=True)
+    return {**buttons, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
+            "seen": gr.State(None)}
+
+
+def build(ctx: AppContext) -> dict:
+    """The tab; returns its settings for the session profile."""
     gpus = detect_gpus()
     preset = pick_preset(gpus[0].total_gb if gpus else None)
-    if not gpus:
-        return "No NVIDIA GPU found: training runs on the CPU (tiny or demo models only).", preset.name
-    gpu = gpus[0]
-    return f"{gpu.name}: {gpu.total_gb:.1f} GB ({gpu.free_gb:.1f} free), driver {gpu.driver}", preset.name
-
-
-def estimate_text(preset: str, adapter: str) -> str:
-    plan = expected_memory(load_preset(preset), adapter)
-    parts = ", ".join(f"{k} {v:.1f}" for k, v in plan.items() if k != "total")
-    return f"Full-size model, estimated peak {plan['total']:.1f} GB ({parts}) - analytic, not yet GPU-calibrated"
-
-
-def start(ctx: AppContext, variant, preset, adapter, tensors, output, resume, advanced, basic: dict) -> str:
-    command = ["train", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", variant, "--preset", preset,
-               "--adapter-type", adapter, "--dataset-dir", str(checked(ctx, tensors)),
-               "--output-dir", str(checked(ctx, output))]
-    for key, flag in BASIC.items():
-        value = basic.get(key)
-        if value in (None, "") or (value == 0 and key != "preview_every"):  # blank (shown as 0): the preset's
-            continue
-        command += [flag, str(int(value) if isinstance(value, float) and value.is_integer() else value)]
-    if resume:
-        command += ["--resume-from", str(checked(ctx, resume))]
-    if basic.get("use_estimate"):
-        chosen = checked(ctx, output) / "estimate.json"
-        if not chosen.is_file():
-            raise gr.Error(f"{chosen}: run 'Estimate layer sensitivity' first")
-        command += ["--from-estimate", str(chosen)]
-    if advanced.strip():
-        config = Path(checked(ctx, output)) / "advanced.json"
-        try:
-            json.loads(advanced)
-        except json.JSONDecodeError as error:
-            raise gr.Error(f"Advanced settings are not valid JSON: {error}") from error
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(advanced)
-        command += ["--config", str(config)]
-    job = ctx.jobs.submit("train", command, checked(ctx, output))
-    return f"train job {job.id}: {job.status}"
-
-
-def estimate(ctx: AppContext, variant: str, tensors: str, output: str) -> str:
-    target = checked(ctx, output) / "estimate.json"
-    command = ["estimate", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", variant,
-               "--dataset-dir", str(checked(ctx, tensors)), "--output", str(target)]
-    job = ctx.jobs.submit("estimate", command, checked(ctx, output))
-    return f"estimate job {job.id}: {job.status}; when it finishes, tick 'Train the layers the estimate chose'"
-
-
-def control(ctx: AppContext, what: str) -> str:
-    job = latest_job(ctx.jobs, "train")
-    if job is None:
-        raise gr.Error("No training job.")
-    try:
-        if what == "stop":
-            ctx.jobs.stop(job.id)
-        else:
-            ctx.jobs.request(job.id, what)
-    except ValueError as error:
-        raise gr.Error(str(error)) from error
-    return f"{what} requested for {job.id}"
-
-
-def plots(ctx: AppContext):
-    """Loss (raw, smoothed) and learning-rate figure, memory figure, latest previews, status."""
-    import plotly.graph_objects as go
-
-    job = latest_job(ctx.jobs, "train")
-    events = read_events(Path(job.output_dir) / "events.jsonl") if job else []
-    steps = [e for e in events if e["event"] == "step"]
-    loss = go.Figure()
-    loss.add_scatter(x=[e["step"] for e in steps], y=[e["loss"] for e in steps], name="loss", mode="lines")
-    loss.add_scatter(x=[e["step"] for e in steps], y=[e["smoothed_loss"] for e in steps], name="smoothed")
-    loss.add_scatter(x=[e["step"] for e in steps], y=[e["lr"] for e in steps], name="lr", yaxis="y2")
-    loss.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "lr"}, height=320, margin={"t": 20})
-    memory = go.Figure()
-    gpu = [e for e in events if e["event"] == "gpu"]
-    memory.add_scatter(x=[e["step"] for e in gpu], y=[e["gpu_mem_used_gb"] for e in gpu], name="GPU GB")
-    memory.update_layout(height=220, margin={"t": 20})
-    samples = [e for e in events if e["event"] == "samples"]
-    clips = list(samples[-1]["files"].values())[:3] if samples else []
-    clips += [None] * (3 - len(clips))
-    return [loss, memory, *clips, progress_text(ctx.jobs, "train")]
-
-
-def checkpoints(ctx: AppContext, output: str):
-    root = checked(ctx, output)
-    found = [str(root / name) for name in ("best", "final") if (root / name).is_dir()]
-    steps = root / "checkpoints"
-    if steps.is_dir():
-        found += [str(p) for p in sorted(steps.iterdir(), key=lambda p: int(p.name)) if p.name.isdigit()]
-    return gr.update(choices=[""] + found, value="")
-
-
-PROFILE_KEYS = ("variant", "preset", "adapter", "tensors", "output", "advanced")
-
-
-def save_profile(ctx: AppContext, path: str, values: dict) -> str:
-    from acestep_train.atomic import atomic_write_json
-
-    target = checked(ctx, path)
-    atomic_write_json(target, values)
-    return f"saved the settings to {target}"
-
-
-def load_profile(ctx: AppContext, path: str, names: list[str]) -> list:
-    source = checked(ctx, path)
-    try:
-        values = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise gr.Error(f"{source}: cannot read the profile ({error})") from error
-    unknown = set(values) - set(names)
-    if unknown:
-        raise gr.Error(f"{source}: unknown settings {sorted(unknown)}")
-    return [values.get(name, gr.update()) for name in names] + [f"loaded {source}"]
-
-
-def build(ctx: AppContext) -> None:
     with gr.Tab("Train"):
-        info, auto = gpu_text()
-        gr.Markdown(info)
-        with gr.Row():
-            variant = gr.Textbox(label="Model", value="turbo")
-            preset = gr.Dropdown([p.name for p in builtin_presets()], value=auto, label="Preset (auto-picked)")
-            adapter = gr.Dropdown(["lora", "lokr"], value="lora", label="Adapter")
-        estimate = gr.Markdown(estimate_text(auto, "lora"))
-        with gr.Row():
-            tensors = gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors"))
-            output = gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"))
-        basic = {"epochs": gr.Number(label="Epochs", value=10), "rank": gr.Number(label="Rank (0: preset)", value=0),
-                 "lr": gr.Number(label="Learning rate (0: preset)", value=0),
-                 "batch": gr.Number(label="Batch (0: preset)", value=0),
-                 "crop": gr.Number(label="Crop frames (0: preset)", value=0), "trigger": gr.Textbox(label="Trigger word"),
-                 "preview_every": gr.Number(label="Preview every N steps (0: off)", value=0)}
-        with gr.Accordion("Advanced (every setting, JSON as in run.json)", open=False):
-            advanced = gr.Code(language="json", value="", label='e.g. {"optim": {"weight_decay": 0.0}}')
-            resume = gr.Dropdown([""], value="", label="Resume from checkpoint", allow_custom_value=True)
-            refresh = gr.Button("Find checkpoints")
-            with gr.Row():
-                estimate_button = gr.Button("Estimate layer sensitivity (gradient Fisher)")
-                use_estimate = gr.Checkbox(label="Train the layers the estimate chose", value=False)
-        with gr.Row():
-            go = gr.Button("Start", variant="primary")
-            stop = gr.Button("Stop (saves a checkpoint)", variant="stop")
-            save = gr.Button("Save now")
-            sample = gr.Button("Sample now")
-        with gr.Row():
-            profile = gr.Textbox(label="Settings profile file", value=str(ctx.work_root / "profile.json"), scale=3)
-            save_button = gr.Button("Save profile")
-            load_button = gr.Button("Load profile")
-        status = gr.Textbox(label="Status", lines=3)
-        loss_plot, memory_plot = gr.Plot(label="Loss and learning rate"), gr.Plot(label="GPU memory")
-        with gr.Row():
-            clips = [gr.Audio(label=f"Preview {i + 1}", type="filepath") for i in range(3)]
-        names = list(basic)
-        fields = dict(zip(PROFILE_KEYS, (variant, preset, adapter, tensors, output, advanced)), **basic)
-        save_button.click(lambda p, *v: save_profile(ctx, p, dict(zip(fields, v))), [profile, *fields.values()],
-                          status, api_name="save_profile")
-        load_button.click(lambda p: load_profile(ctx, p, list(fields)), profile, [*fields.values(), status],
-                          api_name="load_profile")
-        preset.change(estimate_text, [preset, adapter], estimate)
-        adapter.change(estimate_text, [preset, adapter], estimate)
-        refresh.click(lambda o: checkpoints(ctx, o), output, resume)
-        go.click(lambda v, p, a, t, o, r, adv, use, *b: start(ctx, v, p, a, t, o, r, adv,
-                                                              {**dict(zip(names, b)), "use_estimate": use}),
-                 [variant, preset, adapter, tensors, output, resume, advanced, use_estimate, *basic.values()], status,
-                 api_name="start_training")
-        estimate_button.click(lambda v, t, o: estimate(ctx, v, t, o), [variant, tensors, output], status,
-                              api_name="estimate")
-        stop.click(lambda: control(ctx, "stop"), None, status, api_name="stop_training")
-        save.click(lambda: control(ctx, "save"), None, status, api_name="save_now")
-        sample.click(lambda: control(ctx, "sample"), None, status, api_name="sample_now")
-        gr.Timer(3.0).tick(lambda: plots(ctx), outputs=[loss_plot, memory_plot, *clips, status],
-                           api_name="train_status")
+        gr.Markdown(gpu_line(gpus, preset))
+        fields = run_section(ctx, gpus, preset)
+        adapter, lora_row, lokr_row = adapter_section()
+        fields.update(adapter, **basic_section())
+        defaults = {name: box.value for name, box in fields.items()}
+        memory_note = gr.Markdown(actions.vram(ctx, {**defaults, "advanced": "", "use_estimate": False}))
+        extra, tools = advanced_section()
+        ui = monitor_section()
+    fields.update(extra)
+    wire(ctx, fields, tools, ui, memory_note)
+    numbers = list(NUMBERS)
+    for box, update in zip([fields[n] for n in numbers], actions.hints(preset.name, "lora", numbers)):
+        box.placeholder = update["placeholder"]
+    for trigger in (fields["preset"], fields["adapter"]):
+        trigger.change(lambda p, a: actions.hints(p, a, numbers), [fields["preset"], fields["adapter"]],
+                       [fields[n] for n in numbers], show_progress="hidden")
+    fields["adapter"].change(lambda a: [gr.update(visible=a == "lora"), gr.update(visible=a == "lokr")],
+                             fields["adapter"], [lora_row, lokr_row])
+    return {name: box for name, box in fields.items() if name not in ("gpus", "resume", "use_estimate")}
+
+
+def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> None:
+    ui["start"].click(*named(fields, lambda v: actions.start(ctx, v)), ui["status"], api_name="start_training")
+    tools["estimate"].click(*named(fields, lambda v: actions.estimate(ctx, v)), ui["status"], api_name="estimate")
+    tools["show"].click(*named(fields, lambda v: actions.resolved(ctx, v)[0].to_dict()), tools["resolved"],
+                        api_name="resolved_settings")
+    tools["find"].click(lambda output: actions.checkpoints(ctx, output, resumable_only=True), fields["output"],
+                        fields["resume"], api_name="find_checkpoints")
+    for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
+        ui[what].click(partial(actions.control, ctx, what), None, ui["status"], api_name=api_name)
+    handler, inputs = named(fields, lambda v: actions.vram(ctx, v))
+    for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop"):
+        fields[name].change(handler, inputs, memory_note, show_progress="hidden")
+    outputs = [ui["status"], ui["log"], ui["loss"], ui["memory"], *ui["clips"], ui["seen"]]
+    gr.Timer(3.0).tick(lambda seen: actions.monitor(ctx, seen), ui["seen"], outputs, api_name="train_status",
+                       show_progress="hidden")

@@ -1,0 +1,67 @@
+"""Training figures from ``events.jsonl``: loss (raw, smoothed) with the learning rate, and GPU memory.
+
+Long runs have tens of thousands of steps; a figure gets at most ``MAX_POINTS`` of them (evenly
+spaced, the newest always kept), so a poll stays small. ``uirevision`` keeps the user's zoom
+when the figure is redrawn.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+MAX_POINTS = 2000
+
+
+def thin(rows: list[dict], limit: int = MAX_POINTS) -> list[dict]:
+    if len(rows) <= limit:
+        return rows
+    stride = len(rows) / (limit - 1)
+    return [rows[int(i * stride)] for i in range(limit - 1)] + [rows[-1]]
+
+
+def run_steps(events: list[dict], job_events: list[dict]) -> list[dict]:
+    """Step events of this job, plus the history before it when it resumed in the same folder."""
+    current = [e for e in job_events if e["event"] == "step"]
+    first = current[0]["step"] if current else None
+    if first is None:
+        return current
+    return [e for e in events if e["event"] == "step" and e["step"] < first] + current
+
+
+def loss_figure(steps: list[dict]) -> go.Figure:
+    steps = thin(steps)
+    x = [e["step"] for e in steps]
+    figure = go.Figure()
+    figure.add_scatter(x=x, y=[e["loss"] for e in steps], name="loss", mode="lines", opacity=0.45)
+    figure.add_scatter(x=x, y=[e["smoothed_loss"] for e in steps], name="smoothed loss", mode="lines")
+    figure.add_scatter(x=x, y=[e["lr"] for e in steps], name="learning rate", mode="lines", yaxis="y2",
+                       line={"dash": "dot"})
+    top = max([e["lr"] for e in steps] + [0.0]) * 1.1 or 1.0  # a constant lr still gets a readable axis
+    figure.update_layout(xaxis={"title": "step"}, yaxis={"title": "loss"},
+                         yaxis2={"overlaying": "y", "side": "right", "title": "lr", "showgrid": False,
+                                 "range": [0, top], "tickformat": ".1e"},
+                         height=340, margin={"t": 24, "b": 40}, uirevision="loss",
+                         legend={"orientation": "h", "y": 1.12})
+    return figure
+
+
+def memory_figure(events: list[dict], steps: list[dict]) -> go.Figure:
+    """NVML's view of the whole GPU, and the training process's own peak (torch on a GPU, RSS on the CPU)."""
+    samples = thin([e for e in events if e["event"] == "gpu"])
+    peaks = thin([e for e in steps if e.get("peak_memory_gb")])
+    figure = go.Figure()
+    figure.add_scatter(x=[e["step"] for e in samples], y=[e["gpu_mem_used_gb"] for e in samples],
+                       name="GPU memory used (GB)", mode="lines")
+    if peaks:
+        figure.add_scatter(x=[e["step"] for e in peaks], y=[e["peak_memory_gb"] for e in peaks],
+                           name="training process peak (GB)", mode="lines")
+    figure.update_layout(xaxis={"title": "step"}, yaxis={"title": "GB"}, height=240, margin={"t": 24, "b": 40},
+                         uirevision="memory", showlegend=True, legend={"orientation": "h", "y": 1.2})
+    return figure
+
+
+def latest_previews(events: list[dict], count: int = 3) -> list[str | None]:
+    """The audio files of the newest ``samples`` event, padded with None to ``count``."""
+    samples = [e for e in events if e["event"] == "samples"]
+    clips = list(samples[-1]["files"].values())[:count] if samples else []
+    return clips + [None] * (count - len(clips))

@@ -1,0 +1,104 @@
+"""A job's state in words: progress with ETA, the summary of what was skipped or failed, the error.
+
+Pure functions of a job record, its events and its log, so they are tested without a browser.
+Only events written since the job started count: an output folder reused by a later job keeps
+the earlier job's lines in its ``events.jsonl``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from acestep_train.events import read_events
+from acestep_train.jobs import Job, JobStore
+
+SHOWN_FAILURES = 10
+ERROR_LINES = 12
+
+
+def job_events(job: Job, events: list[dict] | None = None) -> list[dict]:
+    """The events this job wrote (its output folder may hold earlier jobs' events too)."""
+    if events is None:
+        events = read_events(Path(job.output_dir) / "events.jsonl")
+    since = (job.started or job.created) - 1.0
+    return [event for event in events if event["time"] >= since]
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def progress_line(events: list[dict]) -> str:
+    """The latest progress: songs done (preprocess, captions) or the training step."""
+    last = next((e for e in reversed(events) if e["event"] in ("progress", "step")), None)
+    if last is None:
+        return ""
+    if last["event"] == "progress":
+        line = f"{last['done']}/{last['total']} ({last['stage']})"
+        line += f", {last['sample']}" if last.get("sample") else ""
+        return line + f", ETA {duration(last['eta_s'])}" if "eta_s" in last else line
+    start = next((e for e in reversed(events) if e["event"] == "start" and "total_steps" in e), None)
+    total = f"/{start['total_steps']}" if start else ""
+    return (f"step {last['step']}{total} (epoch {last['epoch'] + 1}), loss {last['loss']:.4f} "
+            f"(smoothed {last['smoothed_loss']:.4f}), lr {last['lr']:.2e}, ETA {duration(last['eta_s'])}")
+
+
+def failure_text(item) -> str:
+    if isinstance(item, (list, tuple)) and len(item) == 2:
+        return f"{Path(str(item[0])).name}: {item[1]}"
+    return str(item)
+
+
+def summary_lines(event: dict) -> list[str]:
+    """A ``summary`` event: counts, then the files that failed and why."""
+    failed = event.get("failed") or []
+    counts = [f"{event['done']} done"]
+    counts += [f"{event['skipped']} skipped (unchanged or already done)"] if event.get("skipped") else []
+    counts += [f"{event['removed']} stale removed"] if event.get("removed") else []
+    counts += [f"{len(failed)} failed"]
+    lines = ["Summary: " + ", ".join(counts)]
+    lines += [f"  failed {failure_text(item)}" for item in failed[:SHOWN_FAILURES]]
+    if len(failed) > SHOWN_FAILURES:
+        lines.append(f"  ... and {len(failed) - SHOWN_FAILURES} more (see the log)")
+    return lines
+
+
+def notes(events: list[dict]) -> list[str]:
+    """Warnings and other messages worth reading (the last few)."""
+    kinds = ("warning", "nan", "early_stop", "stopped", "resumed")
+    return [f"{e['event']}: {e['message']}" for e in events if e["event"] in kinds and "message" in e][-3:]
+
+
+def describe(job: Job, events: list[dict], log_tail: str) -> str:
+    """Several lines for a status box: what runs, how far, what went wrong."""
+    head = f"{job.kind} {job.id}: {job.status}"
+    if job.status == "failed":
+        head += f" (exit code {job.exit_code})" if job.exit_code is not None else " (the process was killed)"
+    lines = [head]
+    progress = progress_line(events)
+    if progress:
+        lines.append(progress)
+    elif job.status in ("running", "stopping") and log_tail:
+        lines.append(log_tail.splitlines()[-1][-200:])  # e.g. a download's progress bar or model loading
+    if job.status == "queued":
+        lines.append("waiting for the job before it on the same GPU")
+    summary = next((e for e in reversed(events) if e["event"] == "summary"), None)
+    if summary:
+        lines += summary_lines(summary)
+    finished = next((e for e in reversed(events) if e["event"] == "finished" and "final" in e), None)
+    if finished:
+        lines.append(f"adapter: {finished['final']} (from {finished['final_from']})")
+    lines += notes(events)
+    if job.status == "failed":
+        lines += ["Last lines of the log:", *log_tail.splitlines()[-ERROR_LINES:]]
+    return "\n".join(lines)
+
+
+def kind_status(store: JobStore, kind: str) -> str:
+    """The status box of a tab: the newest job of ``kind``."""
+    job = store.latest(kind)
+    if job is None:
+        return f"No {kind} job yet."
+    return describe(job, job_events(job), store.log_tail(job.id, 40))

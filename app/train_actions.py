@@ -1,0 +1,153 @@
+"""What the Train tab's buttons and timer do: submit jobs, send controls, read the run for the monitor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from acestep_train.atomic import atomic_write_text
+from acestep_train.events import read_events
+from acestep_train.gpu import detect_gpus
+from acestep_train.presets import load_preset
+from app import train_settings as ts
+from app.context import AppContext
+from app.plots import latest_previews, loss_figure, memory_figure, run_steps
+from app.status import describe, job_events
+
+
+def run_paths(ctx: AppContext, values: dict) -> dict:
+    return {"checkpoints": ctx.checkpoint_root, "tensors": ctx.path(values["tensors"], "tensor folder"),
+            "output": ctx.path(values["output"], "run folder")}
+
+
+def estimate_file(paths: dict, values: dict) -> Path | None:
+    if not values["use_estimate"]:
+        return None
+    chosen = paths["output"] / "estimate.json"
+    if not chosen.is_file():
+        raise gr.Error(f"{chosen}: run 'Estimate layer sensitivity' first")
+    return chosen
+
+
+def resolved(ctx: AppContext, values: dict):
+    """(TrainConfig, paths) for these settings; a bad setting is a readable error."""
+    paths = run_paths(ctx, values)
+    try:
+        preset = load_preset(values["preset"]).for_adapter(values["adapter"])
+        return ts.resolve(preset, values, paths, estimate_file(paths, values)), paths
+    except (ValueError, FileNotFoundError) as error:
+        raise gr.Error(f"Settings: {error}") from error
+
+
+def gpu_choice(values: dict) -> tuple[list[int], dict, list[str]]:
+    """(GPUs the job occupies, its environment, extra flags) from the GPU picker."""
+    picked = sorted(int(index) for index in values["gpus"] or [])
+    if len(picked) <= 1:
+        return picked or [0], ({"CUDA_VISIBLE_DEVICES": str(picked[0])} if picked else {}), []
+    return picked, {"CUDA_VISIBLE_DEVICES": ",".join(map(str, picked))}, ["--devices", str(len(picked))]
+
+
+def start(ctx: AppContext, values: dict) -> str:
+    config, paths = resolved(ctx, values)  # refuse a bad setting now, not as a failed job
+    if not (paths["tensors"] / "manifest.json").is_file():
+        raise gr.Error(f"{paths['tensors']}: no preprocessed tensors (manifest.json); run Preprocess first")
+    extra = []
+    if values["advanced"].strip():
+        file = paths["output"] / "advanced.json"
+        atomic_write_text(file, values["advanced"])
+        extra += ["--config", str(file)]
+    if values["resume"]:
+        resume = ctx.path(values["resume"], "checkpoint")
+        if not (resume / TRAINER_STATE).is_file():
+            raise gr.Error(f"{resume} holds an adapter but no trainer state, so a run cannot resume from it; "
+                           "pick a step checkpoint (Find checkpoints)")
+        extra += ["--resume-from", str(resume)]
+    estimate = estimate_file(paths, values)
+    extra += ["--from-estimate", str(estimate)] if estimate else []
+    gpus, env, flags = gpu_choice(values)
+    if (paths["output"] / "events.jsonl").is_file() and not values["resume"]:
+        gr.Warning(f"{paths['output']} holds an earlier run; its checkpoints may be replaced.")
+    job = ctx.jobs.submit("train", ts.command(values, paths, extra + flags), paths["output"], gpus=gpus, env=env)
+    return f"train job {job.id}: {job.status} ({config.adapter.type}, {config.loop.epochs} epochs)"
+
+
+def estimate(ctx: AppContext, values: dict) -> str:
+    paths = run_paths(ctx, values)
+    command = ["estimate", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", values["model"],
+               "--dataset-dir", str(paths["tensors"]), "--output", str(paths["output"] / "estimate.json")]
+    job = ctx.jobs.submit("estimate", command, paths["output"])
+    return f"estimate job {job.id}: {job.status}; when it finishes, tick 'Train the layers the estimate chose'"
+
+
+def control(ctx: AppContext, what: str) -> str:
+    job = ctx.jobs.latest("train")
+    if job is None or not job.active:
+        raise gr.Error("No training job is running.")
+    try:
+        if what == "stop":
+            ctx.jobs.stop(job.id)
+        else:
+            ctx.jobs.request(job.id, what)
+    except ValueError as error:
+        raise gr.Error(str(error)) from error
+    return {"stop": f"Stop requested for {job.id}: it saves a checkpoint, then ends.",
+            "save": f"{job.id} saves a checkpoint after this step.",
+            "sample": f"{job.id} renders previews after this step."}[what]
+
+
+TRAINER_STATE = "trainer_state.pt"  # what makes a checkpoint resumable (optimizer, scheduler, counters)
+
+
+def run_checkpoints(root: Path, resumable_only: bool) -> list[str]:
+    """best, final and every step checkpoint of a run folder (only those holding trainer state, if asked)."""
+    found = [root / name for name in ("best", "final") if (root / name).is_dir()]
+    steps = root / "checkpoints"
+    if steps.is_dir():
+        found += sorted((p for p in steps.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    return [str(p) for p in found if not resumable_only or (p / TRAINER_STATE).is_file()]
+
+
+def checkpoints(ctx: AppContext, output: str, resumable_only: bool = False):
+    """Choices for the export picker (every adapter) or the resume picker (resumable checkpoints)."""
+    root = ctx.path(output, "run folder")
+    found = run_checkpoints(root, resumable_only)
+    if not found:
+        gr.Warning(f"No {'resumable ' if resumable_only else ''}checkpoints in {root} yet.")
+    final = [p for p in found if Path(p).name == "final"]  # export: the run's chosen adapter first
+    return gr.update(choices=["", *found], value=(final or found[-1:] or [""])[0])
+
+
+def hints(preset: str, adapter: str, names: list[str]) -> list:
+    """Placeholders "preset: <value>" for the blank number fields ``names``, in that order."""
+    values = ts.preset_values(load_preset(preset).for_adapter(adapter), adapter)
+    return [gr.update(placeholder=f"preset: {values[name]}") for name in names]
+
+
+def vram(ctx: AppContext, values: dict) -> str:
+    try:
+        config, _ = resolved(ctx, values)
+    except gr.Error as error:
+        return f"VRAM estimate unavailable: {error.message}"
+    gpus = detect_gpus()
+    return ts.vram_text(config, gpus[0].total_gb if gpus else None)
+
+
+def monitor(ctx: AppContext, seen):
+    """[status, log, loss figure, memory figure, 3 previews, seen]; figures are skipped when nothing changed."""
+    job = ctx.jobs.latest("train")
+    if job is None:
+        return ["No train job yet.", "", *[gr.skip()] * 5, None]
+    events_file = Path(job.output_dir) / "events.jsonl"
+    log = ctx.jobs.log_tail(job.id, 30)
+    signature = [job.id, job.status, events_file.stat().st_size if events_file.is_file() else 0]
+    if signature == seen:
+        return [gr.skip(), log, *[gr.skip()] * 5, seen]
+    events = read_events(events_file)
+    mine = job_events(job, events)
+    steps = run_steps(events, mine)
+    status, clips = describe(job, mine, log), latest_previews(mine)
+    playable = [clip if clip is None or ctx.served(Path(clip)) else None for clip in clips]
+    if playable != clips:  # the browser may only fetch files inside the roots
+        status += f"\nPreviews are in {Path(job.output_dir) / 'samples'}; add --root for that folder to play them here."
+    return [status, log, loss_figure(steps), memory_figure(mine, steps), *playable, signature]

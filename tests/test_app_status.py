@@ -1,0 +1,139 @@
+"""The app's pure parts: status lines, plots, the Train tab's settings -> command, wiring by name, links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from acestep_train.jobs import Job
+from acestep_train.presets import load_preset
+from app import train_settings as ts
+from app.context import AppContext
+from app.peer import Peer, peer_url
+from app.plots import latest_previews, loss_figure, run_steps, thin
+from app.settings import make_settings
+from app.status import describe, duration, job_events
+from app.train_actions import gpu_choice
+from app.wiring import named
+
+
+def job(status: str, **fields) -> Job:
+    return Job("20260101-000000-train-abcdef", ["train"], "/nowhere", "train", status=status, started=100.0, **fields)
+
+
+def step(n: int, loss: float = 1.0) -> dict:
+    return {"time": 100.0 + n, "event": "step", "step": n, "epoch": 0, "loss": loss, "smoothed_loss": loss,
+            "lr": 1e-4, "eta_s": 3725.0}
+
+
+def test_status_shows_progress_eta_summary_and_the_error():
+    running = describe(job("running"), [{"time": 101, "event": "start", "total_steps": 50}, step(7)], "")
+    assert "step 7/50 (epoch 1), loss 1.0000" in running and "ETA 1:02:05" in running
+    summary = {"time": 102, "event": "summary", "done": 3, "skipped": 1, "removed": 0,
+               "failed": [["/songs/bad.wav", "unreadable"]]}
+    text = describe(job("failed", exit_code=1), [summary], "line one\nTraceback: boom")
+    assert "failed (exit code 1)" in text and "Summary: 3 done, 1 skipped" in text and "1 failed" in text
+    assert "failed bad.wav: unreadable" in text and text.endswith("Traceback: boom")
+    killed = describe(job("failed"), [], "")
+    assert "the process was killed" in killed
+    loading = describe(job("running"), [], "Loading the VAE\n 40%|####      | 2/5")
+    assert loading.endswith("2/5")  # no event yet: the log's last line is the progress
+    assert duration(59) == "0:59" and duration(3600) == "1:00:00"
+
+
+def test_only_this_jobs_events_count():
+    record = job("running")
+    old = {"time": 10.0, "event": "summary", "done": 9, "skipped": 0, "removed": 0, "failed": []}
+    assert job_events(record, [old, step(1)]) == [step(1)]
+
+
+def test_plots_thin_long_runs_and_keep_the_history_of_a_resume():
+    rows = [step(n) for n in range(1, 10001)]
+    thinned = thin(rows, 100)
+    assert len(thinned) == 100 and thinned[0]["step"] == 1 and thinned[-1]["step"] == 10000
+    earlier, resumed = [step(n) for n in range(1, 6)], [step(n) for n in range(6, 9)]
+    assert [e["step"] for e in run_steps(earlier + resumed, resumed)] == list(range(1, 9))
+    fresh = [step(n) for n in range(1, 4)]
+    assert [e["step"] for e in run_steps(earlier + fresh, fresh)] == [1, 2, 3]  # a new run hides the old one
+    figure = loss_figure(rows)
+    assert len(figure.data[0].x) <= 2000 and figure.layout.uirevision == "loss"
+    samples = {"time": 1, "event": "samples", "files": {"0.5": "/a.wav", "1.0": "/b.wav"}}
+    assert latest_previews([samples]) == ["/a.wav", "/b.wav", None]
+
+
+def values(**changes) -> dict:
+    base = {name: "" for name in ts.FIELD_FLAGS}
+    base.update(optimizer=ts.PRESET, scheduler=ts.PRESET, targets=ts.PRESET, mlp=False, decompose_both=False,
+                adapter="lora", model="tiny-turbo", preset="quick_test", advanced="")
+    base.update(changes)
+    return base
+
+
+def test_blank_fields_keep_the_preset_and_adapter_fields_follow_the_adapter():
+    paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
+    lora = ts.command(values(epochs="3", rank="4", linear_dim="9", lr="0.001", mlp=True), paths, ["--seed", "1"])
+    assert lora[:2] == ["train", "--checkpoint-dir"] and "--preset" in lora
+    assert ["--epochs", "3"] == lora[lora.index("--epochs"):lora.index("--epochs") + 2]
+    assert "--rank" in lora and "--linear-dim" not in lora and "--mlp" in lora and lora[-2:] == ["--seed", "1"]
+    assert "--optimizer" not in lora and "--batch-size" not in lora  # blank: the preset decides
+    lokr = ts.command(values(adapter="lokr", rank="4", linear_dim="9", decompose_both=True), paths, [])
+    assert "--linear-dim" in lokr and "--rank" not in lokr
+    assert "--decompose-both" in lokr
+    with pytest.raises(ValueError, match="epochs must be a whole number"):
+        ts.chosen(values(epochs="2.5"))
+    with pytest.raises(ValueError, match="lr: 'fast' is not a number"):
+        ts.chosen(values(lr="fast"))
+
+
+def test_resolved_settings_layer_preset_json_and_fields():
+    paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
+    preset = load_preset("quick_test").for_adapter("lora")
+    config = ts.resolve(preset, values(rank="4", advanced='{"optim": {"weight_decay": 0.5}, "data": {"repeats": 3}}'),
+                        paths, None)
+    assert config.adapter.rank == 4 and config.optim.weight_decay == 0.5 and config.data.repeats == 3
+    assert config.data.max_latent_length == 500 and config.optim.lr == 0.0003  # the preset's
+    assert ts.resolve(preset, values(advanced='{"optim": {"lr": 0.1}}', lr="0.2"), paths, None).optim.lr == 0.2
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        ts.resolve(preset, values(advanced="[1]"), paths, None)
+    assert ts.preset_values(preset, "lora")["crop"] == 500
+    assert "VRAM estimate for the full-size model" in ts.vram_text(config, None)
+    assert "**" in ts.vram_text(config, 2.0)  # a 2 GB card cannot hold it: a warning
+
+
+def test_named_wiring_passes_a_dict_and_blank_text_for_missing_fields():
+    with gr.Blocks():
+        fields = {"folder": gr.Textbox(), "epochs": gr.Number(), "on": gr.Checkbox()}
+        handler, inputs = named(fields, lambda v: v)
+    assert inputs == list(fields.values())
+    assert list(handler.__signature__.parameters) == ["folder", "epochs", "on"]
+    assert handler(None, None, True) == {"folder": "", "epochs": None, "on": True}
+
+
+def test_gpu_choice_pins_the_picked_gpus():
+    assert gpu_choice({"gpus": []}) == ([0], {}, [])
+    assert gpu_choice({"gpus": ["1"]}) == ([1], {"CUDA_VISIBLE_DEVICES": "1"}, [])
+    assert gpu_choice({"gpus": ["2", "0"]}) == ([0, 2], {"CUDA_VISIBLE_DEVICES": "0,2"}, ["--devices", "2"])
+
+
+def test_typed_paths_are_confined_only_when_exposed(tmp_path):
+    roots = [str(tmp_path / "ck"), str(tmp_path / "data")]
+    local = AppContext(make_settings("127.0.0.1", 7861, False, None, roots, False), tmp_path / "ck", tmp_path)
+    exposed = AppContext(make_settings("0.0.0.0", 7861, False, "a:b", roots, False), tmp_path / "ck", tmp_path)
+    assert local.path("/etc") == Path("/etc")
+    with pytest.raises(gr.Error, match="outside the folders this studio serves"):
+        exposed.path("/etc")
+    with pytest.raises(gr.Error, match="Enter a song folder"):
+        exposed.path("  ", "song folder")
+    assert exposed.path("songs") == tmp_path / "ck" / "songs"  # relative: inside the first root
+    assert exposed.served(tmp_path / "data" / "a.wav") and not exposed.served(Path("/etc/passwd"))
+
+
+def test_peer_link_follows_the_page_host_or_the_share_link(tmp_path):
+    peer = Peer("captioner", 7862, tmp_path)
+    assert peer_url(peer, "10.0.0.5:7861", "http") == "http://10.0.0.5:7862"
+    assert peer_url(peer, "[::1]:7861", "http") == "http://[::1]:7862"
+    assert peer_url(peer, "studio.lan", "https") == "https://studio.lan:7862"
+    (tmp_path / "captioner.url").write_text("https://abc.gradio.live\n")
+    assert peer_url(peer, "10.0.0.5:7861", "http") == "https://abc.gradio.live"
