@@ -100,15 +100,6 @@ def check_adapter_changed(adapter) -> None:
                             "not reporting success")
 
 
-def copy_adapter(source: Path, target: Path) -> None:
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for path in source.iterdir():
-        if path.suffix in (".safetensors", ".json") and path.name != "counters.json":
-            shutil.copy2(path, target / path.name)
-
-
 def write_run_json(trainer) -> None:
     import diffusers
     import lightning
