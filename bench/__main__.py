@@ -13,6 +13,7 @@ BENCHMARKS = {
     "merge_peak_ram": "peak RAM of merging a LoRA into the full-size model on CPU",
     "scan": "seconds to scan 1,000 songs",
     "ui_start": "UI start to first response, and time to show a 1,000-song dataset",
+    "crash_resume": "kill -9 a tiny training run at random moments; resume from latest every time",
 }
 
 
