@@ -40,6 +40,7 @@ from acestep_train.paths import read_nofollow
 TRAIN_GRACE_S = 300.0  # a training step, a checkpoint and a preview can take minutes on a big model
 KILL_AFTER_S = 15.0
 LOG_TAIL_BYTES = 256 * 1024  # a tail never reads more of a log than this
+SECRET_ENV = ("ACESTEP_STUDIO_AUTH",)
 RECORD_BYTES = 1024 * 1024  # a job.json larger than this is not ours
 WRAPPER = ["-m", "acestep_train.job_wrapper"]
 KILL = signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM
@@ -51,6 +52,11 @@ except ImportError:  # Windows: the lock covers this process's threads only
 _THREAD_LOCK = threading.RLock()
 _CHILDREN: dict[int, subprocess.Popen] = {}  # job processes this UI started: polled so none is left a zombie
 _ENDED: dict[int, int] = {}  # pid -> exit status of a reaped child, until its record takes it
+
+
+def child_environment() -> dict:
+    """This process's environment for a job, less the UI's login (a job never needs it)."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
 
 
 def reap_children() -> None:
@@ -151,7 +157,7 @@ class JobStore:
             process = subprocess.Popen(
                 [*self.launcher, str(folder)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, cwd=Path(__file__).resolve().parents[1],
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **job.env})
+                env={**child_environment(), "PYTHONUNBUFFERED": "1", **job.env})
         _CHILDREN[process.pid] = process
         _ENDED.pop(process.pid, None)  # a pid of an earlier, reaped child may come back
         job.status, job.pid, job.started = "running", process.pid, time.time()
