@@ -20,7 +20,6 @@ once. A second stop ends a stopping job at once. A process that ignores SIGTERM 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 from acestep_train.job_records import (ACTIVE, RUNNING, Job, broken, parse_record, same_process, signal_name,  # noqa: F401
                                        start_time, valid_id)
@@ -94,7 +94,7 @@ class JobStore:
         try:
             if file.stat().st_size > RECORD_BYTES:
                 raise ValueError(f"larger than {RECORD_BYTES} bytes")
-            return parse_record(json.loads(read_nofollow(file).decode("utf-8")), job_id)
+            return parse_record(safe_json.loads(read_nofollow(file), str(file)), job_id)
         except (OSError, ValueError) as error:  # a symlink, unreadable, not JSON, wrong fields
             created = file.lstat().st_mtime if file.is_symlink() or file.exists() else 0.0
             return broken(job_id, f"{file}: {error}", created)
