@@ -2,7 +2,8 @@
 
 Each trial starts ``python -m acestep_train train`` (tiny model, a checkpoint every step; forked
 from ``bench.crash_worker`` so the imports are paid once), waits
-for its first optimizer step, sleeps a random time and sends SIGKILL. It then counts the
+for its first checkpoint (before it there is nothing to resume: ``--resume-from latest`` then fails
+loudly rather than start over), sleeps a random time and sends SIGKILL. It then counts the
 half-written folders the kill left, resumes from ``latest`` in a fresh process and checks
 that the resume succeeded, used a complete checkpoint and lost at most one save interval.
 
@@ -29,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass
 class Trial:
-    delay_s: float  # time from the first logged step to the kill
+    delay_s: float  # time from the first checkpoint to the kill
     steps_logged: int  # last step the killed run logged
     latest: int | None  # step of the checkpoint "latest" resolved to
     lost_steps: int | None
@@ -85,6 +86,10 @@ def last_step(output: Path) -> int:
     return max((e["step"] for e in events(output) if e.get("event") == "step"), default=0)
 
 
+def saved(output: Path) -> bool:
+    return any(e.get("event") == "checkpoint" for e in events(output))
+
+
 def partial_folders(output: Path) -> int:
     from acestep_train.atomic_dir import stale_partials
     from acestep_train.train.checkpoints import list_checkpoints
@@ -119,13 +124,13 @@ class Runner:
 
 
 def run_trial(runner: Runner, models: Path, tensors: Path, output: Path, delay_s: float, epochs: int = 5) -> Trial:
-    """One kill -9 at ``delay_s`` after the first step, then a resume from latest to the end."""
+    """One kill -9 at ``delay_s`` after the first checkpoint, then a resume from latest to the end."""
     from acestep_train.train.checkpoints import latest_checkpoint
 
     log = str(output.with_suffix(".log"))
     pid = runner.ask(args=command(models, tensors, output, epochs, False), log=log)["pid"]
     deadline = time.monotonic() + 300
-    while last_step(output) == 0 and time.monotonic() < deadline:
+    while not saved(output) and time.monotonic() < deadline:  # a kill before any save has nothing to resume
         time.sleep(0.02)
     time.sleep(delay_s)
     os.killpg(pid, signal.SIGKILL)
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-delay", type=float, default=2.0, help="seconds after the first step")
+    parser.add_argument("--max-delay", type=float, default=2.0, help="seconds after the first checkpoint")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     trials = []
