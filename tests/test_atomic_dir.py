@@ -99,3 +99,13 @@ def test_symlinked_run_folders_are_refused(tmp_path):
         write_checkpoint(run / "checkpoints" / "1")
     assert (outside / "precious").is_dir() and not (outside / "1").exists()
     assert not is_complete(run / "checkpoints")
+
+
+def test_the_ui_offers_only_complete_checkpoints(tmp_path):
+    from app.train_actions import run_checkpoints
+
+    write_checkpoint(tmp_path / "checkpoints" / "3")
+    (tmp_path / "checkpoints" / "4").mkdir()
+    (tmp_path / "checkpoints" / "4" / "adapter_model.safetensors").write_bytes(b"half")
+    (tmp_path / "final").mkdir()  # unmarked: not offered
+    assert run_checkpoints(tmp_path, resumable_only=False) == [str(tmp_path / "checkpoints" / "3")]
