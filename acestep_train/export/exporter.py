@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from acestep_train.atomic_dir import atomic_output
 from acestep_train.export.adapter_state import Adapter
 from acestep_train.export.readers import lokr_from_peft_state, lokr_from_state, lora_from_state
 from acestep_train.export.writers import (
@@ -31,14 +32,15 @@ def export_adapter(adapter: Adapter, fmt: str, output: Path) -> Path:
     """Write ``adapter`` for ``fmt`` into the folder ``output``; returns the weights file."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
-    if adapter.kind == "lora":
-        written = write_lora(adapter, output)
-    elif fmt == "diffusers":
-        written = write_lokr_diffusers(adapter, output)
-    else:
-        written = write_lokr_lycoris(adapter, output)
-    verify_written(adapter, written)
-    return written
+    with atomic_output(output) as folder:  # the folder appears whole, or not at all
+        if adapter.kind == "lora":
+            written = write_lora(adapter, folder)
+        elif fmt == "diffusers":
+            written = write_lokr_diffusers(adapter, folder)
+        else:
+            written = write_lokr_lycoris(adapter, folder)
+        verify_written(adapter, written)
+    return Path(output) / written.name
 
 
 def read_written(path: Path) -> Adapter:
