@@ -108,3 +108,20 @@ def test_job_log_and_stop_refuse_relative_ids(tmp_path):
         with pytest.raises(gr.Error, match="No such job"):
             stop_job(store, bad)
     assert sorted(p.name for p in store.root.iterdir()) == [".lock"] or list(store.root.iterdir()) == []
+
+
+def test_training_refuses_a_run_folder_whose_checkpoints_link_outside(tmp_path):
+    from acestep_train.train.config import load_config
+    from acestep_train.train.setup import run_training
+
+    outside = tmp_path / "outside"
+    (outside / "1").mkdir(parents=True)
+    (outside / "1" / "precious.txt").write_text("keep me")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoints").symlink_to(outside, target_is_directory=True)
+    config = load_config(None, {"checkpoint_dirs": [str(tmp_path / "ck")], "dataset_dir": str(tmp_path / "t"),
+                                "output_dir": str(run)})
+    with pytest.raises(ValueError, match="checkpoints folder is a symbolic link"):
+        run_training(config)
+    assert (outside / "1" / "precious.txt").read_text() == "keep me"
