@@ -6,7 +6,8 @@ from captioner.backend import Audio, Backend
 
 
 class LibrosaAnalysis(Backend):
-    name, provides, essential = "librosa", ("bpm", "keyscale", "duration"), ("bpm", "keyscale")
+    name, provides, essential = "librosa", ("bpm", "keyscale", "timesignature", "duration"), ("bpm", "keyscale")
+    measures = True
 
     def caption(self, audio: Audio) -> dict:
         from acestep_train.dataset.analysis import analyze
