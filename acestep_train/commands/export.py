@@ -11,6 +11,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", required=True, choices=["acestep", "comfyui", "diffusers"])
     parser.add_argument("--output", required=True, metavar="DIR")
     parser.add_argument("--trigger-word", help="recorded in the export's metadata")
+    parser.add_argument("--lokr-as-lora", action="store_true",
+                        help="write a LoKr as its exact LoRA form, so pipe.load_lora_weights (diffusers), "
+                             "ACE-Step and ComfyUI load it as a plain LoRA; refused when the rank needed is too large")
+    parser.add_argument("--max-lora-rank", type=int, default=128,
+                        help="with --lokr-as-lora: the largest LoRA rank to write (default 128)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     adapter = load_adapter(args.adapter)
     if args.trigger_word:
         adapter.metadata["trigger_word"] = args.trigger_word
-    written = export_adapter(adapter, args.format, Path(args.output))
-    print(f"wrote {written} ({adapter.kind}, {len(adapter.modules)} modules; read back and verified)")
+    written = export_adapter(adapter, args.format, Path(args.output), args.lokr_as_lora, args.max_lora_rank)
+    kind = "lokr written as an exact lora" if args.lokr_as_lora else adapter.kind
+    print(f"wrote {written} ({kind}, {len(adapter.modules)} modules; read back and verified)")
     return 0
