@@ -15,7 +15,9 @@ ACE-Step's loader passes them to LyCORIS as ``target_name`` (exact names match t
 loader restricted to the targets wraps exactly the trained layers. (ACE-Step leaves LyCORIS's
 class default ``target_module`` on, which wraps every Linear anyway; our keys all land.)
 LoKr for diffusers: diffusers names with the scale baked into ``lokr_w1`` (diffusers
-infers alpha = rank, scale 1), loaded with ``transformer.load_lora_adapter``.
+infers alpha = rank, scale 1), loaded with ``transformer.load_lora_adapter``; for
+``pipe.load_lora_weights``, export with ``lokr_to_lora`` (``lokr_to_lora.py``): its exact LoRA form
+in the LoRA layout above.
 """
 
 from __future__ import annotations
