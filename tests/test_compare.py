@@ -77,7 +77,8 @@ def test_export_this_one_loads_at_the_chosen_strength(grid, tmp_path):
 
 def test_checkpoint_selection(grid, tmp_path):
     run, _, _ = grid
-    assert [label for label, _ in resolve_checkpoints(run, ["best", "every:2", "2", "4"])] == ["best", "step 4", "step 2"]
+    labels = [label for label, _ in resolve_checkpoints(run, ["best", "every:2", "2", "4"])]
+    assert labels == ["best", "step 4", "step 2"]  # best/ is its own folder; step 4 once
     assert [label for label, _ in resolve_checkpoints(run, ["every:3"])] == ["step 4"]
     with pytest.raises(FileNotFoundError, match="checkpoint '7' not found"):
         resolve_checkpoints(run, ["7"])
@@ -96,3 +97,23 @@ def test_cli_twin_and_export_strength(grid, tiny_original, tmp_path, capsys):
     assert got.metadata["strength"] == 0.75
     a, b = got.deltas(), source.deltas(0.75)
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+
+
+@pytest.mark.parametrize("decomposed", [False, True], ids=["w1", "w1_a"])
+def test_lokr_at_strength_exports_and_reads_back(tmp_path, decomposed):
+    import torch
+
+    from acestep_train.export.adapter_state import Adapter, LokrFactors
+    from acestep_train.export.writers import write_lokr_lycoris
+
+    torch.manual_seed(1)
+    w1 = ({"lokr_w1_a": torch.randn(4, 2), "lokr_w1_b": torch.randn(2, 4)} if decomposed
+          else {"lokr_w1": torch.randn(4, 4)})
+    tensors = {**w1, "lokr_w2_a": torch.randn(8, 2), "lokr_w2_b": torch.randn(2, 8)}
+    adapter = Adapter("lokr", {"layers.0.self_attn.to_q": LokrFactors(tensors, 1.0)},
+                      lokr_config={"linear_dim": 2, "linear_alpha": 1, "factor": 4})
+    write_lokr_lycoris(adapter, tmp_path / "ckpt")
+    written, error = export_choice(tmp_path / "ckpt", 0.75, "comfyui", tmp_path / "out")
+    got, want = read_written(written).deltas(), adapter.deltas(0.75)
+    assert error < 1e-6 and (got["layers.0.self_attn.to_q"] - want["layers.0.self_attn.to_q"]).abs().max() < 1e-6
+    assert load_adapter(tmp_path / "out").metadata["strength"] == 0.75

@@ -9,7 +9,7 @@ an error that says which token and where it looked.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from acestep_train.prompts import SongText

@@ -24,6 +24,13 @@ def _numbers(text: str, what: str) -> tuple[float, ...]:
         raise gr.Error(f"{what}: numbers separated by spaces, e.g. 0 0.5 1") from error
 
 
+def _tokens(ctx: AppContext, text: str) -> tuple[str, ...]:
+    """Checkpoint tokens; one naming a folder is confined to the roots like every typed path."""
+    keywords = ("best", "final")
+    return tuple(token if token in keywords or token.isdigit() or token.startswith("every:")
+                 else str(ctx.path(token, "checkpoint folder")) for token in text.split())
+
+
 def grid_spec(ctx: AppContext, values: dict):
     from acestep_train.compare.spec import GridSpec, PromptSpec
 
@@ -31,7 +38,7 @@ def grid_spec(ctx: AppContext, values: dict):
                     for i in (1, 2, 3) if values[f"caption{i}"].strip())
     try:
         return GridSpec(str(ctx.path(values["run"], "run folder")), (str(ctx.checkpoint_root),), values["model"],
-                        str(ctx.path(values["output"], "grid folder")), tuple(values["checkpoints"].split()),
+                        str(ctx.path(values["output"], "grid folder")), _tokens(ctx, values["checkpoints"]),
                         _numbers(values["strengths"], "Strengths"), prompts, int(values["seed"] or 0),
                         int(values["steps"]) if values["steps"] else None)
     except ValueError as error:
