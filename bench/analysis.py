@@ -86,7 +86,8 @@ def summarise(rows: list[dict], elapsed: float, seconds: float) -> dict:
 
 def table(figures: dict) -> str:
     lines = ["| metric | correct |", "|---|---|"]
-    lines += [f"| {key.removesuffix('_correct')} | {value} |" for key, value in figures.items() if key.endswith("_correct")]
+    lines += [f"| {key.removesuffix('_correct')} | {value} |"
+              for key, value in figures.items() if key.endswith("_correct")]
     lines.append(f"| seconds per song (analysis, wall) | {figures['analysis_s_per_song']} |")
     if "analysis_cpu_s_per_song" in figures:
         lines.append(f"| CPU seconds per song | {figures['analysis_cpu_s_per_song']} (load average "

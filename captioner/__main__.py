@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--model-metadata", action="store_true",
         help="BPM, key and time signature the captioner states win over librosa's measurement")
     add("--caption-prompt", default="", metavar="TEXT",
-        help="task text for acestep-captioner (default: '*Task* Describe this audio in detail', what it was trained on)")
+        help="task text for acestep-captioner (default: '*Task* Describe this audio in detail', its training)")
     add("--transcribe-prompt", default="", metavar="TEXT",
         help="task text for acestep-transcriber (default: '*Task* Transcribe this audio in detail')")
     add("--keys-file", metavar="FILE", help="JSON {GEMINI_API_KEY: ..., ...}; deleted once read")

@@ -22,7 +22,8 @@ def test_set_covers_keys_tempi_meters_and_variations():
 
 @pytest.mark.parametrize(("found", "truth", "ok"), [
     ("A minor", "C major", True), ("C major", "A minor", True), ("G major", "C major", True),
-    ("F major", "C major", True), ("C minor", "C major", False), ("E minor", "C major", False), (None, "C major", False),
+    ("F major", "C major", True), ("C minor", "C major", False), ("E minor", "C major", False),
+    (None, "C major", False),
 ])
 def test_key_tolerance(found, truth, ok):
     assert key_tolerant(found, truth) is ok
