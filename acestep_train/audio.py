@@ -33,6 +33,21 @@ class AudioInfo:
     channels: int
 
 
+def unreadable(path: Path, error: Exception) -> AudioError:
+    """The reason a decoder refused ``path``, in the user's terms (libsndfile says "possibly a pipe?"
+    for any file it cannot recognise, e.g. a text file renamed .mp3)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        head = b""
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return AudioError(f"{path}: unreadable (not an audio file: it holds text)")
+    if "possibly a pipe" in str(error) or "Format not recognised" in str(error):
+        return AudioError(f"{path}: unreadable (not an audio file: no {path.suffix or 'audio'} header recognised)")
+    return AudioError(f"{path}: unreadable ({error})")
+
+
 def probe(path: str | Path) -> AudioInfo:
     """Duration, rate and channels from the file header, without decoding the audio."""
     import soundfile
@@ -45,7 +60,7 @@ def probe(path: str | Path) -> AudioInfo:
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: unreadable ({error})") from error
+        raise unreadable(path, error) from error
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioError(f"{path}: header says no audio frames")
     return AudioInfo(info.frames / info.samplerate, info.samplerate, info.channels)
@@ -61,7 +76,7 @@ def _probe_ffmpeg(path: Path) -> AudioInfo:
         raise AudioError(f"{path}: {path.suffix} needs ffmpeg, which is not installed here "
                          "(install ffmpeg, or convert the file to flac/wav)") from error
     except (audioread.DecodeError, OSError) as error:
-        raise AudioError(f"{path}: unreadable ({error})") from error
+        raise unreadable(path, error) from error
 
 
 def decode(path: str | Path, max_seconds: float | None = None) -> tuple[torch.Tensor, int]:
@@ -77,7 +92,7 @@ def decode(path: str | Path, max_seconds: float | None = None) -> tuple[torch.Te
             data = handle.read(frames=frames, dtype="float32", always_2d=True)
             rate = handle.samplerate
     except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: unreadable ({error})") from error
+        raise unreadable(path, error) from error
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no audio frames")
     return torch.from_numpy(np.ascontiguousarray(data.T)), rate

@@ -7,6 +7,11 @@ beside a training job.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
+
 import gradio as gr
 
 from app.context import AppContext
@@ -15,6 +20,7 @@ BACKENDS = ["librosa", "acestep-captioner", "acestep-transcriber", "whisper", "g
             "elevenlabs-scribe"]
 MODEL_FLAGS = {"whisper": "--whisper-dir", "acestep-captioner": "--captioner-dir",
                "acestep-transcriber": "--transcriber-dir"}
+KEY_NAMES = {"gemini": "GEMINI_API_KEY", "openai-whisper": "OPENAI_API_KEY", "elevenlabs-scribe": "ELEVENLABS_API_KEY"}
 
 
 def captioner_command(ctx: AppContext, values: dict, events: str) -> list[str]:
@@ -35,12 +41,32 @@ def captioner_command(ctx: AppContext, values: dict, events: str) -> list[str]:
     command += ["--overwrite"] if values["overwrite"] else []
     command += ["--two-pass"] if values["two_pass"] else []
     command += ["--tag", values["tag"].strip()] if values["tag"].strip() else []
+    command += ["--model-metadata"] if values.get("model_metadata") else []
+    for flag, name in (("--caption-prompt", "caption_prompt"), ("--transcribe-prompt", "transcribe_prompt")):
+        text = (values.get(name) or "").strip()
+        command += [flag, text] if text else []
     return command
+
+
+def write_keys_file(keys: dict[str, str]) -> Path | None:
+    """The API keys typed in the UI, for the job only: a file only this user can read, in the system
+    temp folder (outside every folder the app serves), passed by its name (never the keys themselves
+    on a command line, in the job record or in a log), deleted by the job as it reads it
+    (``python -m captioner --keys-file``). Nothing else keeps them."""
+    keys = {KEY_NAMES[name]: value.strip() for name, value in keys.items() if value and value.strip()}
+    if not keys:
+        return None
+    handle, name = tempfile.mkstemp(prefix="captioner-keys-", suffix=".json")  # created 0600
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(keys, out)
+    return Path(name)
 
 
 def submit_captioning(ctx: AppContext, kind: str, values: dict) -> str:
     output = ctx.work_root / kind
     command = captioner_command(ctx, values, str(output / "events.jsonl"))
+    keys_file = write_keys_file(values.get("api_keys") or {})
+    command += ["--keys-file", str(keys_file)] if keys_file else []
     gpus = [0] if any(b in MODEL_FLAGS for b in values["backends"]) else []
     job = ctx.jobs.submit(kind, command, output, gpus=gpus)
     return f"{kind} job {job.id}: {job.status}"

@@ -3,12 +3,14 @@ the synthetic evaluation set (``bench.analysis_set``), and seconds per song.
 
 Scores: BPM within 2; BPM within 2 of the truth, its half or its double (octave-tolerant); exact
 key; key allowing its relative major/minor and its dominant (the usual confusions); meter 3 vs 4.
-Every miss is listed with what was measured. Writes bench/results/analysis.json and .md.
+Every miss is listed with what was measured. Seconds per song are wall time and this process's CPU
+time (the latter holds on a shared machine). Writes bench/results/analysis.json and .md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -51,12 +53,13 @@ def evaluate(count: int = 24, seconds: float = 30.0, seed: int = 0, analyzer=Non
     from bench.synth import render
 
     analyzer = analyzer or analyze_signal
-    rows, elapsed = [], 0.0
+    rows, elapsed, cpu = [], 0.0, 0.0
     for index, piece in enumerate(pieces(count, seconds, seed)):
         y = render(piece)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = analyzer(y)
         elapsed += time.perf_counter() - start
+        cpu += time.process_time() - start_cpu
         truth_bpm = piece.bpm
         rows.append({"song": name(piece, index), "bpm": truth_bpm, "key": piece.key, "meter": piece.beats_per_bar,
                      "found_bpm": result.bpm, "found_key": result.key, "found_meter": result.timesignature,
@@ -65,7 +68,8 @@ def evaluate(count: int = 24, seconds: float = 30.0, seed: int = 0, analyzer=Non
                      "meter_ok": result.timesignature == str(piece.beats_per_bar),
                      "confidence": {"bpm": round(result.bpm_confidence, 2), "key": round(result.key_confidence, 2),
                                     "meter": round(result.timesignature_confidence, 2)}})
-    return summarise(rows, elapsed, seconds)
+    return summarise(rows, elapsed, seconds) | {"analysis_cpu_s_per_song": round(cpu / max(len(rows), 1), 3),
+                                                "load_average": round(os.getloadavg()[0], 1)}
 
 
 def summarise(rows: list[dict], elapsed: float, seconds: float) -> dict:
@@ -82,8 +86,12 @@ def summarise(rows: list[dict], elapsed: float, seconds: float) -> dict:
 
 def table(figures: dict) -> str:
     lines = ["| metric | correct |", "|---|---|"]
-    lines += [f"| {key.removesuffix('_correct')} | {value} |" for key, value in figures.items() if key.endswith("_correct")]
-    lines.append(f"| seconds per song (analysis) | {figures['analysis_s_per_song']} |")
+    lines += [f"| {key.removesuffix('_correct')} | {value} |"
+              for key, value in figures.items() if key.endswith("_correct")]
+    lines.append(f"| seconds per song (analysis, wall) | {figures['analysis_s_per_song']} |")
+    if "analysis_cpu_s_per_song" in figures:
+        lines.append(f"| CPU seconds per song | {figures['analysis_cpu_s_per_song']} (load average "
+                     f"{figures['load_average']} while measured) |")
     lines += ["", "Failures:"] + [f"- {f['song']}: missed {', '.join(f['missed'])} (measured {f['found_bpm']} BPM, "
                                   f"{f['found_key']}, {f['found_meter']}/4; confidence {f['confidence']})"
                                   for f in figures["failures"]]

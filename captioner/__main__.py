@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Captions, metadata and lyrics for a folder of songs, written as {stem}.json sidecars.",
         epilog=__doc__.split("\n\n", 1)[1])
     add = parser.add_argument
-    add("--audio-dir", required=True, metavar="DIR", help="the folder of songs")
+    add("--audio-dir", metavar="DIR", help="the folder of songs (required unless --download-only)")
     add("--backend", default="librosa", help=f"comma-separated, first trusted most: {', '.join(BACKEND_NAMES)}")
     add("--only-missing", action="store_true", help="skip songs that already have the fields")
     add("--overwrite", action="store_true", help="replace fields you edited yourself")
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--transcriber-dir", metavar="DIR", help="a local ACE-Step/acestep-transcriber")
     add("--whisper-dir", metavar="DIR", help="a local Whisper model (transformers format)")
     add("--download", action="store_true", help="first fetch the ACE-Step models you chose into their folders")
+    add("--download-only", action="store_true", help="fetch the ACE-Step models you chose, then stop")
     add("--quantize", choices=["none", "8bit", "4bit"], help="load local models with bitsandbytes (small GPUs)")
     add("--device", help="cuda, cuda:1 or cpu (default: the GPU when there is one)")
     add("--language", help="the sung language for Whisper and cloud transcription (default: detected)")
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--model-metadata", action="store_true",
         help="BPM, key and time signature the captioner states win over librosa's measurement")
     add("--caption-prompt", default="", metavar="TEXT",
-        help="task text for acestep-captioner (default: '*Task* Describe this audio in detail', what it was trained on)")
+        help="task text for acestep-captioner (default: '*Task* Describe this audio in detail', its training)")
     add("--transcribe-prompt", default="", metavar="TEXT",
         help="task text for acestep-transcriber (default: '*Task* Transcribe this audio in detail')")
     add("--keys-file", metavar="FILE", help="JSON {GEMINI_API_KEY: ..., ...}; deleted once read")
@@ -78,6 +79,29 @@ def download_chosen(config) -> None:
             download_model(backend.split("-")[1], config.model_folder(backend))
 
 
+def download_only(args: argparse.Namespace) -> int:
+    """``--download-only``: the chosen ACE-Step models into their folders, nothing captioned."""
+    from captioner.download import download_model
+
+    chosen = [name.strip() for name in args.backend.split(",") if name.strip() in ("acestep-captioner",
+                                                                                   "acestep-transcriber")]
+    if not chosen:
+        print("error: --download-only needs --backend acestep-captioner and/or acestep-transcriber", file=sys.stderr)
+        return 2
+    for backend in chosen:
+        role = backend.split("-")[1]
+        folder = getattr(args, f"{role}_dir") or (Path(args.model_dir) / backend if args.model_dir else None)
+        if folder is None:
+            print(f"error: {backend}: give --{role}-dir or --model-dir", file=sys.stderr)
+            return 2
+        try:
+            print(f"downloading {backend} into {download_model(role, folder)} ... done", flush=True)
+        except (RuntimeError, ValueError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
 def report(summary) -> int:
     print(f"captioned {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)}")
     for path, reason in summary.failed:
@@ -91,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     from captioner.http_client import CloudError
 
     args = build_parser().parse_args(argv)
+    if args.download_only:
+        return download_only(args)
+    if not args.audio_dir:
+        print("error: --audio-dir is required (the folder of songs)", file=sys.stderr)
+        return 2
     try:
         keys = {}
         if args.keys_file:

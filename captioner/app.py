@@ -1,29 +1,84 @@
 """The captioner app (port 7862): caption / transcribe / analyze a folder as a job, then review song by song.
 
 Models run inside the job's own process and are freed when it ends, so nothing stays loaded in
-this UI ("unload" is the job ending). The review view reuses the trainer's sidecar editor.
+this UI ("unload" is the job ending). "Download models" fetches ACE-Step's captioner and
+transcriber into their folders as a job; "Analyze only" needs no model at all. API keys for the
+cloud backends are typed into password fields and reach the job through a private file it
+deletes as it reads it: never logged, never saved. The review view reuses the trainer's sidecar
+editor.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from app import dataset_ops as ops
-from app.caption_jobs import BACKENDS, MODEL_FLAGS, dir_key, submit_captioning
+from app.caption_jobs import BACKENDS, KEY_NAMES, MODEL_FLAGS, dir_key, submit_captioning
 from app.context import AppContext
 from app.peer import Peer, header
 from app.status import kind_status
 from app.tabs import jobs_panel
 from app.wiring import first_cell, named
+from captioner.omni_backend import CAPTION_PROMPT, TRANSCRIBE_PROMPT
 
 MODES = {"Caption all": ["librosa", "acestep-captioner"], "Transcribe only": ["acestep-transcriber"],
          "Analyze only": ["librosa"]}
+DOWNLOADABLE = ("acestep-captioner", "acestep-transcriber")
+
+
+def key_field(name: str) -> str:
+    return name.replace("-", "_") + "_key"
+
+
+def require_downloaded(backends: list[str], dirs: dict[str, str]) -> None:
+    """An ACE-Step model that is not in its folder yet stops the start with what to do."""
+    for backend in backends:
+        folder = (dirs.get(backend) or "").strip()
+        if backend in DOWNLOADABLE and folder and not (Path(folder) / "config.json").is_file():
+            raise gr.Error(f"{backend} is not downloaded yet ({folder} has no config.json). Press 'Download "
+                           "models' first, or choose 'Analyze only', which needs no model.")
 
 
 def start(ctx: AppContext, values: dict) -> str:
-    dirs = {name: values.pop(dir_key(name)) for name in MODEL_FLAGS}
+    dirs = {name: values.pop(dir_key(name)) or "" for name in MODEL_FLAGS}
+    keys = {name: values.pop(key_field(name)) or "" for name in KEY_NAMES}
     backends = values.pop("backends") or MODES[values.pop("mode")]
-    return submit_captioning(ctx, "caption", {**values, "backends": backends, "model_dirs": dirs})
+    values.pop("mode", None)
+    require_downloaded(backends, dirs)
+    return submit_captioning(ctx, "caption", {**values, "backends": backends, "model_dirs": dirs, "api_keys": keys})
+
+
+def download(ctx: AppContext, values: dict) -> str:
+    command = ["captioner", "--download-only", "--backend", ",".join(DOWNLOADABLE)]
+    for backend in DOWNLOADABLE:
+        command += [MODEL_FLAGS[backend], str(ctx.path(values[dir_key(backend)], f"{backend} model folder"))]
+    job = ctx.jobs.submit("download", command, ctx.work_root / "downloads" / "captioner", gpus=[])
+    return f"download job {job.id}: {job.status}"
+
+
+def settings_rows(ctx: AppContext, fields: dict) -> None:
+    with gr.Row():
+        fields.update(only_missing=gr.Checkbox(label="Skip songs already done", value=True),
+                      two_pass=gr.Checkbox(label="Two-pass (caption all, free, then transcribe)", value=False),
+                      tag=gr.Textbox(label="Activation tag"),
+                      quantize=gr.Dropdown(["none", "8bit", "4bit"], value="none", label="Quantize (small GPUs)"))
+    with gr.Row():
+        fields.update({dir_key(name): gr.Textbox(label=f"{name} model folder",
+                                                 value=str(ctx.checkpoint_root / name)) for name in MODEL_FLAGS})
+    with gr.Row():
+        fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
+        fields["model_metadata"] = gr.Checkbox(
+            label="Use the captioner's BPM / key / time signature (default: librosa's measurement wins)", value=False)
+    with gr.Accordion("API keys (cloud backends: used for this run only, never logged or saved)", open=False):
+        with gr.Row():
+            fields.update({key_field(name): gr.Textbox(label=f"{name} API key ({variable})", type="password")
+                           for name, variable in KEY_NAMES.items()})
+    with gr.Accordion("Advanced: task prompts", open=False):
+        gr.Markdown("The ACE-Step models were fine-tuned on these exact task texts; leave them empty to use them.")
+        fields["caption_prompt"] = gr.Textbox(label="Captioner task", placeholder=CAPTION_PROMPT)
+        fields["transcribe_prompt"] = gr.Textbox(label="Transcriber task", placeholder=TRANSCRIBE_PROMPT)
 
 
 def caption_tab(ctx: AppContext):
@@ -32,20 +87,26 @@ def caption_tab(ctx: AppContext):
             fields = {"folder": gr.Textbox(label="Song folder", scale=3, value=str(ctx.data_root)),
                       "mode": gr.Radio(list(MODES), value="Caption all", label="What")}
         fields["backends"] = gr.CheckboxGroup(BACKENDS, label="Backends (empty: the mode's default)")
+        settings_rows(ctx, fields)
         with gr.Row():
-            fields.update(only_missing=gr.Checkbox(label="Skip songs already done", value=True),
-                          two_pass=gr.Checkbox(label="Two-pass (caption all, free, then transcribe)", value=False),
-                          tag=gr.Textbox(label="Activation tag"),
-                          quantize=gr.Dropdown(["none", "8bit", "4bit"], value="none", label="Quantize (small GPUs)"))
-        with gr.Row():
-            fields.update({dir_key(name): gr.Textbox(label=f"{name} model folder") for name in MODEL_FLAGS})
-        fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
-        go = gr.Button("Start", variant="primary")
+            go = gr.Button("Start", variant="primary")
+            get = gr.Button("Download models (ACE-Step captioner + transcriber)")
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "caption"))
+        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "download"))
     go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="caption")
-    gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "caption"), outputs=status, api_name="caption_status",
-                       show_progress="hidden")
+    model_dirs = {dir_key(name): fields[dir_key(name)] for name in DOWNLOADABLE}
+    get.click(*named(model_dirs, lambda values: download(ctx, values)), fetched, api_name="download_models")
+    timer = gr.Timer(2.0)
+    timer.tick(lambda: kind_status(ctx.jobs, "caption"), outputs=status, api_name="caption_status",
+               show_progress="hidden")
+    timer.tick(lambda: kind_status(ctx.jobs, "download"), outputs=fetched, api_name="download_status",
+               show_progress="hidden")
     return fields["folder"]
+
+
+def review_scan(ctx: AppContext, folder: str):
+    rows, picker, summary = ops.scan(ctx, folder, "caption")
+    return {"headers": ops.TABLE, "data": rows}, picker, summary
 
 
 def review_tab(ctx: AppContext, folder_default: str) -> None:
@@ -54,7 +115,8 @@ def review_tab(ctx: AppContext, folder_default: str) -> None:
             folder = gr.Textbox(label="Song folder", scale=4, value=folder_default)
             load = gr.Button("Load")
         summary = gr.Markdown()
-        table = gr.Dataframe(headers=ops.TABLE, interactive=False, max_height=360)
+        table = gr.Dataframe(value={"headers": ops.TABLE, "data": []}, headers=ops.TABLE, col_count=len(ops.TABLE),
+                             interactive=False, max_height=360)
         song = gr.Dropdown(label="Song", choices=[], allow_custom_value=True)
         open_button = gr.Button("Open")
         audio = gr.Audio(type="filepath", interactive=False)
@@ -62,7 +124,7 @@ def review_tab(ctx: AppContext, folder_default: str) -> None:
                          gr.Textbox(label=name, lines=6 if name == "lyrics" else 1)) for name in ops.FIELDS}
         save = gr.Button("Save")
         saved = gr.Markdown()
-    load.click(lambda f: ops.scan(ctx, f, "caption"), folder, [table, song, summary], api_name="review_scan")
+    load.click(lambda f: review_scan(ctx, f), folder, [table, song, summary], api_name="review_scan")
     table.select(first_cell, None, song)
     open_button.click(lambda f, n: ops.open_sample(ctx, f, n, "caption"), [folder, song], [audio, *fields.values()],
                       api_name="review_open")

@@ -96,7 +96,8 @@ class AceStepOmni(Backend):
         if role not in REPOS:
             raise ValueError(f"role must be captioner or transcriber, not {role!r}")
         self.model_dir = loading.require_model_folder(
-            model_dir, f"download {REPOS[role]} into it (python -m captioner --download ...) or choose its folder")
+            model_dir, f"download {REPOS[role]} into it (python -m captioner --download-only --backend acestep-{role} "
+                       f"--{role}-dir {model_dir}, or the captioner app's Download models button) or choose its folder")
         self.role, self.device, self.quantize, self.settings = role, device, loading.check_quantize(quantize), settings
         self.name = f"acestep-{role}"
         self.provides = CAPTIONER_FIELDS if role == "captioner" else TRANSCRIBER_FIELDS

@@ -4,8 +4,8 @@ Read, strongest first: a JSON object (bare, in ```json fences, inside chatter, w
 commas or single quotes); labeled lines (``Key: A minor``, ``**Genre**: rock``, ``- BPM: 120``,
 ``## Lyrics`` headings, multi-line caption and lyrics blocks); and plain prose ("in the key of
 E minor", "around 96 BPM", "in 3/4 time", "a dreamy synth-pop song": ``captioner.prose``).
-ACE-Step's captioner answers with prose: what is not a labeled field becomes the caption. Values are normalized (``captioner.normalize``);
-what cannot be read is left out, never guessed.
+ACE-Step's captioner answers with prose: what is not a labeled field becomes the caption. Values are
+normalized (``captioner.normalize``); what cannot be read is left out, never guessed.
 """
 
 from __future__ import annotations

@@ -173,6 +173,15 @@ def test_measured_metadata_wins_over_mined_unless_asked(tmp_path, model_metadata
     assert found["genre"] == "pop" and found["caption"] == "a waltz"  # only the model gives these
 
 
+def test_download_only_needs_an_ace_step_backend_and_a_folder(tmp_path, capsys):
+    assert captioner_main(["--download-only", "--backend", "librosa"]) == 2
+    assert "needs --backend acestep-captioner" in capsys.readouterr().err
+    assert captioner_main(["--download-only", "--backend", "acestep-captioner"]) == 2
+    assert "give --captioner-dir or --model-dir" in capsys.readouterr().err
+    assert captioner_main(["--backend", "librosa"]) == 2  # captioning needs the song folder
+    assert "--audio-dir is required" in capsys.readouterr().err
+
+
 def test_config_round_trips_through_the_command_line(tmp_path):
     config = CaptionConfig(tmp_path, ("librosa", "acestep-captioner", "gemini"), only_missing=True, tag="zzq",
                            two_pass=True, timestamps=True, events=tmp_path / "ev.jsonl", model_dir=tmp_path,

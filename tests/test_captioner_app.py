@@ -1,39 +1,88 @@
-"""The captioner app: a folder analyzed as a job, then one song reviewed and saved."""
+"""The captioner app: a folder analyzed as a job, then one song reviewed and saved; its model download,
+API-key fields, advanced prompts and clear messages."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
+from pathlib import Path
 
+import pytest
 import soundfile
 from gradio_client import Client
 
+from app.dataset_ops import TABLE
 from audio_fixtures import click_track
 from test_launch import free_port, start
 
+SECRET = "sk-test-never-written-4f9c2"
 
-def test_analyze_then_review(tmp_path):
+
+def wait_for(client: Client, api_name: str, seconds: float = 120) -> str:
+    deadline, status = time.monotonic() + seconds, ""
+    while ": finished" not in status and ": failed" not in status:
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
+        status = client.predict(api_name=api_name)
+    return status
+
+
+@pytest.fixture(scope="module")
+def captioner(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("captioner_app")
+    offline = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # the download job fails at once, naming the repo
     songs = tmp_path / "data" / "songs"
     songs.mkdir(parents=True)
-    soundfile.write(songs / "beat.wav", click_track(90, seconds=6, rate=48000), 48000)
+    soundfile.write(songs / "beat.wav", click_track(90, seconds=12, rate=48000), 48000)
+    (songs / "notes.mp3").write_text("these are my lyrics, not audio\n")
     port = free_port()
     proc, _ = start(["--mode", "caption", "--port", str(port), "--checkpoint-dir", str(tmp_path / "ck"),
                      "--root", str(tmp_path / "data"), "--root", str(tmp_path / "runs")],
                     "ACE-Step Studio captioner: ")
     try:
-        client = Client(f"http://127.0.0.1:{port}", verbose=False)
-        assert "submitted" not in client.predict(str(songs), "Analyze only", [], True, False, "", "none", "", "", "",
-                                                 api_name="/caption")
-        deadline, status = time.monotonic() + 120, ""
-        while ": finished" not in status and ": failed" not in status:
-            assert time.monotonic() < deadline, status
-            time.sleep(1)
-            status = client.predict(api_name="/caption_status")
-        assert ": finished" in status
-        assert json.loads((songs / "beat.json").read_text())["bpm"] == 90
-        client.predict(str(songs), "beat.wav", "slow drum machine", "", "90", "", "", "en", False, "",
-                       api_name="/save_review")
-        assert json.loads((songs / "beat.json").read_text())["caption"] == "slow drum machine"
+        yield Client(f"http://127.0.0.1:{port}", verbose=False), songs, tmp_path
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        if offline is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = offline
+
+
+def test_analyze_then_review(captioner):
+    client, songs, root = captioner
+    before = set(Path(tempfile.gettempdir()).glob("captioner-keys-*.json"))
+    assert "submitted" not in client.predict(folder=str(songs), mode="Analyze only", backends=[], only_missing=True,
+                                             two_pass=False, tag="", quantize="none", gemini_key=SECRET,
+                                             api_name="/caption")
+    assert ": finished" in wait_for(client, "/caption_status")
+    sidecar = json.loads((songs / "beat.json").read_text())
+    assert sidecar["bpm"] == 90 and sidecar["timesignature"] in ("3", "4")
+    # the key reached the job through a private file it deleted; nothing the studio wrote holds it
+    assert set(Path(tempfile.gettempdir()).glob("captioner-keys-*.json")) == before
+    written = [p for p in root.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".log", ".txt", "")]
+    assert written and not [p for p in written if SECRET in p.read_text(errors="ignore")]
+    table, _, summary = client.predict(str(songs), api_name="/review_scan")
+    assert table.get("headers") == TABLE, table  # real column names, not 1 2 3 4
+    notes = next(row for row in table["data"] if row[0] == "notes.mp3")
+    assert "not an audio file" in notes[3] and "pipe" not in notes[3]
+    client.predict(str(songs), "beat.wav", "slow drum machine", "", "90", "", "", "en", False, "",
+                   api_name="/save_review")
+    assert json.loads((songs / "beat.json").read_text())["caption"] == "slow drum machine"
+
+
+def test_default_mode_without_weights_says_download_first(captioner):
+    client, songs, root = captioner
+    with pytest.raises(Exception, match="not downloaded yet.*Download models"):
+        client.predict(folder=str(songs), mode="Caption all", backends=[], caption_prompt="*Task* Describe the drums",
+                       api_name="/caption")
+    answer = client.predict(acestep_captioner_dir=str(root / "ck" / "acestep-captioner"),
+                            acestep_transcriber_dir=str(root / "ck" / "acestep-transcriber"),
+                            api_name="/download_models")
+    assert answer.startswith("download job")
+    status = wait_for(client, "/download_status", 90)
+    assert ": failed" in status and "could not download ACE-Step/acestep-captioner" in status

@@ -178,8 +178,10 @@ def test_chat_template_from_the_processor_file(tmp_path):
 
 
 def test_missing_model_names_the_repo(tmp_path):
-    with pytest.raises(FileNotFoundError, match="ACE-Step/acestep-transcriber"):
+    with pytest.raises(FileNotFoundError, match="ACE-Step/acestep-transcriber") as missing:
         AceStepOmni(tmp_path, "transcriber")
+    assert "python -m captioner --download-only --backend acestep-transcriber --transcriber-dir" in str(missing.value)
+    assert "..." not in str(missing.value)
     with pytest.raises(ValueError, match="captioner_dir: the acestep-captioner backend needs its model folder"):
         CaptionConfig(tmp_path, ("acestep-captioner",))
 

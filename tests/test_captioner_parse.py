@@ -92,6 +92,9 @@ We are the ones who carry on
 """
 
 
+ZH_LYRICS = "[Chorus]\n月亮代表我的心\n\n[Verse 2]\n你问我爱你有多深"
+
+
 @pytest.mark.parametrize(("text", "cut", "expected"), [
     (TRANSCRIBER, False, {"language": "en", "is_instrumental": False,
                           "lyrics": TRANSCRIBER.split("# Lyrics\n", 1)[1].strip()}),
@@ -108,8 +111,8 @@ We are the ones who carry on
      {"language": "en", "lyrics": "[Verse 1]\nCity lights are calling", "is_instrumental": False}),
     ("# Languages\n\n# Lyrics\n\n[Instrumental]\n", False,  # empty language block
      {"lyrics": "[Instrumental]", "is_instrumental": True}),
-    ("# Languages\nzh\n# Lyrics\n[Chorus]\n月亮代表我的心\n\n[Verse 2]\n你问我爱你有多深", False,  # no blank line
-     {"language": "zh", "lyrics": "[Chorus]\n月亮代表我的心\n\n[Verse 2]\n你问我爱你有多深", "is_instrumental": False}),
+    ("# Languages\nzh\n# Lyrics\n" + ZH_LYRICS, False,  # no blank line between the sections
+     {"language": "zh", "lyrics": ZH_LYRICS, "is_instrumental": False}),
     ("```\n# Languages\nen\n\n# Lyrics\n[Verse]\nA line\n" + "oh oh oh\n" * 40 + "oh o", True,
      {"language": "en", "lyrics": "[Verse]\nA line\noh oh oh\noh oh oh", "is_instrumental": False}),
 ])

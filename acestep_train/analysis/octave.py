@@ -1,7 +1,7 @@
 """The octave decision: a tempo and its half / double fit the same onsets; choose deliberately.
 
 The readings weighed are the three best tempo candidates with their halves and doubles (within
-45-230 BPM). Each reading's evidence is its own pulse strength, the autocorrelation at one beat
+50-230 BPM). Each reading's evidence is its own pulse strength, the autocorrelation at one beat
 of that reading: a double-time reading whose extra beats carry no onsets is weak, one whose
 in-between beats are as strong as the others is real. A log-normal prior (centre 140 BPM, one
 octave wide) breaks near-ties towards the faster reading, which is where the usual error lies
@@ -21,7 +21,7 @@ from acestep_train.analysis.tempo import Periodicity
 PRIOR_CENTRE = 140.0
 PRIOR_OCTAVES = 1.0
 PULSE_WEIGHT = 2.0
-RANGE = (45.0, 230.0)
+RANGE = (50.0, 230.0)
 
 
 @dataclass(frozen=True)
