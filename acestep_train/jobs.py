@@ -36,6 +36,9 @@ from pathlib import Path
 from acestep_train.atomic import atomic_write_json
 
 ACTIVE = ("queued", "running", "stopping")
+#: A batch job's exit code when it finished but skipped some bad inputs (preprocess: unreadable songs).
+#: The job counts as finished; its summary event says what was skipped and why.
+EXIT_PARTIAL = 10
 RUNNING = ("running", "stopping")
 TRAIN_GRACE_S = 300.0  # a training step, a checkpoint and a preview can take minutes on a big model
 KILL_AFTER_S = 15.0
@@ -215,7 +218,7 @@ class JobStore:
 
 
 def ended_status(exit_code: int, stop_requested: float | None) -> str:
-    if exit_code != 0:
+    if exit_code not in (0, EXIT_PARTIAL):
         return "failed"
     return "stopped" if stop_requested else "finished"  # a graceful stop saved a checkpoint and exited 0
 

@@ -36,6 +36,9 @@ def test_status_shows_progress_eta_summary_and_the_error():
     text = describe(job("failed", exit_code=1), [summary], "line one\nTraceback: boom")
     assert "failed (exit code 1)" in text and "Summary: 3 done, 1 skipped" in text and "1 failed" in text
     assert "failed bad.wav: unreadable" in text and text.endswith("Traceback: boom")
+    partial = describe(job("finished", exit_code=10), [summary], "100%|##########| 8/8")
+    assert partial.startswith("train 20260101-000000-train-abcdef: finished, 1 skipped\nSummary: 3 done")
+    assert "skipped bad.wav: unreadable" in partial and "failed" not in partial and "8/8" not in partial
     killed = describe(job("failed"), [], "")
     assert "the process was killed" in killed
     loading = describe(job("running"), [], "Loading the VAE\n 40%|####      | 2/5")
