@@ -134,3 +134,11 @@ def kind_status(store: JobStore, kind: str) -> str:
     if job is None:
         return f"No {kind} job yet."
     return job_status(store, job)
+
+
+def submitted(store: JobStore, job: Job) -> str:
+    """The message after a button submitted ``job``: started, or queued and behind which job."""
+    if job.status == "queued":
+        return (f"Queued {job.kind} job {job.id}: it waits for {blocker(store, job) or 'its GPU'} to end "
+                "(the Jobs panel can cancel it).")
+    return f"Started {job.kind} job {job.id}; its progress and summary show below."
