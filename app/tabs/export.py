@@ -63,7 +63,7 @@ def merge(ctx: AppContext, values: dict) -> str:
     command = ["merge", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", values["model"],
                "--adapter", str(ctx.path(values["checkpoint"], "checkpoint")), "--strength", str(values["strength"]),
                "--output-dir", str(output)]
-    job = ctx.jobs.submit("merge", command, output)
+    job = ctx.jobs.submit("merge", command, output, gpus=[])  # CPU only: never waits behind training
     return submitted(ctx.jobs, job)
 
 
