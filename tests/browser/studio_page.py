@@ -34,7 +34,7 @@ class Studio:
                 [sys.executable, str(REPO / "launch.py"), "--port", str(port), "--demo", "--checkpoint-dir",
                  str(base / "ck"), "--root", str(base / "datasets"), "--root", str(base / "state")],
                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 400  # a loaded machine starts slowly
         while "ACE-Step Studio trainer: " not in self.console():
             assert self.proc.poll() is None and time.monotonic() < deadline, self.console()
             time.sleep(0.2)
