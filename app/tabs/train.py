@@ -107,7 +107,7 @@ def monitor_section(has_gpu: bool) -> dict:
         clips = [gr.Audio(label="Preview", type="filepath", interactive=False) for _ in range(3)]
     log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, autoscroll=True)
     return {**buttons, "note": note, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
-            "seen": gr.State(None)}
+            "seen": gr.State(None), "chosen": gr.State(None)}  # chosen: the run the user picked (None: default)
 
 
 def build(ctx: AppContext) -> dict:
@@ -148,17 +148,17 @@ def wire_presets(fields: dict, lora_row, lokr_row) -> None:
 def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> None:
     def start(values: dict) -> dict:
         text, job = actions.start(ctx, values)
-        return {ui["note"]: text, **({ui["picker"]: gr.update(choices=actions.train_jobs(ctx), value=job.id)}
-                                     if job.status != "queued" else {})}
+        return {ui["note"]: text, **({ui["picker"]: gr.update(choices=actions.train_jobs(ctx), value=job.id),
+                                      ui["chosen"]: job.id} if job.status != "queued" else {})}
 
-    ui["start"].click(*named(fields, start), [ui["note"], ui["picker"]], api_name="start_training")
+    ui["start"].click(*named(fields, start), [ui["note"], ui["picker"], ui["chosen"]], api_name="start_training")
     tools["estimate"].click(*named(fields, lambda v: actions.estimate(ctx, v)), ui["note"], api_name="estimate")
     tools["show"].click(*named(fields, lambda v: actions.resolved(ctx, v)[0].to_dict()), tools["resolved"],
                         api_name="resolved_settings")
     tools["find"].click(lambda output: actions.checkpoints(ctx, output, resumable_only=True), fields["output"],
                         fields["resume"], api_name="find_checkpoints")
     for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
-        ui[what].click(partial(actions.control, ctx, what), ui["picker"], ui["note"], api_name=api_name)
+        ui[what].click(partial(actions.control, ctx, what), ui["chosen"], ui["note"], api_name=api_name)
     handler, inputs = named(fields, lambda v: actions.vram(ctx, v))
     for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
@@ -171,5 +171,8 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
         return out
 
     outputs = [*shown.values(), *ui["clips"]]  # a list: API clients get them in this order
-    gr.Timer(3.0).tick(tick, [ui["seen"], ui["picker"]], outputs, api_name="train_status", show_progress="hidden")
-    ui["picker"].input(lambda selected: tick(None, selected), ui["picker"], outputs, show_progress="hidden")
+    # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
+    # otherwise put the old run back over a fresh pick).
+    gr.Timer(3.0).tick(tick, [ui["seen"], ui["chosen"]], outputs, api_name="train_status", show_progress="hidden")
+    ui["picker"].input(lambda selected: selected, ui["picker"], ui["chosen"], show_progress="hidden").then(
+        lambda selected: tick(None, selected), ui["chosen"], outputs, show_progress="hidden")

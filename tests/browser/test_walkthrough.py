@@ -110,10 +110,10 @@ def two_runs(page, studio) -> tuple[str, str]:
     tab(page, "5 · Train")
     for name, value in (("Epochs", "400"), ("Crop frames, 25 per second", "30"),
                         ("Preview every N steps (0: off)", "3")):
-        page.get_by_label(name, exact=True).fill(value)
+        fill(page, name, value)
     page.get_by_role("button", name="Start", exact=True).click()
     first = re.search(r"Started train job (\S+) ", page.get_by_text("Started train job").inner_text()).group(1)
-    page.get_by_label("Run folder").fill(str(studio.base / "datasets" / "my-band" / "runs" / "second"))
+    fill(page, "Run folder", str(studio.base / "datasets" / "my-band" / "runs" / "second"))
     page.get_by_role("button", name="Start", exact=True).click()
     queued = page.get_by_text("Queued train job")
     queued.wait_for(timeout=60_000)
@@ -149,6 +149,7 @@ def control_the_visible_run(page, first: str, second: str) -> None:
 
 def reload_keeps_the_project(page, studio) -> None:
     page.reload()
+    page.get_by_role("tab", name="6 · Export & merge").click()
     trigger = page.get_by_label("Trigger word (metadata)")
     trigger.fill("zzq")  # typed right after opening: kept
     tab(page, "5 · Train")
