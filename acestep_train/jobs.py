@@ -37,6 +37,9 @@ from acestep_train.job_records import (ACTIVE, RUNNING, Job, broken, parse_recor
                                        start_time, valid_id)
 from acestep_train.paths import read_nofollow
 
+#: A batch job's exit code when it finished but skipped some bad inputs (preprocess: unreadable songs).
+#: The job counts as finished; its summary event says what was skipped and why.
+EXIT_PARTIAL = 10
 TRAIN_GRACE_S = 300.0  # a training step, a checkpoint and a preview can take minutes on a big model
 KILL_AFTER_S = 15.0
 LOG_TAIL_BYTES = 256 * 1024  # a tail never reads more of a log than this
@@ -250,7 +253,7 @@ class JobStore:
 
 
 def ended_status(exit_code: int, stop_requested: float | None) -> str:
-    if exit_code != 0:
+    if exit_code not in (0, EXIT_PARTIAL):
         return "failed"
     return "stopped" if stop_requested else "finished"  # a graceful stop saved a checkpoint and exited 0
 

@@ -12,9 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 
-import gradio as gr
-
 from app.context import AppContext
+from app.errors import UserError
+from app.status import submitted
 
 BACKENDS = ["librosa", "acestep-captioner", "acestep-transcriber", "whisper", "gemini", "openai-whisper",
             "elevenlabs-scribe"]
@@ -27,14 +27,14 @@ def captioner_command(ctx: AppContext, values: dict, events: str) -> list[str]:
     """``values``: folder, backends, model_dirs {backend: folder}, only_missing, overwrite, two_pass, tag, quantize."""
     backends = values["backends"]
     if not backends:
-        raise gr.Error("Choose at least one backend.")
+        raise UserError("Choose at least one backend.")
     command = ["captioner", "--audio-dir", str(ctx.path(values["folder"], "song folder")),
                "--backend", ",".join(backends), "--events", events]
     for backend, flag in MODEL_FLAGS.items():
         if backend in backends:
             folder = values["model_dirs"].get(backend, "")
             if not folder.strip():
-                raise gr.Error(f"The {backend} backend needs its local model folder.")
+                raise UserError(f"The {backend} backend needs its local model folder.")
             command += [flag, str(ctx.path(folder, f"{backend} model folder"))]
     command += ["--quantize", values["quantize"]] if values["quantize"] not in ("", "none") else []
     command += ["--only-missing"] if values["only_missing"] else []
@@ -69,7 +69,7 @@ def submit_captioning(ctx: AppContext, kind: str, values: dict) -> str:
     command += ["--keys-file", str(keys_file)] if keys_file else []
     gpus = [0] if any(b in MODEL_FLAGS for b in values["backends"]) else []
     job = ctx.jobs.submit(kind, command, output, gpus=gpus)
-    return f"{kind} job {job.id}: {job.status}"
+    return submitted(ctx.jobs, job)
 
 
 def dir_key(backend: str) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import gradio as gr
-
 from acestep_train.jobs import JobStore
 from acestep_train.paths import writable_within
+from app.errors import UserError
 from app.settings import AppSettings
 
 
@@ -35,11 +34,11 @@ class AppContext:
     def path(self, typed: str, what: str = "folder") -> Path:
         """``user_path`` for a handler: an empty or refused path is a readable error in the UI."""
         if not str(typed).strip():
-            raise gr.Error(f"Enter a {what}.")
+            raise UserError(f"Enter a {what}.")
         try:
             return self.user_path(str(typed).strip())
         except ValueError as error:
-            raise gr.Error(str(error)) from error
+            raise UserError(str(error)) from error
 
     def served(self, path: Path) -> bool:
         """Can the browser fetch this file (it lies in a root)?"""

@@ -24,6 +24,7 @@ from acestep_train.dataset.record import is_unset
 from acestep_train.dataset.sidecars import apply_sidecars
 from acestep_train.dataset.split import split_folder
 from app.context import AppContext
+from app.errors import UserError
 
 TABLE = ["file", "seconds", "caption", "status", "notes"]
 FIELDS = ("caption", "genre", "bpm", "keyscale", "timesignature", "language", "is_instrumental", "lyrics")
@@ -35,7 +36,7 @@ def scan_samples(ctx: AppContext, folder: str, txt_mode: str) -> tuple[Path, lis
     try:
         return path, scan_folder(path, ScanOptions(txt_mode))
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-        raise gr.Error(str(error)) from error
+        raise UserError(str(error)) from error
 
 
 def scan(ctx: AppContext, folder: str, txt_mode: str):
@@ -51,10 +52,10 @@ def scan(ctx: AppContext, folder: str, txt_mode: str):
 
 def load_sample(ctx: AppContext, folder: str, name: str, txt_mode: str) -> Sample:
     if not name:
-        raise gr.Error("Choose a song first.")
+        raise UserError("Choose a song first.")
     audio = ctx.path(str(Path(folder) / name), "song")
     if not audio.is_file():
-        raise gr.Error(f"{audio}: no such song")
+        raise UserError(f"{audio}: no such song")
     sample = Sample(audio)
     apply_sidecars(sample, txt_mode)
     return sample
@@ -77,7 +78,7 @@ def save_sample(ctx: AppContext, folder: str, name: str, txt_mode: str, values: 
     try:
         changed = sample.update(values, source="user")
     except ValueError as error:
-        raise gr.Error(f"{name}: {error}") from error
+        raise UserError(f"{name}: {error}") from error
     path = write_sidecar(sample)
     return f"Saved {path.name} ({', '.join(changed) or 'no change'})."
 
@@ -88,7 +89,7 @@ def save_json(ctx: AppContext, values: dict) -> str:
     try:
         meta = DatasetMeta(path.name, values["tag"], values["position"], float(values["ratio"]), values["txt_mode"])
     except ValueError as error:
-        raise gr.Error(str(error)) from error
+        raise UserError(str(error)) from error
     save_dataset(out, meta, samples)
     write_csv(out.with_suffix(".csv"), samples)
     return f"Wrote {out} and {out.with_suffix('.csv').name} ({len(samples)} songs)."
@@ -100,7 +101,7 @@ def load_json(ctx: AppContext, source: str) -> dict:
     try:
         meta, samples = load_dataset(path)
     except (OSError, ValueError) as error:
-        raise gr.Error(str(error)) from error
+        raise UserError(str(error)) from error
     folders = {s.audio_path.parent for s in samples}
     folder = folders.pop() if len(folders) == 1 else path.parent
     return {"folder": str(folder), "tag": meta.custom_tag, "position": meta.tag_position, "ratio": meta.genre_ratio,
@@ -119,7 +120,7 @@ def bulk_edit(ctx: AppContext, values: dict) -> str:
                 write_sidecar(sample)
                 changed += 1
         except ValueError as error:
-            raise gr.Error(f"{sample.audio_path.name}: {error}") from error
+            raise UserError(f"{sample.audio_path.name}: {error}") from error
     return f"{field} set on {changed} songs."
 
 
@@ -131,7 +132,7 @@ def import_rows(path: Path) -> dict[str, dict]:
         return {s.audio_path.name: {k: v for k, v in s.sidecar().items() if k not in IMPORT_SKIPS}
                 for s in load_dataset(path)[1]}
     except (ValueError, OSError) as error:
-        raise gr.Error(str(error)) from error
+        raise UserError(str(error)) from error
 
 
 def import_captions(ctx: AppContext, values: dict) -> str:
@@ -146,7 +147,7 @@ def import_captions(ctx: AppContext, values: dict) -> str:
                 write_sidecar(sample)
                 updated += 1
         except ValueError as error:
-            raise gr.Error(f"{sample.audio_path.name}: {error}") from error
+            raise UserError(f"{sample.audio_path.name}: {error}") from error
     return f"{updated} sidecars filled from {path.name} ({len(rows)} rows)."
 
 
@@ -155,6 +156,6 @@ def split(ctx: AppContext, folder: str, target: str, seconds: float) -> str:
     try:
         results, failed = split_folder(source, output, float(seconds))
     except (FileNotFoundError, ValueError) as error:
-        raise gr.Error(str(error)) from error
+        raise UserError(str(error)) from error
     text = f"{sum(len(r.segments) for r in results)} segments from {len(results)} songs in {output}"
     return text + "".join(f"\nskipped {p}: {why}" for p, why in failed)

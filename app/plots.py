@@ -60,8 +60,8 @@ def memory_figure(events: list[dict], steps: list[dict]) -> go.Figure:
     return figure
 
 
-def latest_previews(events: list[dict], count: int = 3) -> list[str | None]:
-    """The audio files of the newest ``samples`` event, padded with None to ``count``."""
+def latest_previews(events: list[dict], count: int = 3) -> list[tuple[str | None, str | None]]:
+    """(adapter strength, audio file) of the newest ``samples`` event, padded with (None, None) to ``count``."""
     samples = [e for e in events if e["event"] == "samples"]
-    clips = list(samples[-1]["files"].values())[:count] if samples else []
-    return clips + [None] * (count - len(clips))
+    clips = list(samples[-1]["files"].items())[:count] if samples else []
+    return clips + [(None, None)] * (count - len(clips))

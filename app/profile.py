@@ -8,11 +8,10 @@ refused with its name, so a typo never passes silently.
 from __future__ import annotations
 
 
-import gradio as gr
-
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 from app.context import AppContext
+from app.errors import UserError
 from app.wiring import named
 
 VERSION = 1
@@ -29,12 +28,12 @@ def read_profile(ctx: AppContext, path: str, known: set[str]) -> dict:
     try:
         data = safe_json.load_file(source)
     except (OSError, ValueError) as error:
-        raise gr.Error(f"{source}: cannot read the profile ({error})") from error
+        raise UserError(f"{source}: cannot read the profile ({error})") from error
     if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("settings"), dict):
-        raise gr.Error(f"{source}: not a studio profile (version {VERSION})")
+        raise UserError(f"{source}: not a studio profile (version {VERSION})")
     unknown = sorted(set(data["settings"]) - known)
     if unknown:
-        raise gr.Error(f"{source}: unknown settings {unknown}")
+        raise UserError(f"{source}: unknown settings {unknown}")
     return data["settings"]
 
 

@@ -54,18 +54,42 @@ def failure_text(item) -> str:
     return str(item)
 
 
-def summary_lines(event: dict) -> list[str]:
-    """A ``summary`` event: counts, then the files that failed and why."""
+DONE_WORDS = {"autolabel": "captioned", "caption": "captioned"}
+SKIP_WORDS = {"preprocess": "unchanged (already preprocessed)", "autolabel": "skipped (already labeled)",
+              "caption": "skipped (already labeled)"}
+
+
+def summary_lines(event: dict, kind: str = "", finished: bool = False) -> list[str]:
+    """A ``summary`` event: counts, then the files that were skipped or failed and why.
+
+    In a job that finished, the files it could not use were skipped (the batch went on without them).
+    """
     failed = event.get("failed") or []
-    counts = [f"{event['done']} done"]
-    counts += [f"{event['skipped']} skipped (unchanged or already done)"] if event.get("skipped") else []
+    bad = "skipped" if finished else "failed"
+    counts = [f"{event['done']} {DONE_WORDS.get(kind, 'done')}"]
+    counts += [f"{event['skipped']} {SKIP_WORDS.get(kind, 'skipped (unchanged or already done)')}"] \
+        if event.get("skipped") else []
     counts += [f"{event['removed']} stale removed"] if event.get("removed") else []
-    counts += [f"{len(failed)} failed"]
+    counts += [f"{len(failed)} {bad}"]
     lines = ["Summary: " + ", ".join(counts)]
-    lines += [f"  failed {failure_text(item)}" for item in failed[:SHOWN_FAILURES]]
+    lines += [f"  {bad} {failure_text(item)}" for item in failed[:SHOWN_FAILURES]]
     if len(failed) > SHOWN_FAILURES:
         lines.append(f"  ... and {len(failed) - SHOWN_FAILURES} more (see the log)")
     return lines
+
+
+def headline(job: Job, summary: dict | None, waiting_for: str | None = None) -> str:
+    """``preprocess <id>: finished, 2 skipped`` / ``... failed (exit code 1)`` / ``... queued: waits for ...``."""
+    head = f"{job.kind} {job.id}: {job.status}"
+    if job.ended_by:
+        head += f" ({job.ended_by})"
+    elif job.status == "failed":
+        head += f" (exit code {job.exit_code})" if job.exit_code is not None else " (the process was killed)"
+    if job.status == "finished" and summary and summary.get("failed"):
+        head += f", {len(summary['failed'])} skipped"
+    if job.status == "queued":
+        head += f": waits for {waiting_for} (same GPU); Stop cancels it" if waiting_for else ": starting"
+    return head
 
 
 def notes(events: list[dict]) -> list[str]:
@@ -74,26 +98,21 @@ def notes(events: list[dict]) -> list[str]:
     return [f"{e['event']}: {e['message']}" for e in events if e["event"] in kinds and "message" in e][-3:]
 
 
-def describe(job: Job, events: list[dict], log_tail: str) -> str:
-    """Several lines for a status box: what runs, how far, what went wrong."""
-    head = f"{job.kind} {job.id}: {job.status}"
+def describe(job: Job, events: list[dict], log_tail: str, waiting_for: str | None = None) -> str:
+    """Several lines for a status box: the outcome first (it stays), then how far, then what went wrong."""
     if job.status == "broken":
-        return f"{head}: {job.problem}"
-    if job.ended_by:
-        head += f" ({job.ended_by})"
-    elif job.status == "failed":
-        head += f" (exit code {job.exit_code})" if job.exit_code is not None else " (the process was killed)"
-    lines = [head]
+        return f"{job.kind} {job.id}: broken: {job.problem}"
+    summary = next((e for e in reversed(events) if e["event"] == "summary"), None)
+    lines = [headline(job, summary, waiting_for)]
+    if summary and not job.active:
+        lines += summary_lines(summary, job.kind, finished=job.status == "finished")
     progress = progress_line(events, eta=job.active)
     if progress:
         lines.append(progress)
     elif job.status in ("running", "stopping") and log_tail:
         lines.append(log_tail.splitlines()[-1][-200:])  # e.g. a download's progress bar or model loading
-    if job.status == "queued":
-        lines.append("waiting for the job before it on the same GPU")
-    summary = next((e for e in reversed(events) if e["event"] == "summary"), None)
-    if summary:
-        lines += summary_lines(summary)
+    if summary and job.active:
+        lines += summary_lines(summary, job.kind)
     finished = next((e for e in reversed(events) if e["event"] == "finished" and "final" in e), None)
     if finished:
         lines.append(f"adapter: {finished['final']} (from {finished['final_from']})")
@@ -103,9 +122,30 @@ def describe(job: Job, events: list[dict], log_tail: str) -> str:
     return "\n".join(lines)
 
 
+def blocker(store: JobStore, job: Job) -> str | None:
+    """The running job a queued ``job`` waits for (one on the same GPU), as ``<kind> <id>``."""
+    if job.status != "queued":
+        return None
+    holder = next((j for j in store.jobs() if j.status in ("running", "stopping") and set(j.gpus) & set(job.gpus)),
+                  None)
+    return f"{holder.kind} {holder.id}" if holder else None
+
+
+def job_status(store: JobStore, job: Job) -> str:
+    return describe(job, job_events(job), store.log_tail(job.id, 40), blocker(store, job))
+
+
 def kind_status(store: JobStore, kind: str) -> str:
     """The status box of a tab: the newest job of ``kind``."""
     job = store.latest(kind)
     if job is None:
         return f"No {kind} job yet."
-    return describe(job, job_events(job), store.log_tail(job.id, 40))
+    return job_status(store, job)
+
+
+def submitted(store: JobStore, job: Job) -> str:
+    """The message after a button submitted ``job``: started, or queued and behind which job."""
+    if job.status == "queued":
+        return (f"Queued {job.kind} job {job.id}: it waits for {blocker(store, job) or 'its GPU'} to end "
+                "(the Jobs panel can cancel it).")
+    return f"Started {job.kind} job {job.id}; its progress and summary show below."

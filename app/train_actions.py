@@ -12,8 +12,9 @@ from acestep_train.gpu import detect_gpus
 from acestep_train.presets import load_preset
 from app import train_settings as ts
 from app.context import AppContext
+from app.errors import UserError
 from app.plots import latest_previews, loss_figure, memory_figure, run_steps
-from app.status import describe, job_events
+from app.status import blocker, describe, job_events
 
 
 def run_paths(ctx: AppContext, values: dict) -> dict:
@@ -26,7 +27,7 @@ def estimate_file(paths: dict, values: dict) -> Path | None:
         return None
     chosen = paths["output"] / "estimate.json"
     if not chosen.is_file():
-        raise gr.Error(f"{chosen}: run 'Estimate layer sensitivity' first")
+        raise UserError(f"{chosen}: run 'Estimate layer sensitivity' first")
     return chosen
 
 
@@ -37,7 +38,7 @@ def resolved(ctx: AppContext, values: dict):
         preset = load_preset(values["preset"]).for_adapter(values["adapter"])
         return ts.resolve(preset, values, paths, estimate_file(paths, values)), paths
     except (ValueError, FileNotFoundError) as error:
-        raise gr.Error(f"Settings: {error}") from error
+        raise UserError(f"Settings: {error}") from error
 
 
 def gpu_choice(values: dict) -> tuple[list[int], dict, list[str]]:
@@ -51,7 +52,7 @@ def gpu_choice(values: dict) -> tuple[list[int], dict, list[str]]:
 def start(ctx: AppContext, values: dict) -> str:
     config, paths = resolved(ctx, values)  # refuse a bad setting now, not as a failed job
     if not (paths["tensors"] / "manifest.json").is_file():
-        raise gr.Error(f"{paths['tensors']}: no preprocessed tensors (manifest.json); run Preprocess first")
+        raise UserError(f"{paths['tensors']}: no preprocessed tensors (manifest.json); run Preprocess first")
     extra = []
     if values["advanced"].strip():
         file = paths["output"] / "advanced.json"
@@ -60,7 +61,7 @@ def start(ctx: AppContext, values: dict) -> str:
     if values["resume"]:
         resume = ctx.path(values["resume"], "checkpoint")
         if not (resume / TRAINER_STATE).is_file():
-            raise gr.Error(f"{resume} holds an adapter but no trainer state, so a run cannot resume from it; "
+            raise UserError(f"{resume} holds an adapter but no trainer state, so a run cannot resume from it; "
                            "pick a step checkpoint (Find checkpoints)")
         extra += ["--resume-from", str(resume)]
     estimate = estimate_file(paths, values)
@@ -69,7 +70,11 @@ def start(ctx: AppContext, values: dict) -> str:
     if (paths["output"] / "events.jsonl").is_file() and not values["resume"]:
         gr.Warning(f"{paths['output']} holds an earlier run; its checkpoints may be replaced.")
     job = ctx.jobs.submit("train", ts.command(values, paths, extra + flags), paths["output"], gpus=gpus, env=env)
-    return f"train job {job.id}: {job.status} ({config.adapter.type}, {config.loop.epochs} epochs)"
+    text = f"Started train job {job.id} ({config.adapter.type}, {config.loop.epochs} epochs)."
+    if job.status == "queued":
+        text = (f"Queued train job {job.id}: it waits for {blocker(ctx.jobs, job) or 'its GPU'} to end. "
+                f"This tab keeps showing the running one; pick {job.id} under 'Run shown' to watch or cancel it.")
+    return text, job
 
 
 def estimate(ctx: AppContext, values: dict) -> str:
@@ -80,20 +85,39 @@ def estimate(ctx: AppContext, values: dict) -> str:
     return f"estimate job {job.id}: {job.status}; when it finishes, tick 'Train the layers the estimate chose'"
 
 
-def control(ctx: AppContext, what: str) -> str:
-    job = ctx.jobs.latest("train")
-    if job is None or not job.active:
-        raise gr.Error("No training job is running.")
+def train_jobs(ctx: AppContext) -> list:
+    """The run picker's choices: (label, job id), newest first."""
+    return [(f"{job.id} ({job.status})", job.id) for job in reversed(ctx.jobs.jobs()) if job.kind == "train"]
+
+
+def visible_job(ctx: AppContext, selected: str | None):
+    """The run the Train tab shows: the one picked, else the running one, else the newest."""
+    jobs = [job for job in ctx.jobs.jobs() if job.kind == "train"]
+    picked = next((job for job in jobs if job.id == selected), None)
+    running = [job for job in jobs if job.status in ("running", "stopping")]
+    return picked or (running or jobs or [None])[-1]
+
+
+def control(ctx: AppContext, what: str, job_id: str | None) -> str:
+    """Stop, Save now or Sample now, for the run shown on the tab (never another one)."""
+    job = visible_job(ctx, job_id)
+    if job is None:
+        raise UserError("No training run to control yet: start one first.")
+    if what == "stop" and job.status == "queued":
+        ctx.jobs.stop(job.id)
+        return f"Cancelled {job.id}: it had not started."
+    if not job.active or (what != "stop" and job.status != "running"):
+        raise UserError(f"{job.id} is {job.status}, not running: nothing to {what}.")
     try:
         if what == "stop":
             ctx.jobs.stop(job.id)
         else:
             ctx.jobs.request(job.id, what)
     except ValueError as error:
-        raise gr.Error(str(error)) from error
+        raise UserError(str(error)) from error
     return {"stop": f"Stop requested for {job.id}: it saves a checkpoint, then ends.",
-            "save": f"{job.id} saves a checkpoint after this step.",
-            "sample": f"{job.id} renders previews after this step."}[what]
+            "save": f"Save requested: {job.id} saves a checkpoint after this step.",
+            "sample": f"Sample requested: {job.id} renders previews after this step."}[what]
 
 
 TRAINER_STATE = "trainer_state.pt"  # what makes a checkpoint resumable (optimizer, scheduler, counters)
@@ -120,10 +144,10 @@ def checkpoints(ctx: AppContext, output: str, resumable_only: bool = False):
     return gr.update(choices=["", *found], value=(final or found[-1:] or [""])[0])
 
 
-def hints(preset: str, adapter: str, names: list[str]) -> list:
-    """Placeholders "preset: <value>" for the blank number fields ``names``, in that order."""
+def preset_fill(preset: str, adapter: str, names: list[str]) -> list:
+    """The preset's real values for the fields ``names``, in that order (choosing a preset fills them in)."""
     values = ts.preset_values(load_preset(preset).for_adapter(adapter), adapter)
-    return [gr.update(placeholder=f"preset: {values[name]}") for name in names]
+    return [values[name] for name in names]
 
 
 def vram(ctx: AppContext, values: dict) -> str:
@@ -135,21 +159,29 @@ def vram(ctx: AppContext, values: dict) -> str:
     return ts.vram_text(config, gpus[0].total_gb if gpus else None)
 
 
-def monitor(ctx: AppContext, seen):
-    """[status, log, loss figure, memory figure, 3 previews, seen]; figures are skipped when nothing changed."""
-    job = ctx.jobs.latest("train")
+def monitor(ctx: AppContext, seen, selected: str | None) -> dict:
+    """{name: value} for the run picker, status, log, loss and memory figures, previews and ``seen``.
+
+    Figures and players are skipped when nothing changed (``seen``: the job, its status and events size).
+    """
+    job = visible_job(ctx, selected)
     if job is None:
-        return ["No train job yet.", "", *[gr.skip()] * 5, None]
+        return {"picker": gr.update(choices=[], value=None), "status": "No training run yet.", "log": "", "seen": None}
+    picker = gr.update(choices=train_jobs(ctx), value=job.id)
     events_file = Path(job.output_dir) / "events.jsonl"
     log = ctx.jobs.log_tail(job.id, 30)
     signature = [job.id, job.status, events_file.stat().st_size if events_file.is_file() else 0]
     if signature == seen:
-        return [gr.skip(), log, *[gr.skip()] * 5, seen]
+        return {"picker": picker, "log": log}
     events = read_events(events_file)
     mine = job_events(job, events)
     steps = run_steps(events, mine)
-    status, clips = describe(job, mine, log), latest_previews(mine)
-    playable = [clip if clip is None or ctx.served(Path(clip)) else None for clip in clips]
-    if playable != clips:  # the browser may only fetch files inside the roots
+    status = describe(job, mine, log, blocker(ctx.jobs, job))
+    clips = latest_previews(mine)
+    playable = [(scale, path if ctx.served(Path(path)) else None) for scale, path in clips]
+    if any(path is None for _, path in playable):  # the browser may only fetch files inside the roots
         status += f"\nPreviews are in {Path(job.output_dir) / 'samples'}; add --root for that folder to play them here."
-    return [status, log, loss_figure(steps), memory_figure(mine, steps), *playable, signature]
+    players = [gr.update(value=path, label=f"Latest preview, adapter strength {scale}" if scale else "Preview")
+               for scale, path in playable]
+    return {"picker": picker, "status": status, "log": log, "loss": loss_figure(steps),
+            "memory": memory_figure(mine, steps), "clips": players, "seen": signature}

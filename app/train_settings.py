@@ -1,6 +1,7 @@
 """The Train tab's settings -> the ``train`` command line, and the resolved config it will run with.
 
-A blank field (None, "", or "(preset)") means "the preset's value". Layering is the CLI's own:
+Choosing a preset fills the fields with its real values; a number field left blank is refused with
+its name (a blank never silently means "the preset's value"). Layering is the CLI's own:
 preset, then the advanced JSON (a ``--config`` file), then the layer estimate, then the flags.
 The resolved config is built here only to show it and to refuse a bad setting before a job
 starts; the job itself resolves it again from the same files and flags.
@@ -24,6 +25,15 @@ FIELD_FLAGS = {
     "linear_alpha": "--linear-alpha", "factor": "--factor",
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
+#: the number fields' labels, for messages that name the field
+LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr dim", "linear_alpha": "LoKr alpha",
+          "factor": "LoKr factor (-1: near-square)", "epochs": "Epochs", "lr": "Learning rate",
+          "warmup": "Warmup steps", "batch": "Batch", "grad_accum": "Gradient accumulation",
+          "crop": "Crop frames, 25 per second", "save_every": "Save every N epochs",
+          "preview_every": "Preview every N steps (0: off)", "seed": "Seed"}
+#: the smallest value each number field accepts
+MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 1, "lr": 0, "warmup": 0,
+           "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0}
 ONLY_FOR = {"rank": "lora", "alpha": "lora", "linear_dim": "lokr", "linear_alpha": "lokr", "factor": "lokr",
             "decompose_both": "lokr"}
 
@@ -40,9 +50,9 @@ def typed(flag: str, value):
     try:
         number = float(value)
     except ValueError as error:
-        raise ValueError(f"{flag[2:]}: {value!r} is not a number") from error
+        raise ValueError(f"{value!r} is not a number") from error
     if kind is int and number != int(number):
-        raise ValueError(f"{flag[2:]} must be a whole number, not {value}")
+        raise ValueError(f"must be a whole number, not {value}")
     return kind(number)
 
 
@@ -53,12 +63,35 @@ def preset_values(preset: dict, adapter: str) -> dict[str, object]:
     return {name: flat[FLAGS[flag][0]] for name, flag in FIELD_FLAGS.items()}
 
 
+def check_number(name: str, value) -> None:
+    """A number field must hold a number within its range; the message names the field."""
+    label = LABELS[name]
+    if blank(value):
+        raise ValueError(f"{label}: enter a number (choosing a preset fills in its value)")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{label}: {value!r} is not a number") from error
+    if number < MINIMUM.get(name, float("-inf")):
+        raise ValueError(f"{label} must be at least {MINIMUM[name]}, not {value}")
+
+
 def chosen(values: dict) -> dict[str, object]:
-    """{flag: value} for every field the user set (LoRA fields only for LoRA, LoKr fields only for LoKr)."""
+    """{flag: value} for every field (LoRA fields only for LoRA, LoKr fields only for LoKr).
+
+    A blank number field is refused with its name; a blank text or "(preset)" choice keeps the preset's.
+    """
     flags = {}
     for name, flag in FIELD_FLAGS.items():
-        if ONLY_FOR.get(name, values["adapter"]) == values["adapter"] and not blank(values[name]):
-            flags[flag] = typed(flag, values[name])
+        if ONLY_FOR.get(name, values["adapter"]) != values["adapter"]:
+            continue
+        if name in LABELS:
+            check_number(name, values[name])
+        if not blank(values[name]):
+            try:
+                flags[flag] = typed(flag, values[name])
+            except ValueError as error:
+                raise ValueError(f"{LABELS.get(name, name)}: {error}") from error
     return flags
 
 

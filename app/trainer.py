@@ -1,23 +1,26 @@
-"""The trainer app: a ``gr.Blocks`` of tabs, each built by its own module, plus the shared jobs panel."""
+"""The trainer app: a ``gr.Blocks`` of numbered tabs (one module each), the shared jobs panel, and the
+session wiring (project, settings kept across reloads, profiles)."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from app import profile
+from app import profile, session
 from app.context import AppContext
 from app.peer import Peer, header
-from app.tabs import autolabel, compare, dataset, export, jobs_panel, preprocess, service, train
+from app.tabs import autolabel, compare, dataset, export, jobs_panel, preprocess, project, service, train
 
 
 def build_trainer_app(ctx: AppContext, captioner: Peer | None = None) -> gr.Blocks:
     with gr.Blocks(title="ACE-Step Studio - Trainer") as demo:
         header("ACE-Step Studio - Trainer", captioner)
         jobs_panel.build(ctx)
-        profile_controls = service.build(ctx)
+        project_controls = project.build(ctx)
         settings = {"dataset": dataset.build(ctx), "autolabel": autolabel.build(ctx),
                     "preprocess": preprocess.build(ctx), "train": train.build(ctx), "export": export.build(ctx),
                     "compare": compare.build(ctx)}
-        profile.wire(ctx, profile_controls, {f"{tab}.{name}": box for tab, fields in settings.items()
-                                             for name, box in fields.items()})
+        profile_controls = service.build(ctx)
+        fields = {f"{tab}.{name}": box for tab, boxes in settings.items() for name, box in boxes.items()}
+        profile.wire(ctx, profile_controls, fields)
+        session.wire(demo, ctx, project_controls, fields)
     return demo

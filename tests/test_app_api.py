@@ -12,7 +12,7 @@ from audio_fixtures import tone
 from gradio_client import Client
 from test_launch import free_port, start, wait_status
 
-TIMEOUT = 240
+TIMEOUT = 600  # a loaded 2-core machine runs the tiny model slowly
 
 
 class Studio:
@@ -27,7 +27,7 @@ class Studio:
         port = free_port()
         self.proc, _ = start(["--port", str(port), "--demo", "--checkpoint-dir", str(self.base / "ck"),
                               "--root", str(self.base / "datasets"), "--root", str(self.runs)],
-                             "ACE-Step Studio trainer: ")
+                             "ACE-Step Studio trainer: ", timeout=300)
         self.client = Client(f"http://127.0.0.1:{port}", verbose=False)
 
     def close(self) -> None:
@@ -42,7 +42,7 @@ class Studio:
         return self.client.predict(model="tiny-turbo", preset="quick_test", adapter="lora",
                                    tensors=str(self.runs / "tensors"), output=str(self.runs / output), epochs=epochs,
                                    rank=4, lr=0.003, batch=1, crop=30, trigger="zzq", api_name="/start_training",
-                                   **extra)
+                                   **extra)[0]  # (message, run picker)
 
 
 @pytest.fixture(scope="module")
@@ -67,21 +67,21 @@ def test_scan_preprocess_train_export(studio):
     client.predict(model="tiny-turbo", source=str(studio.songs), output=str(studio.runs / "tensors"), tag="zzq",
                    api_name="/start_preprocess")
     status = wait_status(client, "preprocess", ": finished", TIMEOUT)
-    # One song is broken: the job is a failure (never "complete"), says which and why, and keeps the rest.
-    assert ": failed (exit code 1)" in status and "Summary: 2 done" in status
-    assert "broken.wav: unreadable" in status
-    assert "train job" in studio.train("run", 2, preview_every="2")
+    # One song is broken: the job finished with it skipped (never "complete", never "failed"), says which and why.
+    assert ": finished, 1 skipped\nSummary: 2 done" in status
+    assert "skipped broken.wav: unreadable" in status
+    assert "Started train job" in studio.train("run", 2, preview_every=2)
     status = wait_status(client, "train", ": finished", TIMEOUT)
     assert "adapter: " in status and "/final" in status
-    monitor = client.predict(api_name="/train_status")  # status, log, loss, memory, three previews
-    assert monitor[4] and str(monitor[4]).endswith(".wav")  # the latest preview reaches the player
+    monitor = client.predict(api_name="/train_status")  # picker, status, log, loss, memory, seen, three previews
+    assert monitor[6] and str(monitor[6]).endswith(".wav")  # the latest preview reaches the player
     assert (studio.runs / "run" / "final" / "adapter_model.safetensors").is_file()
     message = client.predict(checkpoint=str(studio.runs / "run" / "final"), formats=["diffusers", "comfyui"],
                              output=str(studio.runs / "export"), trigger="zzq", api_name="/export")
     assert message.count("read back and verified") == 2
     assert any((studio.runs / "export" / "diffusers").iterdir())
     jobs = Client(client.src, verbose=False).predict(api_name="/jobs")  # a new page: the jobs are still there
-    assert {row[1]: row[2] for row in jobs["data"]} == {"preprocess": "failed", "train": "finished"}
+    assert {row[1]: row[2] for row in jobs["data"]} == {"preprocess": "finished", "train": "finished"}
 
 
 def test_reattach_after_a_ui_restart_then_stop_leaves_a_resumable_checkpoint(studio):
@@ -97,7 +97,7 @@ def test_reattach_after_a_ui_restart_then_stop_leaves_a_resumable_checkpoint(stu
     status = studio.client.predict("train", api_name="/job_status")
     assert ": running" in status and "step " in status
     result = studio.client.predict(api_name="/train_status")
-    assert result[0].startswith("train ") and "loss" in json.dumps(result[2])  # the plot is back, with its data
+    assert result[1].startswith("train ") and "loss" in json.dumps(result[3])  # the plot is back, with its data
     studio.client.predict(api_name="/stop_training")
     assert ": stopped" in wait_status(studio.client, "train", ": stopped", TIMEOUT)  # graceful, not a failure
     saved = max((studio.runs / "long" / "checkpoints").iterdir(), key=lambda p: int(p.name))
@@ -128,11 +128,11 @@ def test_settings_are_checked_before_a_job_starts(studio):
 def test_session_profile_round_trip(studio):
     client = studio.client
     profile = str(studio.runs / "me.json")
-    note = client.predict(profile_path=profile, train__adapter="lokr", train__epochs="3", train__preset="12gb",
+    note = client.predict(profile_path=profile, train__adapter="lokr", train__epochs=3, train__preset="12gb",
                           preprocess__max_duration=120, dataset__tag="zzq", api_name="/save_profile")
     assert note.startswith("Saved")
     settings = json.loads((studio.runs / "me.json").read_text())["settings"]
-    assert settings["train.adapter"] == "lokr" and settings["train.epochs"] == "3"
+    assert settings["train.adapter"] == "lokr" and settings["train.epochs"] == 3
     assert settings["preprocess.max_duration"] == 120 and settings["dataset.tag"] == "zzq"
     loaded = client.predict(profile, api_name="/load_profile")
     assert loaded[-1].startswith("Loaded") and "lokr" in loaded and "12gb" in loaded

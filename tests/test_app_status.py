@@ -36,6 +36,9 @@ def test_status_shows_progress_eta_summary_and_the_error():
     text = describe(job("failed", exit_code=1), [summary], "line one\nTraceback: boom")
     assert "failed (exit code 1)" in text and "Summary: 3 done, 1 skipped" in text and "1 failed" in text
     assert "failed bad.wav: unreadable" in text and text.endswith("Traceback: boom")
+    partial = describe(job("finished", exit_code=10), [summary], "100%|##########| 8/8")
+    assert partial.startswith("train 20260101-000000-train-abcdef: finished, 1 skipped\nSummary: 3 done")
+    assert "skipped bad.wav: unreadable" in partial and "failed" not in partial and "8/8" not in partial
     killed = describe(job("failed"), [], "")
     assert "the process was killed" in killed
     loading = describe(job("running"), [], "Loading the VAE\n 40%|####      | 2/5")
@@ -60,31 +63,40 @@ def test_plots_thin_long_runs_and_keep_the_history_of_a_resume():
     figure = loss_figure(rows)
     assert len(figure.data[0].x) <= 2000 and figure.layout.uirevision == "loss"
     samples = {"time": 1, "event": "samples", "files": {"0.5": "/a.wav", "1.0": "/b.wav"}}
-    assert latest_previews([samples]) == ["/a.wav", "/b.wav", None]
+    assert latest_previews([samples]) == [("0.5", "/a.wav"), ("1.0", "/b.wav"), (None, None)]
 
 
 def values(**changes) -> dict:
-    base = {name: "" for name in ts.FIELD_FLAGS}
-    base.update(optimizer=ts.PRESET, scheduler=ts.PRESET, targets=ts.PRESET, mlp=False, decompose_both=False,
-                adapter="lora", model="tiny-turbo", preset="quick_test", advanced="")
+    """The Train tab's fields as choosing the quick_test preset fills them."""
+    base = dict(ts.preset_values(load_preset("quick_test").for_adapter("lora"), "lora"))
+    lokr = ts.preset_values(load_preset("quick_test").for_adapter("lokr"), "lokr")
+    base.update({k: lokr[k] for k in ("linear_dim", "linear_alpha", "factor")})
+    base.update(mlp=False, decompose_both=False, adapter="lora", model="tiny-turbo", preset="quick_test", advanced="")
     base.update(changes)
     return base
 
 
-def test_blank_fields_keep_the_preset_and_adapter_fields_follow_the_adapter():
+def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
     paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
     lora = ts.command(values(epochs="3", rank="4", linear_dim="9", lr="0.001", mlp=True), paths, ["--seed", "1"])
     assert lora[:2] == ["train", "--checkpoint-dir"] and "--preset" in lora
     assert ["--epochs", "3"] == lora[lora.index("--epochs"):lora.index("--epochs") + 2]
     assert "--rank" in lora and "--linear-dim" not in lora and "--mlp" in lora and lora[-2:] == ["--seed", "1"]
-    assert "--optimizer" not in lora and "--batch-size" not in lora  # blank: the preset decides
     lokr = ts.command(values(adapter="lokr", rank="4", linear_dim="9", decompose_both=True), paths, [])
     assert "--linear-dim" in lokr and "--rank" not in lokr
     assert "--decompose-both" in lokr
-    with pytest.raises(ValueError, match="epochs must be a whole number"):
+    with pytest.raises(ValueError, match="Epochs: must be a whole number"):
         ts.chosen(values(epochs="2.5"))
-    with pytest.raises(ValueError, match="lr: 'fast' is not a number"):
+    with pytest.raises(ValueError, match="Learning rate: 'fast' is not a number"):
         ts.chosen(values(lr="fast"))
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("epochs", None, "Epochs: enter a number"), ("lr", "", "Learning rate: enter a number"),
+    ("epochs", 0, "Epochs must be at least 1"), ("batch", -1, "Batch must be at least 1")])
+def test_a_cleared_or_zero_number_is_refused_by_name(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        ts.chosen(values(**{field: value}))
 
 
 def test_resolved_settings_layer_preset_json_and_fields():

@@ -91,6 +91,9 @@ def test_user_edit_marks_the_field():
     sample.update({"genre": "jazz"})
     assert sample.edited == ["genre"]
     assert sample.update({"genre": "pop"}, source="captioner") == []
+    assert sample.update({"bpm": 128, "keyscale": "G major"}, source="import") == ["bpm", "keyscale"]
+    assert sample.update({"bpm": 133, "keyscale": "A minor"}, source="librosa") == []  # an import is the user's
+    assert sample.update({"bpm": 133}, source="librosa", overwrite=True) == ["bpm"]
     with pytest.raises(ValueError, match="bpm must be a number"):
         sample.update({"bpm": "fast"})
     with pytest.raises(ValueError, match="unknown sample field 'tempo'"):

@@ -60,7 +60,7 @@ def test_select_by_name_then_variant(tiny_original):
     models = discover_models([tiny_original])
     assert select_model(models, "tiny-base").name == "tiny-base"
     assert select_model(models, "turbo").name == "tiny-turbo"
-    with pytest.raises(ValueError, match="no model matches --model-variant 'sft'.*tiny-turbo"):
+    with pytest.raises(ValueError, match="no model matches 'sft' .found: .*tiny-turbo.*Download button"):
         select_model(models, "sft")
 
 

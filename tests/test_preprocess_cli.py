@@ -7,6 +7,7 @@ import json
 import soundfile
 
 from acestep_train.cli import main
+from acestep_train.jobs import EXIT_PARTIAL
 from acestep_train.dataset import DatasetMeta, save_dataset, scan_folder
 from acestep_train.tensors import Manifest, read_sample
 from audio_fixtures import tone
@@ -24,13 +25,13 @@ def test_audio_dir_with_sidecars_tag_and_a_bad_file(tiny_original, tmp_path, cap
     code = main(["preprocess", "--checkpoint-dir", str(tiny_original), "--model-variant", "turbo",
                  "--audio-dir", str(songs), "--output-dir", str(out), "--tag", "zzq", "--two-pass"])
     printed = capsys.readouterr().out
-    assert code == 1  # finished, but one file failed: never a silent "complete"
+    assert code == EXIT_PARTIAL  # finished, but one file skipped: never a silent "complete", never "failed"
     assert "2 done" in printed and "junk.wav: unreadable" in printed
     captions = sorted(read_sample(p).metadata["caption"] for p in out.glob("*.safetensors"))
     assert captions == ["zzq, dusty drums", "zzq, glassy pads"]
     assert len(Manifest.load(out).samples) == 2
     assert main(["preprocess", "--checkpoint-dir", str(tiny_original), "--model-variant", "turbo",
-                 "--audio-dir", str(songs), "--output-dir", str(out), "--tag", "zzq"]) == 1
+                 "--audio-dir", str(songs), "--output-dir", str(out), "--tag", "zzq"]) == EXIT_PARTIAL
     assert "0 done, 2 unchanged (skipped)" in capsys.readouterr().out
 
 

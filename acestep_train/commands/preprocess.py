@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from acestep_train.events import EventLog
+    from acestep_train.jobs import EXIT_PARTIAL
+
     from acestep_train.models import find_model
     from acestep_train.preprocess.audio_input import decode_for_model
     from acestep_train.preprocess.items import items_from_source
@@ -43,12 +46,16 @@ def run(args: argparse.Namespace) -> int:
     settings = PreprocessSettings(max_duration=args.max_duration, normalize=args.normalize, two_pass=args.two_pass)
     summary = PreprocessJob(info, settings, Path(args.output_dir), decode_for_model, args.device, tqdm).run(items)
     summary.failed[:0] = unusable
+    if unusable:  # the runner's summary knew only the songs it tried; the final word includes the unusable ones
+        EventLog(Path(args.output_dir) / "events.jsonl").emit(
+            "summary", done=len(summary.done), skipped=len(summary.skipped), removed=len(summary.removed),
+            failed=summary.failed)
     for line in summary.lines():
         print(line)
     if summary.ready == 0:
         print("error: no sample was preprocessed; nothing to train on")
         return 1
-    return 1 if summary.failed else 0
+    return EXIT_PARTIAL if summary.failed else 0  # finished, with some songs skipped (named in the summary)
 
 
 def import_pt(args: argparse.Namespace, info) -> int:

@@ -18,6 +18,8 @@ TEXT_FIELDS = ("caption", "genre", "keyscale", "timesignature", "lyrics", "langu
 SIDECAR_FIELDS = ("filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
                   "is_instrumental", "duration", "custom_tag")
 PROMPT_OVERRIDES = ("caption", "genre")  # per sample, as ACE-Step 1.5's builder stores it; None = the ratio
+#: Values from these sources are the user's: an auto-labeler replaces them only when asked (``overwrite``).
+OWNER_SOURCES = ("user", "import")
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Sample:
         return {"filename": self.audio_path.name, **data, "edited": sorted(set(self.edited))}
 
     def update(self, values: dict, source: str = "user", overwrite: bool = False) -> list[str]:
-        """Set fields; an auto-labeler (``source`` != "user") skips user-edited fields unless ``overwrite``.
+        """Set fields; an auto-labeler skips the user's fields (typed or imported) unless ``overwrite``.
 
         Returns the fields changed.
         """
@@ -60,13 +62,13 @@ class Sample:
         for name, value in values.items():
             if name not in SIDECAR_FIELDS or name == "filename":
                 raise ValueError(f"unknown sample field {name!r}")
-            if source != "user" and name in self.edited and not overwrite:
+            if source not in OWNER_SOURCES and name in self.edited and not overwrite:
                 continue
             value = coerce(name, value)
             if getattr(self, name) != value:
                 setattr(self, name, value)
                 changed.append(name)
-            if source == "user" and name not in self.edited:
+            if source in OWNER_SOURCES and name not in self.edited:
                 self.edited.append(name)
         return changed
 

@@ -190,7 +190,9 @@ def select_model(models: list[ModelInfo], choice: str) -> ModelInfo:
     if by_variant:
         return by_variant[0]
     available = ", ".join(f"{m.name} ({m.variant.name or 'unknown'})" for m in models) or "none"
-    raise ValueError(f"no model matches --model-variant {choice!r}; found: {available}")
+    raise ValueError(f"no model matches {choice!r} (found: {available}); download it with the Service tab's "
+                     f"Download button or `python -m acestep_train download --checkpoint-dir <folder> --model {choice}`, "
+                     "or start the studio with --demo for the tiny demo model")
 
 
 def find_model(roots: list[str | Path], choice: str, base_model: str | None = None) -> ModelInfo:

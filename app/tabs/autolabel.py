@@ -18,7 +18,7 @@ from app.wiring import named
 
 def build(ctx: AppContext) -> dict:
     """The tab; returns its settings for the session profile."""
-    with gr.Tab("Auto-label"):
+    with gr.Tab("3 · Auto-label"):
         gr.Markdown(__doc__.split("\n\n", 1)[1])
         with gr.Row():
             fields = {"folder": gr.Textbox(label="Song folder", value=str(ctx.data_root), scale=3),
@@ -32,6 +32,7 @@ def build(ctx: AppContext) -> dict:
                           quantize=gr.Dropdown(["none", "8bit", "4bit"], value="none", label="Quantize local models"),
                           tag=gr.Textbox(label="Activation tag (optional)"))
         go = gr.Button("Label", variant="primary")
+        note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "autolabel"))
     inputs = {**fields, **{dir_key(name): box for name, box in model_dirs.items()}}
 
@@ -39,7 +40,7 @@ def build(ctx: AppContext) -> dict:
         dirs = {name: values.pop(dir_key(name)) for name in MODEL_FLAGS}
         return submit_captioning(ctx, "autolabel", {**values, "model_dirs": dirs})
 
-    go.click(*named(inputs, start), status, api_name="autolabel")
+    go.click(*named(inputs, start), note, api_name="autolabel")
     gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
                        show_progress="hidden")
     return {"folder": fields["folder"], "backends": fields["backends"], "only_missing": fields["only_missing"],

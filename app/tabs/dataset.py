@@ -24,7 +24,8 @@ def editor() -> dict:
 
 def build(ctx: AppContext) -> dict:
     """The tab; returns its settings for the session profile."""
-    with gr.Tab("Dataset"):
+    with gr.Tab("2 · Dataset"):
+        gr.Markdown("Needs a song folder (the project's `songs/`). Scan it, then fix or caption what it flags.")
         with gr.Row():
             folder = gr.Textbox(label="Song folder", value=str(ctx.data_root), scale=4)
             txt_mode = gr.Dropdown(["caption", "lyrics", "ignore"], value="caption", label="A plain .txt holds")

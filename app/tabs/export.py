@@ -6,12 +6,31 @@ from __future__ import annotations
 import gradio as gr
 
 from app.context import AppContext
-from app.status import kind_status
+from app.errors import UserError
+from app.status import kind_status, submitted
 from app.tabs.service import model_picker
 from app.train_actions import checkpoints
 from app.wiring import named
 
 FORMATS = ["acestep", "comfyui", "diffusers"]
+#: how each consumer loads what we write there (format -> text; {file} and {folder} are filled in)
+HOW_TO = {
+    "acestep": "ACE-Step UI: choose the folder {folder} as the LoRA/LoKr path in its training/inference panel.",
+    "comfyui": "ComfyUI: copy {file} into ComfyUI/models/loras/ and pick it in a *LoraLoaderModelOnly* node.",
+    "diffusers": {"lora": "diffusers: pipe = AceStepPipeline.from_pretrained(...); "
+                          "pipe.load_lora_weights(\"{folder}\", weight_name=\"{name}\")",
+                  "lokr": "diffusers: pipe.transformer.load_lora_adapter(\"{file}\", prefix=\"transformer\") "
+                          "(AceStepPipeline.load_lora_weights refuses LoKr)"},
+}
+GUIDE = ("**Which file for which program.** *acestep*: ACE-Step's own UI (a PEFT folder, or LyCORIS for LoKr). "
+         "*comfyui*: ComfyUI's LoRA loader. *diffusers*: `AceStepPipeline` in Python. For a LoRA the three files "
+         "are the same layout (one file that loads at the right strength everywhere), written once per folder so "
+         "each program gets its own; after export each line below says how to load it.")
+
+
+def how_to(kind: str, fmt: str, written) -> str:
+    text = HOW_TO[fmt][kind] if isinstance(HOW_TO[fmt], dict) else HOW_TO[fmt]
+    return text.format(file=written, folder=written.parent, name=written.name)
 
 
 def export(ctx: AppContext, values: dict) -> str:
@@ -20,9 +39,9 @@ def export(ctx: AppContext, values: dict) -> str:
     from acestep_train.export.load import load_adapter
 
     if not values["checkpoint"]:
-        raise gr.Error("Choose a checkpoint to export (Find checkpoints).")
+        raise UserError("Choose a checkpoint to export (Find checkpoints).")
     if not values["formats"]:
-        raise gr.Error("Choose at least one format.")
+        raise UserError("Choose at least one format.")
     source, output = ctx.path(values["checkpoint"], "checkpoint"), ctx.path(values["output"], "export folder")
     lines = []
     try:
@@ -32,26 +51,27 @@ def export(ctx: AppContext, values: dict) -> str:
         for fmt in values["formats"]:
             written = export_adapter(adapter, fmt, output / fmt if len(values["formats"]) > 1 else output,
                                      lokr_to_lora=values["lokr_as_lora"] and adapter.kind == "lokr")
-            lines.append(f"{fmt}: wrote {written}, read back and verified")
+            lines.append(f"{fmt}: wrote {written}, read back and verified.\n    {how_to(adapter.kind, fmt, written)}")
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
-        raise gr.Error(f"Export failed: {error}") from error
+        raise UserError(f"Export failed: {error}") from error
     return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name}:\n" + "\n".join(lines)
 
 
 def merge(ctx: AppContext, values: dict) -> str:
     if not values["checkpoint"]:
-        raise gr.Error("Choose a checkpoint to merge (Find checkpoints).")
+        raise UserError("Choose a checkpoint to merge (Find checkpoints).")
     output = ctx.path(values["merged"], "merged model folder")
     command = ["merge", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", values["model"],
                "--adapter", str(ctx.path(values["checkpoint"], "checkpoint")), "--strength", str(values["strength"]),
                "--output-dir", str(output)]
-    job = ctx.jobs.submit("merge", command, output)
-    return f"merge job {job.id}: {job.status}"
+    job = ctx.jobs.submit("merge", command, output, gpus=[])  # CPU only: never waits behind training
+    return submitted(ctx.jobs, job)
 
 
 def build(ctx: AppContext) -> dict:
     """The tab; returns its settings for the session profile."""
-    with gr.Tab("Export & merge"):
+    with gr.Tab("6 · Export & merge"):
+        gr.Markdown("Needs a run folder from step 5 (press *Find checkpoints*).")
         with gr.Row():
             run = gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=3)
             find = gr.Button("Find checkpoints")
@@ -66,17 +86,19 @@ def build(ctx: AppContext) -> dict:
             info="A LoKr's diffusers form loads only with pipe.transformer.load_lora_adapter(..., "
                  "prefix='transformer'). Tick to write its exact LoRA form instead, which pipe.load_lora_weights, "
                  "ACE-Step and ComfyUI load as a plain LoRA (refused, with the rank needed, when over 128).")
+        gr.Markdown(GUIDE)
         go = gr.Button("Export", variant="primary")
-        done = gr.Textbox(label="Export result", lines=4)
+        done = gr.Textbox(label="Export result: the files and how to load them", lines=7)
         with gr.Row():
             fields.update(model=model_picker(ctx, "Base model"),
                           strength=gr.Slider(0, 2, value=1.0, step=0.05, label="Merge strength"),
                           merged=gr.Textbox(label="Merged model folder", value=str(ctx.work_root / "merged")))
         merge_button = gr.Button("Merge into the base model")
+        merge_note = gr.Markdown()
         merge_status = gr.Textbox(label="Merge", lines=4, value=lambda: kind_status(ctx.jobs, "merge"))
     find.click(lambda r: checkpoints(ctx, r), run, fields["checkpoint"])
     go.click(*named(fields, lambda v: export(ctx, v)), done, api_name="export")
-    merge_button.click(*named(fields, lambda v: merge(ctx, v)), merge_status, api_name="merge")
+    merge_button.click(*named(fields, lambda v: merge(ctx, v)), merge_note, api_name="merge")
     gr.Timer(3.0).tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",
                        show_progress="hidden")
     return {"run": run, "formats": fields["formats"], "output": fields["output"], "trigger": fields["trigger"],

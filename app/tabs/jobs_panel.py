@@ -12,6 +12,7 @@ import gradio as gr
 
 from acestep_train.jobs import JobStore
 from app.context import AppContext
+from app.errors import UserError
 from app.status import describe, job_events, kind_status
 from app.wiring import first_cell
 
@@ -33,7 +34,7 @@ def job_details(store: JobStore, job_id: str) -> str:
     try:
         job = store.load(job_id.strip())
     except (FileNotFoundError, ValueError) as error:
-        raise gr.Error(f"No such job: {job_id!r}") from error
+        raise UserError(f"No such job: {job_id!r}") from error
     return describe(job, job_events(job), store.log_tail(job.id, 40)) + "\n\n--- log ---\n" + store.log_tail(
         job.id, 80)
 
@@ -42,7 +43,7 @@ def stop_job(store: JobStore, job_id: str) -> list[list]:
     try:
         job = store.stop(job_id.strip())
     except (FileNotFoundError, ValueError) as error:
-        raise gr.Error(f"No such job: {job_id!r}") from error
+        raise UserError(f"No such job: {job_id!r}") from error
     if job.status == "stopping":
         gr.Info(f"{job.id}: stopping" + (" (saving a checkpoint first; stop again to end it now)"
                                          if job.kind == "train" else ""))

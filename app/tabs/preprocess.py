@@ -5,7 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from app.context import AppContext
-from app.status import kind_status
+from app.errors import UserError
+from app.status import kind_status, submitted
 from app.tabs.service import model_picker
 from app.wiring import named
 
@@ -25,15 +26,16 @@ def preprocess_command(ctx: AppContext, values: dict) -> list[str]:
 
 
 def start(ctx: AppContext, values: dict) -> str:
-    if not values["max_duration"] or values["max_duration"] <= 0:
-        raise gr.Error("Max seconds per song must be above 0.")
+    if values["max_duration"] is None or values["max_duration"] <= 0:
+        raise UserError("Max seconds per song: enter a number above 0.")
     job = ctx.jobs.submit("preprocess", preprocess_command(ctx, values), ctx.path(values["output"]))
-    return f"preprocess job {job.id}: {job.status}"
+    return submitted(ctx.jobs, job)
 
 
 def build(ctx: AppContext) -> dict:
     """The tab; returns its settings for the session profile."""
-    with gr.Tab("Preprocess"):
+    with gr.Tab("4 · Preprocess"):
+        gr.Markdown("Needs the songs of step 2 and a model; writes the tensor folder step 5 trains on.")
         with gr.Row():
             fields = {"model": model_picker(ctx),
                       "source_kind": gr.Dropdown(list(SOURCES), value="Song folder", label="Source"),
@@ -48,8 +50,9 @@ def build(ctx: AppContext) -> dict:
                           tag_position=gr.Dropdown(["prepend", "append", "replace"], value="prepend",
                                                    label="Tag position"))
         go = gr.Button("Preprocess", variant="primary")
+        note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=8, value=lambda: kind_status(ctx.jobs, "preprocess"))
-    go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="start_preprocess")
+    go.click(*named(fields, lambda values: start(ctx, values)), note, api_name="start_preprocess")
     gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "preprocess"), outputs=status, api_name="preprocess_status",
                        show_progress="hidden")
     return fields

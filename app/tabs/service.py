@@ -9,6 +9,7 @@ from acestep_train.models.discovery import discover_models
 from acestep_train.models.download import ALIASES
 from acestep_train.models.variants import OFFICIAL_DIT_REPOS
 from app.context import AppContext
+from app.errors import UserError
 from app.status import kind_status
 
 COLUMNS = ["name", "layout", "variant", "official", "parameters (M)", "dtype", "status"]
@@ -20,11 +21,11 @@ def model_rows(ctx: AppContext, folders_text: str) -> list[list]:
     """Scan each folder (one per line) and return a table row per model."""
     folders = [line.strip() for line in folders_text.splitlines() if line.strip()]
     if not folders:
-        raise gr.Error("Enter at least one checkpoint folder.")
+        raise UserError("Enter at least one checkpoint folder.")
     try:
         models = discover_models([ctx.path(folder) for folder in folders])
     except FileNotFoundError as error:
-        raise gr.Error(str(error)) from error
+        raise UserError(str(error)) from error
     if not models:
         gr.Warning(f"No ACE-Step 1.5 models found in {', '.join(folders)}.")
     return rows(models)

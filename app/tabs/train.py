@@ -1,5 +1,7 @@
-"""Train tab: GPU preset (auto-picked), adapter settings, the basic options, every other option as JSON,
-job control, and the run's monitor (loss and learning rate, GPU memory, previews, log)."""
+"""Train tab: GPU preset (auto-picked, listed by title; choosing one fills the fields with its values),
+adapter settings, the basic options, every other option as JSON, and one run on screen: the picker
+"Run shown" (default: the running one) decides what the monitor shows and what Stop, Save now and
+Sample now act on."""
 
 from __future__ import annotations
 
@@ -8,21 +10,25 @@ from functools import partial
 import gradio as gr
 
 from acestep_train.gpu import detect_gpus
+from acestep_train.commands.train import FLAGS
 from acestep_train.presets import builtin_presets, pick_preset
 from acestep_train.train.config import ATTENTION_TARGETS, OPTIMIZERS, SCHEDULES
 from app import train_actions as actions
+from app import train_settings as ts
 from app.context import AppContext
 from app.tabs.service import model_picker
-from app.train_settings import PRESET
 from app.wiring import named
 
 NUMBERS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor", "epochs", "lr", "warmup", "batch", "grad_accum",
            "crop", "save_every", "preview_every", "seed")  # the fields made by number()
+FILLED = (*NUMBERS, "targets", "optimizer", "scheduler")  # what choosing a preset fills in
+ADAPTER_FIELDS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor")
 
 
-def number(label: str) -> gr.Textbox:
-    """A number field whose blank means "the preset's value" (shown as its placeholder)."""
-    return gr.Textbox(label=label, placeholder="preset", max_lines=1)
+def number(name: str) -> gr.Number:
+    """A number field (whole numbers where the CLI wants an int); blank is refused by name at Start."""
+    whole = FLAGS[ts.FIELD_FLAGS[name]][1] is int
+    return gr.Number(label=ts.LABELS[name], precision=0 if whole else None)
 
 
 def gpu_line(gpus, preset) -> str:
@@ -35,7 +41,8 @@ def gpu_line(gpus, preset) -> str:
 def run_section(ctx: AppContext, gpus, preset) -> dict:
     with gr.Row():
         fields = {"model": model_picker(ctx),
-                  "preset": gr.Dropdown([p.name for p in builtin_presets()], value=preset.name, label="Preset"),
+                  "preset": gr.Dropdown([(p.title, p.name) for p in builtin_presets()], value=preset.name,
+                                        label="Preset (fills the fields below)"),
                   "adapter": gr.Dropdown(["lora", "lokr"], value="lora", label="Adapter"),
                   "gpus": gr.CheckboxGroup([str(g.index) for g in gpus], value=[str(gpus[0].index)] if gpus else [],
                                            label="GPUs (several: one DDP run)", visible=len(gpus) > 1)}
@@ -47,35 +54,26 @@ def run_section(ctx: AppContext, gpus, preset) -> dict:
 
 def adapter_section() -> dict:
     with gr.Row():
-        fields = {"targets": gr.Dropdown([PRESET, *ATTENTION_TARGETS], value=PRESET, label="Attention targets"),
+        fields = {"targets": gr.Dropdown(list(ATTENTION_TARGETS), label="Attention targets"),
                   "mlp": gr.Checkbox(label="Also adapt the MLP")}
     with gr.Row(visible=True) as lora_row:
-        fields.update(rank=number("LoRA rank"),
-                      alpha=number("LoRA alpha"))
+        fields.update(rank=number("rank"), alpha=number("alpha"))
     with gr.Row(visible=False) as lokr_row:
-        fields.update(linear_dim=number("LoKr dim"),
-                      linear_alpha=number("LoKr alpha"),
-                      factor=number("LoKr factor (-1: near-square)"),
+        fields.update(linear_dim=number("linear_dim"), linear_alpha=number("linear_alpha"), factor=number("factor"),
                       decompose_both=gr.Checkbox(label="LoKr: decompose both factors"))
     return fields, lora_row, lokr_row
 
 
 def basic_section() -> dict:
     with gr.Row():
-        fields = {"epochs": number("Epochs"),
-                  "lr": number("Learning rate"),
-                  "optimizer": gr.Dropdown([PRESET, *OPTIMIZERS], value=PRESET, label="Optimizer"),
-                  "scheduler": gr.Dropdown([PRESET, *SCHEDULES], value=PRESET, label="LR schedule"),
-                  "warmup": number("Warmup steps")}
+        fields = {"epochs": number("epochs"), "lr": number("lr"),
+                  "optimizer": gr.Dropdown(list(OPTIMIZERS), label="Optimizer"),
+                  "scheduler": gr.Dropdown(list(SCHEDULES), label="LR schedule"), "warmup": number("warmup")}
     with gr.Row():
-        fields.update(batch=number("Batch"),
-                      grad_accum=number("Gradient accumulation"),
-                      crop=number("Crop frames, 25 per second"),
-                      save_every=number("Save every N epochs"),
-                      preview_every=number("Preview every N steps (0: off)"))
+        fields.update(batch=number("batch"), grad_accum=number("grad_accum"), crop=number("crop"),
+                      save_every=number("save_every"), preview_every=number("preview_every"))
     with gr.Row():
-        fields.update(trigger=gr.Textbox(label="Trigger word"),
-                      seed=number("Seed"))
+        fields.update(trigger=gr.Textbox(label="Trigger word"), seed=number("seed"))
     return fields
 
 
@@ -95,58 +93,86 @@ def advanced_section() -> dict:
     return fields, {"show": show, "resolved": resolved, "find": find, "estimate": sensitivity}
 
 
-def monitor_section() -> dict:
+def monitor_section(has_gpu: bool) -> dict:
     with gr.Row():
         buttons = {"start": gr.Button("Start", variant="primary"),
+                   "picker": gr.Dropdown([], label="Run shown (Stop, Save now, Sample now act on it)", scale=3),
                    "stop": gr.Button("Stop (saves a checkpoint)", variant="stop"),
                    "save": gr.Button("Save now"), "sample": gr.Button("Sample now")}
+    note = gr.Markdown()  # what the last button did; the timer never overwrites it
     status = gr.Textbox(label="Status", lines=5)
-    loss, memory = gr.Plot(label="Loss and learning rate"), gr.Plot(label="Memory")
+    loss = gr.Plot(label="Loss (left axis) and learning rate (right axis)")
+    memory = gr.Plot(label="GPU memory", visible=has_gpu)
     with gr.Row():
-        clips = [gr.Audio(label=f"Latest preview {i + 1}", type="filepath", interactive=False) for i in range(3)]
+        clips = [gr.Audio(label="Preview", type="filepath", interactive=False) for _ in range(3)]
     log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, autoscroll=True)
-    return {**buttons, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
-            "seen": gr.State(None)}
+    return {**buttons, "note": note, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
+            "seen": gr.State(None), "chosen": gr.State(None)}  # chosen: the run the user picked (None: default)
 
 
 def build(ctx: AppContext) -> dict:
     """The tab; returns its settings for the session profile."""
     gpus = detect_gpus()
     preset = pick_preset(gpus[0].total_gb if gpus else None)
-    with gr.Tab("Train"):
-        gr.Markdown(gpu_line(gpus, preset))
+    with gr.Tab("5 · Train"):
+        gr.Markdown("Needs the tensor folder from step 4. " + gpu_line(gpus, preset))
         fields = run_section(ctx, gpus, preset)
         adapter, lora_row, lokr_row = adapter_section()
         fields.update(adapter, **basic_section())
+        for name, value in zip(FILLED, actions.preset_fill(preset.name, "lora", list(FILLED))):
+            fields[name].value = value
+        for name, value in zip(ADAPTER_FIELDS[2:], actions.preset_fill(preset.name, "lokr", list(ADAPTER_FIELDS[2:]))):
+            fields[name].value = value
         defaults = {name: box.value for name, box in fields.items()}
         memory_note = gr.Markdown(actions.vram(ctx, {**defaults, "advanced": "", "use_estimate": False}))
         extra, tools = advanced_section()
-        ui = monitor_section()
+        ui = monitor_section(bool(gpus))
     fields.update(extra)
     wire(ctx, fields, tools, ui, memory_note)
-    numbers = list(NUMBERS)
-    for box, update in zip([fields[n] for n in numbers], actions.hints(preset.name, "lora", numbers)):
-        box.placeholder = update["placeholder"]
-    for trigger in (fields["preset"], fields["adapter"]):
-        trigger.change(lambda p, a: actions.hints(p, a, numbers), [fields["preset"], fields["adapter"]],
-                       [fields[n] for n in numbers], show_progress="hidden")
-    fields["adapter"].change(lambda a: [gr.update(visible=a == "lora"), gr.update(visible=a == "lokr")],
-                             fields["adapter"], [lora_row, lokr_row])
+    wire_presets(fields, lora_row, lokr_row)
     return {name: box for name, box in fields.items() if name not in ("gpus", "resume", "use_estimate")}
 
 
+def wire_presets(fields: dict, lora_row, lokr_row) -> None:
+    """A preset fills every field with its values; the adapter fills only its own fields and shows their row."""
+    filled = [fields[name] for name in FILLED]
+    fields["preset"].input(lambda p, a: actions.preset_fill(p, a, list(FILLED)), [fields["preset"], fields["adapter"]],
+                           filled, show_progress="hidden")
+    own = [fields[name] for name in ADAPTER_FIELDS]
+    fields["adapter"].input(lambda p, a: actions.preset_fill(p, a, list(ADAPTER_FIELDS)),
+                            [fields["preset"], fields["adapter"]], own, show_progress="hidden")
+    fields["adapter"].change(lambda a: [gr.update(visible=a == "lora"), gr.update(visible=a == "lokr")],
+                             fields["adapter"], [lora_row, lokr_row])
+
+
 def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> None:
-    ui["start"].click(*named(fields, lambda v: actions.start(ctx, v)), ui["status"], api_name="start_training")
-    tools["estimate"].click(*named(fields, lambda v: actions.estimate(ctx, v)), ui["status"], api_name="estimate")
+    def start(values: dict) -> dict:
+        text, job = actions.start(ctx, values)
+        return {ui["note"]: text, **({ui["picker"]: gr.update(choices=actions.train_jobs(ctx), value=job.id),
+                                      ui["chosen"]: job.id} if job.status != "queued" else {})}
+
+    ui["start"].click(*named(fields, start), [ui["note"], ui["picker"], ui["chosen"]], api_name="start_training")
+    tools["estimate"].click(*named(fields, lambda v: actions.estimate(ctx, v)), ui["note"], api_name="estimate")
     tools["show"].click(*named(fields, lambda v: actions.resolved(ctx, v)[0].to_dict()), tools["resolved"],
                         api_name="resolved_settings")
     tools["find"].click(lambda output: actions.checkpoints(ctx, output, resumable_only=True), fields["output"],
                         fields["resume"], api_name="find_checkpoints")
     for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
-        ui[what].click(partial(actions.control, ctx, what), None, ui["status"], api_name=api_name)
+        ui[what].click(partial(actions.control, ctx, what), ui["chosen"], ui["note"], api_name=api_name)
     handler, inputs = named(fields, lambda v: actions.vram(ctx, v))
     for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
-    outputs = [ui["status"], ui["log"], ui["loss"], ui["memory"], *ui["clips"], ui["seen"]]
-    gr.Timer(3.0).tick(lambda seen: actions.monitor(ctx, seen), ui["seen"], outputs, api_name="train_status",
-                       show_progress="hidden")
+    shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory", "seen")}
+
+    def tick(seen, selected) -> dict:
+        result = actions.monitor(ctx, seen, selected)
+        out = {shown[name]: value for name, value in result.items() if name != "clips"}
+        out.update(dict(zip(ui["clips"], result.get("clips", []))))
+        return out
+
+    outputs = [*shown.values(), *ui["clips"]]  # a list: API clients get them in this order
+    # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
+    # otherwise put the old run back over a fresh pick).
+    gr.Timer(3.0).tick(tick, [ui["seen"], ui["chosen"]], outputs, api_name="train_status", show_progress="hidden")
+    ui["picker"].input(lambda selected: selected, ui["picker"], ui["chosen"], show_progress="hidden").then(
+        lambda selected: tick(None, selected), ui["chosen"], outputs, show_progress="hidden")

@@ -1,97 +1,282 @@
-"""In headless Debian Chromium: open the studio, walk every tab, start a demo run, see the loss plot grow,
-reload the page and find the run again, stop it.
+"""A musician's path in headless Debian Chromium on the demo model: new project -> songs in -> scan ->
+label -> preprocess -> train (two runs) -> listen -> export, with a screenshot per step
+(``test-artifacts/screenshots/``), asserting the defects of issue 13 are gone:
 
-Screenshots of each tab land in ``test-artifacts/screenshots/``. Needs the Debian ``chromium``
-package (``.ci/run`` installs it); playwright drives it (its own browser download is never used).
+- an empty folder is refused with a message, never read as the app's own folder;
+- auto-label keeps BPM and key that came from an imported CSV, and its outcome stays on screen;
+- a preprocess with a broken file reads "finished, 1 skipped" with its summary, not "failed";
+- a second Start queues and says why, while the tab keeps showing and controlling the running run;
+  Sample now / Stop act on the run on screen, and their message is not overwritten by the poll;
+- a reload keeps the project and the typed settings; text typed right after loading is kept;
+- the previews say their strength; export says which file is for which program.
+Needs the Debian ``chromium`` package (``.ci/run`` installs it); playwright drives it.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import re
 import time
-from pathlib import Path
 
 import pytest
 import soundfile
 from audio_fixtures import tone
-from test_launch import free_port, start, wait_status
+from studio_page import Studio, close_toasts, errors_on_screen, needs_chromium, open_browser, shot, wait_text
+from test_launch import free_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-TABS = ["Service", "Dataset", "Auto-label", "Preprocess", "Train", "Export & merge"]
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="Debian chromium is not installed (apt-get install -y chromium)")
+pytestmark = needs_chromium
+TIMEOUT = 600  # a loaded 2-core machine runs the tiny model slowly
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     pytest.importorskip("playwright", reason="playwright (requirements-dev.txt) is not installed")
-    base = tmp_path_factory.mktemp("browser")
-    songs = base / "datasets" / "songs"
-    songs.mkdir(parents=True)
-    for index in range(2):
-        soundfile.write(songs / f"s{index}.wav", tone(1.6 + index), 48000)
-        (songs / f"s{index}.json").write_text(json.dumps({"caption": f"browser song {index}"}))
-    port = free_port()
-    proc, _ = start(["--port", str(port), "--demo", "--checkpoint-dir", str(base / "ck"),
-                     "--root", str(base / "datasets"), "--root", str(base / "runs")], "ACE-Step Studio trainer: ")
-    yield f"http://127.0.0.1:{port}", base
-    proc.terminate()
-    proc.wait(timeout=30)
+    studio = Studio(tmp_path_factory.mktemp("walk"), free_port())
+    yield studio
+    studio.stop()
 
 
-def plot_length(page) -> int:
-    """Characters in the longest drawn line of the page's plots: it grows as the loss curve grows."""
-    lines = page.locator(".js-plotly-plot .scatterlayer .js-line")
-    return max([len(lines.nth(i).get_attribute("d") or "") for i in range(lines.count())] + [0])
+def status_box(page):
+    """The Status box of the tab on screen."""
+    return page.get_by_label("Status", exact=True).filter(visible=True).first
 
 
-def wait_for_plot(page, length: int, timeout: float) -> int:
-    deadline, longest = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline and longest < length:
-        time.sleep(1.5)
-        longest = plot_length(page)
-    return longest
+def tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    time.sleep(0.5)
 
 
-def test_walk_the_tabs_and_watch_a_run(studio):
-    from gradio_client import Client
+def songs_in(folder) -> None:
+    """What the musician copies in: three songs, one broken file, and a CSV from another tool."""
+    for index in range(3):
+        soundfile.write(folder / f"song{index}.wav", tone(1.6 + 0.4 * index, freq=220 + 70 * index), 48000)
+    (folder / "broken.wav").write_bytes(b"RIFF this is not audio")
+    (folder / "labels.csv").write_text("filename,caption,genre,bpm,keyscale,timesignature,lyrics,language\n"
+                                       "song0.wav,warm synth pads,ambient,128,G major,4,,en\n"
+                                       "song1.wav,dusty drums,,,,,,\nsong2.wav,bright piano,,,,,,\n")
+
+
+def new_project_and_scan(page, studio) -> None:
+    page.goto(studio.url)
+    tab(page, "1 · Project")
+    project = studio.base / "datasets" / "my-band"
+    page.get_by_label("Project folder (new or existing)").fill(str(project))
+    page.get_by_role("button", name="Open or create").click()
+    page.get_by_text("Created songs, tensors, runs, exports").wait_for(timeout=60_000)
+    shot(page, "01-project")
+    songs_in(project / "songs")
+    tab(page, "2 · Dataset")
+    folder = page.get_by_label("Song folder").first
+    assert folder.input_value() == str(project / "songs")  # the tab took its folder from the project
+    folder.fill("")  # an empty field is refused, never read as the app's own folder
+    page.get_by_role("button", name="Scan", exact=True).click()
+    page.get_by_text("Enter a song folder.").first.wait_for(timeout=30_000)
+    close_toasts(page)
+    folder.fill(str(project / "songs"))
+    page.get_by_role("button", name="Scan", exact=True).click()
+    page.get_by_text("4 files: 3 usable, 1 unusable").wait_for(timeout=60_000)
+    page.get_by_text("Bulk edit and import").click()
+    page.get_by_label("Import captions from a CSV or a dataset.json").fill(str(project / "songs" / "labels.csv"))
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("3 sidecars filled from labels.csv").wait_for(timeout=30_000)
+    shot(page, "02-dataset")
+
+
+def label(page, studio) -> None:
+    tab(page, "3 · Auto-label")
+    page.get_by_label("Only songs missing these fields").uncheck()  # label every song, imported ones too
+    page.get_by_role("button", name="Label", exact=True).click()
+    page.get_by_text("Started autolabel job").wait_for(timeout=30_000)
+    status = wait_text(status_box(page), "Summary:", TIMEOUT)
+    assert "autolabel" in status and ": finished" in status and "captioned" in status
+    time.sleep(3)  # the poll ran again: the button's message is still there
+    assert page.get_by_text("Started autolabel job").is_visible()
+    song0 = json.loads((studio.base / "datasets" / "my-band" / "songs" / "song0.json").read_text())
+    assert (song0["bpm"], song0["keyscale"]) == (128, "G major")  # the import's values are the user's
+    shot(page, "03-autolabel")
+
+
+def preprocess(page) -> None:
+    tab(page, "4 · Preprocess")
+    page.get_by_role("button", name="Preprocess", exact=True).click()
+    status = wait_text(status_box(page), ": finished", TIMEOUT)
+    assert ": finished, 1 skipped\nSummary: 3 done" in status and "skipped broken.wav" in status
+    assert "failed" not in status
+    shot(page, "04-preprocess")
+
+
+def two_runs(page, studio) -> tuple[str, str]:
+    """Start run A, then run B (queued behind A); the tab keeps showing and controlling A."""
+    tab(page, "5 · Train")
+    for name, value in (("Epochs", "400"), ("Crop frames, 25 per second", "30"),
+                        ("Preview every N steps (0: off)", "3")):
+        fill(page, name, value)
+    page.get_by_role("button", name="Start", exact=True).click()
+    first = re.search(r"Started train job (\S+) ", page.get_by_text("Started train job").inner_text()).group(1)
+    fill(page, "Run folder", str(studio.base / "datasets" / "my-band" / "runs" / "second"))
+    page.get_by_role("button", name="Start", exact=True).click()
+    queued = page.get_by_text("Queued train job")
+    queued.wait_for(timeout=60_000)
+    second = re.search(r"Queued train job (\S+):", queued.inner_text()).group(1)
+    assert f"waits for train {first}" in queued.inner_text()
+    wait_text(status_box(page), "step ", TIMEOUT)
+    assert status_box(page).input_value().startswith(f"train {first}: running")
+    return first, second
+
+
+def control_the_visible_run(page, first: str, second: str) -> None:
+    page.get_by_role("button", name="Sample now").click()
+    page.get_by_text(f"Sample requested: {first}").wait_for(timeout=30_000)
+    time.sleep(4)  # the status poll ran: the message stays
+    assert page.get_by_text(f"Sample requested: {first}").is_visible()
+    label = page.get_by_text("Latest preview, adapter strength").first
+    label.wait_for(timeout=TIMEOUT * 1000)  # listen: the players say their strength
+    shot(page, "05-train-two-runs")
+    picker = page.get_by_label("Run shown (Stop, Save now, Sample now act on it)")
+    picker.click()
+    page.get_by_role("option", name=re.compile(second)).click()
+    wait_text(status_box(page), f"train {second}: queued: waits for train {first}", 30)
+    page.get_by_role("button", name="Stop (saves a checkpoint)").click()
+    page.get_by_text(f"Cancelled {second}").wait_for(timeout=30_000)
+    picker.click()
+    page.get_by_role("option", name=re.compile(first)).click()
+    wait_text(status_box(page), f"train {first}: running", 30)
+    page.get_by_role("button", name="Stop (saves a checkpoint)").click()
+    page.get_by_text(f"Stop requested for {first}").wait_for(timeout=30_000)
+    wait_text(status_box(page), f"train {first}: stopped", TIMEOUT)
+    shot(page, "06-train-stopped")
+
+
+def reload_keeps_the_project(page, studio) -> None:
+    page.reload()
+    page.get_by_role("tab", name="6 · Export & merge").click()
+    trigger = page.get_by_label("Trigger word (metadata)")
+    trigger.fill("zzq")  # typed right after opening: kept
+    tab(page, "5 · Train")
+    time.sleep(3)
+    assert page.get_by_label("Epochs", exact=True).input_value() == "400"
+    assert page.get_by_label("Project folder (new or existing)").input_value().endswith("my-band")
+    assert trigger.input_value() == "zzq"
+
+
+def export(page) -> None:
+    tab(page, "6 · Export & merge")
+    page.get_by_role("button", name="Find checkpoints").click()
+    time.sleep(2)
+    page.get_by_label("comfyui").check()
+    page.get_by_label("diffusers").check()
+    page.get_by_role("button", name="Export", exact=True).click()
+    result = wait_text(page.get_by_label("Export result: the files and how to load them"), "diffusers:", 120)
+    assert result.count("read back and verified") == 3
+    assert "ComfyUI" in result and "ACE-Step UI" in result and "load_lora_weights" in result
+    shot(page, "07-export")
+
+
+def test_a_musicians_path(studio):
     from playwright.sync_api import sync_playwright
 
-    url, base = studio
-    client = Client(url, verbose=False)
-    client.predict(model="tiny-turbo", source=str(base / "datasets" / "songs"), output=str(base / "runs" / "tensors"),
-                   api_name="/start_preprocess")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.get_by_role("tab", name="Service").wait_for()
-        for tab in TABS:
-            page.get_by_role("tab", name=tab).click()
-            time.sleep(0.5)
-            page.screenshot(path=str(ARTIFACTS / f"{tab.split()[0].lower()}.png"), full_page=True)
-        assert ": finished" in wait_status(client, "preprocess", ": finished", 120)
-        page.get_by_role("tab", name="Train").click()
-        page.get_by_label("Epochs", exact=True).fill("500")
-        page.get_by_label("Crop frames, 25 per second", exact=True).fill("30")
-        page.get_by_role("button", name="Start", exact=True).click()
-        started = time.monotonic()
-        first = wait_for_plot(page, 1, 120)
-        grown = wait_for_plot(page, first + 100, 60)  # more steps, a longer line
-        page.screenshot(path=str(ARTIFACTS / "train-running.png"), full_page=True)
-        print(f"plot drawn after {time.monotonic() - started:.1f} s")
-        assert first > 0 and grown > first + 100, "the loss plot never grew"
-        page.reload()  # a closed tab or a reload: the run, its plot and its log come back
-        page.get_by_role("tab", name="Train").click()
-        assert wait_for_plot(page, grown, 30) >= grown, "the plot did not come back after a reload"
-        assert "step " in page.get_by_label("Status").input_value()
-        page.get_by_role("button", name="Stop (saves a checkpoint)").click()
-        assert ": stopped" in wait_status(client, "train", ": stopped", 120)
-        page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
+        browser, page = open_browser(playwright)
+        new_project_and_scan(page, studio)
+        label(page, studio)
+        preprocess(page)
+        first, second = two_runs(page, studio)
+        control_the_visible_run(page, first, second)
+        reload_keeps_the_project(page, studio)
+        export(page)
+        assert errors_on_screen(page) == 0
         browser.close()
+    assert "Traceback" not in studio.console()
+
+
+def click(page, name: str, wait: float = 2.0) -> None:
+    """Click a button of the tab on screen, wait for its answer, and require no error on screen."""
+    page.get_by_role("button", name=name, exact=True).filter(visible=True).first.click()
+    time.sleep(wait)
+    assert errors_on_screen(page) == 0, f"{name}: an error on screen"
+
+
+def fill(page, label: str, value: str) -> None:
+    page.get_by_label(label, exact=True).filter(visible=True).first.fill(value)
+
+
+def click_project_and_dataset(page, studio, project) -> None:
+    tab(page, "1 · Project")
+    fill(page, "Project folder (new or existing)", str(project))
+    click(page, "Open or create")
+    for index in range(2):
+        soundfile.write(project / "songs" / f"take{index}.wav", tone(1.6 + index), 48000)
+    (project / "songs" / "take.csv").write_text("filename,caption\ntake0.wav,a slow take\n")
+    tab(page, "2 · Dataset")
+    click(page, "Scan")
+    page.get_by_text("2 files: 2 usable").wait_for(timeout=60_000)
+    click(page, "Open")
+    click(page, "Save sidecar")
+    page.get_by_text("Activation tag, dataset.json and CSV").click()
+    click(page, "Save dataset.json + CSV")
+    fill(page, "dataset.json path (default: dataset.json in the song folder)", str(project / "songs" / "dataset.json"))
+    click(page, "Load a dataset.json (its tag, position, folder)")
+    page.get_by_text("Bulk edit and import").click()
+    fill(page, "Value for every song", "ambient")
+    click(page, "Apply to all")
+    fill(page, "Import captions from a CSV or a dataset.json", str(project / "songs" / "take.csv"))
+    click(page, "Import")
+    page.get_by_text("Split long songs").click()
+    fill(page, "Output folder", str(project / "split"))
+    click(page, "Split")
+
+
+def click_jobs_to_a_run(page, project) -> None:
+    tab(page, "3 · Auto-label")
+    click(page, "Label")
+    tab(page, "4 · Preprocess")
+    click(page, "Preprocess")
+    wait_text(status_box(page), "preprocess", 30)
+    wait_text(status_box(page), ": finished", TIMEOUT)
+    tab(page, "5 · Train")
+    for name, value in (("Epochs", "300"), ("Crop frames, 25 per second", "30"),
+                        ("Preview every N steps (0: off)", "0")):
+        fill(page, name, value)
+    page.get_by_text("Advanced: every setting, resume, layer sensitivity").click()
+    click(page, "Show every setting this run would use")
+    click(page, "Start", wait=1)
+    wait_text(status_box(page), "step ", TIMEOUT)
+    click(page, "Save now")
+    click(page, "Sample now")
+    click(page, "Stop (saves a checkpoint)")
+    wait_text(status_box(page), ": stopped", TIMEOUT)
+    click(page, "Find checkpoints")
+    click(page, "Estimate layer sensitivity (gradient Fisher)")
+
+
+def test_click_everything(studio):
+    """Every button of every tab, with valid inputs: no error badge, no traceback on the console.
+
+    Left out: Service's Download (it reaches the hub; tests stay offline).
+    """
+    from playwright.sync_api import sync_playwright
+
+    project = studio.base / "datasets" / "clicks"
+    with sync_playwright() as playwright:
+        browser, page = open_browser(playwright)
+        page.goto(studio.url)
+        page.get_by_role("tab", name="1 · Project").wait_for()
+        tab(page, "Service")  # first: it rewrites the demo model, which the jobs below read
+        click(page, "Scan for models")
+        click(page, "Write the tiny demo model", wait=6)
+        page.get_by_text("Session profile: every tab's settings in one file").click()
+        click(page, "Save settings")
+        click(page, "Load settings")
+        click_project_and_dataset(page, studio, project)
+        click_jobs_to_a_run(page, project)
+        tab(page, "6 · Export & merge")
+        click(page, "Find checkpoints")
+        click(page, "Export", wait=6)
+        click(page, "Merge into the base model")
+        page.get_by_text("Jobs (they keep running when you close this page)").click()
+        page.locator("table tbody tr").filter(visible=True).first.locator("td").first.click()
+        click(page, "Show status and log")
+        click(page, "Stop")
+        shot(page, "08-click-everything")
+        browser.close()
+    assert "Traceback" not in studio.console()

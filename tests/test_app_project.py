@@ -1,0 +1,48 @@
+"""The project and the settings that survive a reload (no browser: the functions behind them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.context import AppContext
+from app.errors import UserError
+from app.project import Project, load_project
+from app.session import remember, restored, saved_settings
+from app.settings import make_settings
+from app.tabs.project import open_project
+
+
+@pytest.fixture
+def ctx(tmp_path) -> AppContext:
+    roots = [str(tmp_path / "ck"), str(tmp_path / "data"), str(tmp_path / "state")]
+    return AppContext(make_settings("127.0.0.1", 7861, False, None, roots, False), tmp_path / "ck", tmp_path / "state")
+
+
+def test_a_project_is_made_once_remembered_and_gives_every_tab_its_folders(ctx, tmp_path):
+    project, message = open_project(ctx, str(tmp_path / "data" / "band"))
+    assert message.startswith("Created songs, tensors, runs, exports in")
+    assert all((project.folder / part).is_dir() for part in ("songs", "tensors", "runs", "exports"))
+    assert load_project(ctx.work_root) == project  # a reload or a restarted studio finds it
+    assert open_project(ctx, str(project.folder))[1].startswith("Opened")
+    fields = project.fields()
+    assert fields["dataset.folder"] == fields["preprocess.source"] == str(project.folder / "songs")
+    assert fields["train.tensors"] == fields["preprocess.output"] == str(project.folder / "tensors")
+    with pytest.raises(UserError, match="Enter a project folder"):
+        open_project(ctx, "  ")  # never the app's own folder
+
+
+def test_a_loaded_page_takes_typed_settings_over_the_project_and_keeps_what_is_being_typed(ctx, tmp_path):
+    Project(tmp_path / "data" / "band").create()
+    open_project(ctx, str(tmp_path / "data" / "band"))
+    remember(ctx.work_root, {"train.epochs": 77, "dataset.folder": "/typed/songs"})
+    defaults = {"train.epochs": 2, "dataset.folder": "/default", "train.tensors": "/default/t", "export.trigger": ""}
+    page = {"train.epochs": 2, "dataset.folder": "/default", "train.tensors": "/default/t", "export.trigger": "zz"}
+    changes = restored(ctx, defaults, page)
+    assert changes == {"train.epochs": 77, "dataset.folder": "/typed/songs",
+                       "train.tensors": str(tmp_path / "data" / "band" / "tensors")}
+    remember(ctx.work_root, {}, forget=("dataset.folder",))  # a new project: its folders win again
+    assert saved_settings(ctx.work_root) == {"train.epochs": 77}
+    (ctx.work_root / "settings.json").write_text("{broken")
+    assert saved_settings(ctx.work_root) == {}  # said on the console; the defaults stand
