@@ -72,6 +72,25 @@ def reap_children() -> None:
                 del _CHILDREN[pid]
 
 
+def collect_child(pid: int | None, timeout: float = 5.0) -> None:
+    """Wait briefly for our own child ``pid`` that no longer runs, so its exit status is known.
+
+    A killed child can look gone (zombie) before ``poll()`` sees it end; waiting here keeps
+    "killed (signal 9)" exact instead of "ended without recording an exit status"."""
+    with _THREAD_LOCK:
+        process = _CHILDREN.pop(pid, None) if pid is not None else None
+    if process is None:
+        return
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with _THREAD_LOCK:
+            _CHILDREN[pid] = process  # still running after all: leave it to the next reap
+        return
+    with _THREAD_LOCK:
+        _ENDED[pid] = code
+
+
 class JobStore:
     def __init__(self, root: str | Path, launcher: list[str] | None = None):
         """``launcher``: the program that runs a job dir (default: this library's job wrapper)."""
@@ -190,6 +209,7 @@ class JobStore:
 
     def _record_kill(self, job: Job) -> None:
         """The process ended without recording its exit: say how, in the record and at the log's end."""
+        collect_child(job.pid)
         code = _ENDED.pop(job.pid, None)
         if code is not None and code < 0:
             job.exit_code, job.ended_by = code, signal_name(code)

@@ -20,7 +20,7 @@ from test_launch import free_port, start
 SECRET = "sk-test-never-written-4f9c2"
 
 
-def wait_for(client: Client, api_name: str, seconds: float = 120) -> str:
+def wait_for(client: Client, api_name: str, seconds: float = 300) -> str:
     deadline, status = time.monotonic() + seconds, ""
     while ": finished" not in status and ": failed" not in status:
         assert time.monotonic() < deadline, status
