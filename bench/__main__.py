@@ -14,6 +14,7 @@ BENCHMARKS = {
     "scan": "seconds to scan 1,000 songs",
     "analysis": "BPM / key / meter accuracy and seconds per song on the synthetic evaluation set",
     "ui_start": "UI start to first response, and time to show a 1,000-song dataset",
+    "crash_resume": "kill -9 a tiny training run at random moments; resume from latest every time",
 }
 
 
