@@ -49,6 +49,7 @@ class RunShape:
     encoder_tokens: int = 600  # packed lyrics + timbre + caption tokens
     gradient_checkpointing: bool = False
     precision: str = "bf16"
+    adapter_type: str = "lora"
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZER_STATE_BYTES:

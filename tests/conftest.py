@@ -15,7 +15,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 # librosa's numba cache lives in site-packages by default; two test runs sharing one venv (worktrees)
 # can corrupt it and segfault in chroma/tuning. One cache per checkout avoids the race.
 os.environ.setdefault(
-    "NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba-" + hashlib.sha1(str(Path(__file__).resolve()).encode()).hexdigest()[:12])
+    "NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / ("numba-" + hashlib.sha1(str(Path(__file__).resolve()).encode()).hexdigest()[:12]))
 )
 
 from acestep_train.models.tiny import write_demo_model
