@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from acestep_train.jobs import JobStore
-from acestep_train.paths import resolve_within
+from acestep_train.paths import writable_within
 from app.settings import AppSettings
 
 
@@ -28,10 +28,9 @@ class AppContext:
         return self.settings.roots[1] if len(self.settings.roots) > 1 else self.work_root
 
     def user_path(self, typed: str) -> Path:
-        """A path the user typed: confined to the roots when the app is exposed (ValueError if outside)."""
-        if self.settings.exposed:
-            return resolve_within(typed, self.settings.roots)
-        return Path(typed).expanduser().resolve()
+        """A path the user typed: inside a root (symlinks followed), on loopback too, and never inside the
+        jobs folder, whose records are the studio's own (ValueError otherwise)."""
+        return writable_within(typed, self.settings.roots, [self.jobs.root])
 
     def path(self, typed: str, what: str = "folder") -> Path:
         """``user_path`` for a handler: an empty or refused path is a readable error in the UI."""

@@ -14,7 +14,9 @@ BENCHMARKS = {
     "scan": "seconds to scan 1,000 songs",
     "gpu-suite": "one-shot GPU suite: every preset's step, variants, fit, preprocessing, merge (about 6 min)",
     "fullsize_cpu": "full-size DiT on the CPU: one LoRA and one LoKr step, save, export, merge (not in CI)",
+    "analysis": "BPM / key / meter accuracy and seconds per song on the synthetic evaluation set",
     "ui_start": "UI start to first response, and time to show a 1,000-song dataset",
+    "crash_resume": "kill -9 a tiny training run at random moments; resume from latest every time",
 }
 
 

@@ -1,10 +1,8 @@
-"""The end of a run: refuse an unchanged adapter, copy the chosen adapter to ``final``."""
+"""The end of a run: refuse an adapter that changes nothing."""
 
 from __future__ import annotations
 
 import math
-import shutil
-from pathlib import Path
 
 from acestep_train.train.errors import TrainingError
 
@@ -15,12 +13,3 @@ def check_adapter_changed(adapter) -> None:
     if not math.isfinite(largest) or largest == 0.0:
         raise TrainingError(f"the trained adapter changes nothing (largest weight change {largest}); "
                             "not reporting success")
-
-
-def copy_adapter(source: Path, target: Path) -> None:
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for path in source.iterdir():
-        if path.suffix in (".safetensors", ".json") and path.name != "counters.json":
-            shutil.copy2(path, target / path.name)

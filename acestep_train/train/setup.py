@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from acestep_train.train.outputs import check_adapter_changed, copy_adapter  # noqa: F401 (public here too)
+from acestep_train.train.outputs import check_adapter_changed  # noqa: F401 (public here too)
 from acestep_train.train.parts import RunParts
 from acestep_train.train.precision import Precision, fabric_precision, resolve_precision  # noqa: F401
 
