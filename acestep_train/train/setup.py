@@ -34,8 +34,11 @@ def run_training(config) -> dict:
 
     from acestep_train.train.trainer import Trainer
 
+    from acestep_train.train.checkpoints import check_run_folders
+
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
+    check_run_folders(output)  # before anything is built or written
     precision = resolve_precision(config.loop.precision, config.loop.accelerator)
     fabric = make_fabric(config.loop, output, precision)
     fabric.launch()
