@@ -80,15 +80,19 @@ def pick_preset(vram_gb: float | None) -> Preset:
     return fitting[-1] if fitting else load_preset("8gb")
 
 
-def expected_memory(preset: Preset, adapter_type: str) -> dict[str, float]:
-    """VRAM planner estimate for the full-size DiT with this preset."""
-    from acestep_train.vram import DitShape, RunShape, estimate, lora_params
+def expected_memory(preset: Preset, adapter_type: str, gradient_checkpointing: bool | None = None) -> dict[str, float]:
+    """VRAM planner estimate for the full-size DiT with this preset (checkpointing: the preset's unless given)."""
+    from acestep_train.vram import DitShape, RunShape, estimate, lokr_params, lora_params
 
     config = config_from_dict({**PLACEHOLDERS, **preset.for_adapter(adapter_type)})
     dit = DitShape()
     a = config.adapter
     rank = a.rank if a.type == "lora" else a.linear_dim
     params = lora_params(dit, rank, a.targets in ("self", "both"), a.targets in ("cross", "both"), a.mlp)
+    if a.type == "lokr":
+        params = lokr_params(dit, a.linear_dim, a.factor, a.targets, a.mlp)
+    checkpointing = config.loop.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
     run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
-                   gradient_checkpointing=config.loop.gradient_checkpointing)
+                   gradient_checkpointing=checkpointing, adapter_type=a.type, targets=a.targets, mlp=a.mlp,
+                   dropout=a.type == "lora" and a.dropout > 0)
     return estimate(dit, run)

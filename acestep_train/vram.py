@@ -1,12 +1,14 @@
 """Estimate a training run's peak GPU memory before it starts, and warn when it will not fit.
 
 Peak = base weights + adapter (fp32 weights, grads, optimizer state) + activations + fixed
-overhead (CUDA context, allocator slack). Activations are counted per token per DiT layer
-per hidden unit: ``ACTIVATION_BYTES`` bytes without gradient checkpointing (attention,
-cross-attention, the SwiGLU MLP at 3x width, AdaLN modulations, RMSNorm's fp32 copies);
-with checkpointing only each layer's bf16 input is kept, plus one layer recomputed at a
-time. The constants are analytic until a measured GPU run calibrates them (bench/, the
-benchmark issue); the arithmetic itself is tested.
+overhead (CUDA context, allocator slack). Activations are what the forward keeps for backward
+plus a backward working set (one layer's gradients; with checkpointing, one recomputed layer and
+its gradients). The activation constants below are calibrated from a measurement, not guessed:
+``acestep_train/train/memory_probe.py`` counts every tensor autograd saves while the full-size DiT
+runs a bf16-autocast forward on the meta device (attention counted as flash / memory-efficient
+kernels keep it), and ``python -m bench preset_fit --simulate`` checks that this planner stays
+within 10 % of that measurement for every preset (``tests/test_vram_calibration.py``). Bytes are
+for bf16 compute; CUDA context and allocator slack stay assumptions until a GPU run measures them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GB = 1024**3
-ACTIVATION_BYTES = 90  # per token, per layer, per hidden unit, bf16 run without checkpointing
+# Measured (memory probe, bf16 autocast, full-size DiT): bytes kept per audio token per layer by
+# the frozen block (norms, attention q/k/v/out + log-sum-exp, SwiGLU MLP, AdaLN), before any adapter.
+BASE_TOKEN_BYTES = 125_227
+# Bytes kept per encoder token per layer (the cross-attention key/value path).
+BASE_ENCODER_BYTES = 4_096
+# Bytes per token outside the layers (patchify in, norm and projection out).
+OUTSIDE_TOKEN_BYTES = 15_804
+# With checkpointing: bytes held per token per layer (its bf16 input) and outside the layers.
+CHECKPOINT_TOKEN_BYTES = 4_096
+CHECKPOINT_OUTSIDE_TOKEN_BYTES = 19_900
+# Adapter extra per input element of each adapted projection, keyed (type, dropout): LoRA keeps a
+# bf16 copy of its input (plus the dropout mask and output); LoKr its input. Self-attention, the
+# cross-attention q/out (audio tokens), the cross-attention k/v (encoder tokens), the MLP.
+SELF_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 1.0}
+CROSS_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 2.0}
+ENCODER_INPUT_BYTES = {("lora", True): 3.5, ("lora", False): 2.0, ("lokr", False): 1.5}
+MLP_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 2.0}
+# LoKr keeps each module's delta weight (bf16, plus its factors' products) per weight element.
+LOKR_SELF_WEIGHT_BYTES, LOKR_OTHER_WEIGHT_BYTES = 3.0, 2.0
 CUDA_OVERHEAD_GB = 0.8  # context + cuBLAS workspaces
 ALLOCATOR_SLACK = 1.10  # fragmentation on top of live tensors
 #: Optimizer state bytes per trainable (fp32) parameter.
@@ -49,6 +69,10 @@ class RunShape:
     encoder_tokens: int = 600  # packed lyrics + timbre + caption tokens
     gradient_checkpointing: bool = False
     precision: str = "bf16"
+    adapter_type: str = "lora"
+    targets: str = "both"  # self | cross | both
+    mlp: bool = False
+    dropout: bool = True
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZER_STATE_BYTES:
@@ -70,20 +94,81 @@ def lora_params(dit: DitShape, rank: int, self_attention: bool = True, cross_att
     return per_layer * dit.layers
 
 
+def factorization(dimension: int, factor: int = -1) -> tuple[int, int]:
+    """LyCORIS's near-square split ``m * n = dimension`` (m <= n, m <= factor when factor > 0)."""
+    if 0 < factor and dimension % factor == 0:
+        m, n = factor, dimension // factor
+        return (m, n) if m <= n else (n, m)
+    limit = dimension if factor < 0 else factor
+    m, n = 1, dimension
+    while m < n:
+        new_m = m + 1
+        while dimension % new_m:
+            new_m += 1
+        new_n = dimension // new_m
+        if new_m + new_n > m + n or new_m > limit:
+            break
+        m, n = new_m, new_n
+    return m, n
+
+
+def lokr_module_params(in_dim: int, out_dim: int, dim: int, factor: int = -1) -> int:
+    in_m, in_n = factorization(in_dim, factor)
+    out_l, out_k = factorization(out_dim, factor)
+    w1 = out_l * in_m
+    w2 = out_k * in_n if dim >= max(out_k, in_n) / 2 else dim * (out_k + in_n)
+    return w1 + w2
+
+
+def lokr_params(dit: DitShape, dim: int, factor: int = -1, targets: str = "both", mlp: bool = False) -> int:
+    """Trainable parameters of a LoKr (LyCORIS, ``decompose_both`` off) on the chosen projections."""
+    q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
+    shapes = [(dit.hidden, q_out), (dit.hidden, kv_out), (dit.hidden, kv_out), (q_out, dit.hidden)]
+    attention = sum(lokr_module_params(i, o, dim, factor) for i, o in shapes)
+    per_layer = attention * ((targets in ("self", "both")) + (targets in ("cross", "both")))
+    if mlp:
+        per_layer += 2 * lokr_module_params(dit.hidden, dit.intermediate, dim, factor)
+        per_layer += lokr_module_params(dit.intermediate, dit.hidden, dim, factor)
+    return per_layer * dit.layers
+
+
+def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
+    """Adapter extra: (bytes per audio token, per encoder token, constant), per layer."""
+    key = (run.adapter_type, run.dropout and run.adapter_type == "lora")
+    q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
+    attention_w = dit.hidden * (q_out + 2 * kv_out) + q_out * dit.hidden
+    on_self, on_cross = run.targets in ("self", "both"), run.targets in ("cross", "both")
+    per_token = on_self * (3 * dit.hidden + q_out) * SELF_INPUT_BYTES[key]
+    per_token += on_cross * (dit.hidden + q_out) * CROSS_INPUT_BYTES[key]
+    per_token += run.mlp * (2 * dit.hidden + dit.intermediate) * MLP_INPUT_BYTES[key]
+    per_encoder = on_cross * 2 * dit.hidden * ENCODER_INPUT_BYTES[key]
+    constant = 0.0
+    if run.adapter_type == "lokr":
+        constant = attention_w * (on_self * LOKR_SELF_WEIGHT_BYTES + on_cross * LOKR_OTHER_WEIGHT_BYTES)
+        constant += run.mlp * 3 * dit.hidden * dit.intermediate * LOKR_OTHER_WEIGHT_BYTES
+    return per_token, per_encoder, constant
+
+
+def activation_bytes(dit: DitShape, run: RunShape) -> float:
+    """Saved-for-backward bytes plus the backward working set, at bf16 compute."""
+    extra_token, extra_encoder, constant = _adapter_bytes(dit, run)
+    tokens = run.crop_frames // dit.patch_size
+    layer = run.batch_size * (tokens * (BASE_TOKEN_BYTES + extra_token)
+                              + run.encoder_tokens * (BASE_ENCODER_BYTES + extra_encoder)) + constant
+    if run.gradient_checkpointing:  # inputs held; one layer recomputed, plus its gradients
+        held = run.batch_size * (tokens * (dit.layers * CHECKPOINT_TOKEN_BYTES + CHECKPOINT_OUTSIDE_TOKEN_BYTES)
+                                 + run.encoder_tokens * BASE_ENCODER_BYTES)
+        return held + 2 * layer
+    return dit.layers * layer + run.batch_size * tokens * OUTSIDE_TOKEN_BYTES + layer  # + one layer's gradients
+
+
 def estimate(dit: DitShape, run: RunShape) -> dict[str, float]:
     """Peak memory in GB, by component."""
     bytes_per = DTYPE_BYTES[run.precision]
-    tokens = run.batch_size * (run.crop_frames // dit.patch_size)
-    per_layer_full = tokens * dit.hidden * ACTIVATION_BYTES * bytes_per / 2
-    cross_kv = 2 * run.batch_size * run.encoder_tokens * dit.kv_heads * dit.head_dim * bytes_per * dit.layers
-    if run.gradient_checkpointing:
-        activations = tokens * dit.hidden * bytes_per * dit.layers + per_layer_full + cross_kv
-    else:
-        activations = per_layer_full * dit.layers + cross_kv
     parts = {
         "weights": dit.parameters * bytes_per,
         "adapter": run.adapter_params * (4 + 4 + OPTIMIZER_STATE_BYTES[run.optimizer]),
-        "activations": activations,
+        "activations": activation_bytes(dit, run) * bytes_per / 2,
     }
     breakdown = {name: value / GB for name, value in parts.items()}
     breakdown["overhead"] = CUDA_OVERHEAD_GB + (ALLOCATOR_SLACK - 1) * sum(breakdown.values())

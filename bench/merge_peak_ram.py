@@ -17,18 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-FULL = {
-    "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 24, "num_attention_heads": 16,
-    "num_key_value_heads": 8, "head_dim": 128, "in_channels": 192, "audio_acoustic_hidden_dim": 64,
-    "patch_size": 2, "rope_theta": 1000000.0, "attention_bias": False, "attention_dropout": 0.0,
-    "rms_norm_eps": 1e-6, "sliding_window": 128, "text_hidden_dim": 1024, "timbre_hidden_dim": 64,
-    "num_lyric_encoder_hidden_layers": 8, "num_timbre_encoder_hidden_layers": 4, "is_turbo": True,
-}
+from acestep_train.models.full_config import FULL, FULL_DIT  # noqa: E402,F401
 
 
 def config_for(size: str) -> dict:
     if size == "full":
-        return dict(FULL, layer_types=["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(24)])
+        return dict(FULL_DIT)
     from acestep_train.models.tiny import TinySpec, dit_config
 
     return dit_config(TinySpec(), "turbo")

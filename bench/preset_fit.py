@@ -4,8 +4,12 @@ Each preset and adapter type runs ``train_step`` in its own process (so peaks do
 the preset's batch and crop. On a GPU with ``--size full`` a preset fails when its peak
 reserved memory leaves less than 1 GB of its tier; the exit status is 1 then. On a CPU
 (``--size small``) only the harness runs: figures are recorded, nothing is judged.
+``--simulate`` needs no GPU: it measures each preset's full-size step on the meta device
+(``bench/preset_sim.py``), prints the breakdown, the planner's figure and the margin, and fails
+when a preset leaves less than 1 GB or the planner is more than 10 % off.
 
     python -m bench preset_fit --size full
+    python -m bench preset_fit --simulate [--variants]
 """
 
 from __future__ import annotations
@@ -38,7 +42,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--frames", type=int, help="override the crop (the small harness test uses it)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--simulate", action="store_true", help="measure on the meta device; no GPU needed")
+    parser.add_argument("--variants", action="store_true", help="with --simulate: also the other checkpointing")
     args = parser.parse_args(argv)
+    if args.simulate:
+        from bench.preset_sim import run
+
+        result = run(args.presets.split(","), args.variants)
+        write_result("preset_fit_simulated", result, args.results_dir)
+        if result["failures"]:
+            raise SystemExit(1)
+        return result
     extra = ["--frames", str(args.frames)] if args.frames else []
     rows, failures = [], []
     for name in args.presets.split(","):

@@ -106,8 +106,8 @@ def test_only_adapter_parameters_train(tiny_original):
 
 
 def test_an_untrained_adapter_is_never_reported_as_success(tiny_original):
-    from acestep_train.train.setup import check_adapter_changed
-    from acestep_train.train.trainer import TrainingError
+    from acestep_train.train.outputs import check_adapter_changed
+    from acestep_train.train.errors import TrainingError
 
     transformer = load_components(find_model([tiny_original], "turbo"), ["transformer"], "cpu").transformer
     adapter = Adapter(transformer, AdapterConfig(rank=2))  # LoRA B starts at zero: no change at all

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     from acestep_train.train.config import load_config
     from acestep_train.train.setup import run_training
-    from acestep_train.train.trainer import TrainingError
+    from acestep_train.train.errors import TrainingError
 
     config = load_config(args.config, overrides(args), preset_settings(args))
     # Fabric's DDP launcher re-runs this command in child processes; they must find the package.

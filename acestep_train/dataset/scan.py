@@ -40,18 +40,47 @@ def audio_files(folder: Path) -> list[Path]:
                   and not p.name.startswith("."))
 
 
-def is_silent(path: Path) -> bool:
-    """True for digital silence; a decoding error on the way is an ``AudioError`` (corrupt data)."""
+SILENCE_BLOCKS = (4096, 1 << 16)  # a first small read settles almost every song; then larger blocks
+TAIL_FRAMES = 4096  # enough to tell data that ends early from data that is there
+
+
+def _is_silent(handle) -> bool:
+    handle.seek(0)
+    size = SILENCE_BLOCKS[0]
+    while True:
+        block = handle.read(size, dtype="float32", always_2d=True)
+        if not len(block):
+            return True
+        if np.any(block != 0.0):
+            return False
+        size = SILENCE_BLOCKS[1]
+
+
+def _is_truncated(handle) -> bool:
+    import soundfile
+
+    tail = min(handle.frames, TAIL_FRAMES)
+    try:
+        handle.seek(handle.frames - tail)
+    except (soundfile.LibsndfileError, RuntimeError):
+        return True
+    return len(handle.read(tail, dtype="float32")) < tail // 2
+
+
+def _with_handle(path: Path, check):
+    """Run ``check`` on one open file; undecodable data is an ``AudioError`` (corrupt), not a crash."""
     import soundfile
 
     try:
         with soundfile.SoundFile(str(path)) as handle:
-            for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
-                if np.any(block != 0.0):
-                    return False
+            return check(handle)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise AudioError(f"{path}: corrupt audio data ({error})") from error
-    return True
+
+
+def is_silent(path: Path) -> bool:
+    """True for digital silence; a decoding error on the way is an ``AudioError`` (corrupt data)."""
+    return _with_handle(path, _is_silent)
 
 
 def is_truncated(path: Path) -> bool:
@@ -60,18 +89,18 @@ def is_truncated(path: Path) -> bool:
     Data that cannot be decoded near the end (a damaged stream, not a short one) is an
     ``AudioError``, so the scan records it instead of stopping.
     """
-    import soundfile
+    return _with_handle(path, _is_truncated)
 
-    try:
-        with soundfile.SoundFile(str(path)) as handle:
-            tail = min(handle.frames, int(0.5 * handle.samplerate))
-            try:
-                handle.seek(handle.frames - tail)
-            except (soundfile.LibsndfileError, RuntimeError):
-                return True
-            return len(handle.read(tail, dtype="float32")) < tail // 2
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: corrupt audio data ({error})") from error
+
+def _data_checks(path: Path, check_silence: bool) -> str | None:
+    """Truncation, then silence, on one open file: the problem found, or None."""
+    def check(handle):
+        if _is_truncated(handle):
+            return "truncated"
+        if check_silence and _is_silent(handle):
+            return "silent"
+        return None
+    return _with_handle(path, check)
 
 
 def _reason(error: Exception, path: Path) -> str:
@@ -85,9 +114,10 @@ def _data_status(path: Path, info: AudioInfo, options: ScanOptions) -> str:
         return f"too short ({info.duration:.2f} s < {options.min_seconds:g} s)"
     if path.suffix.lower() in FFMPEG_ONLY:
         return "ok"
-    if is_truncated(path):
+    problem = _data_checks(path, options.check_silence)
+    if problem == "truncated":
         return f"truncated (the header says {info.duration:.1f} s but the data ends early)"
-    if options.check_silence and is_silent(path):
+    if problem == "silent":
         return "silent (digital silence)"
     return "ok"
 

@@ -1,38 +1,32 @@
 """What a run needs before its first step, and the checks around it.
 
 ``run_training`` is the single entry the CLI (and, through the CLI, the UI) calls: it builds
-Lightning Fabric (precision by device, strategy for several GPUs), launches, and fits.
+Lightning Fabric (precision by device, strategy for several GPUs), launches, builds the run's
+parts (model, adapter, data, optimizer, memory plan, run record) and hands them to the loop.
+Data flows one way: this module imports the loop; the loop never imports this module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from acestep_train.atomic import atomic_write_json
+from acestep_train.train.outputs import check_adapter_changed  # noqa: F401 (public here too)
+from acestep_train.train.parts import RunParts
+from acestep_train.train.precision import Precision, fabric_precision, resolve_precision  # noqa: F401
 
 
-def fabric_precision(requested: str | None, accelerator: str) -> str:
-    if requested:
-        return requested
-    if accelerator in ("cuda", "gpu", "auto") and torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
-
-
-def make_fabric(loop, output_dir: Path):
+def make_fabric(loop, output_dir: Path, precision: Precision):
     import lightning as L
     from lightning.fabric.loggers import TensorBoardLogger
 
-    precision = fabric_precision(loop.precision, loop.accelerator)
     logger = TensorBoardLogger(root_dir=str(output_dir / "tb"), name="", version="")
     return L.Fabric(accelerator=loop.accelerator, devices=loop.devices, strategy=loop.strategy,
-                    precision=precision, loggers=[logger])
+                    precision=precision.fabric, loggers=[logger])
 
 
 def run_training(config) -> dict:
@@ -40,26 +34,47 @@ def run_training(config) -> dict:
 
     from acestep_train.train.trainer import Trainer
 
+    from acestep_train.train.checkpoints import check_run_folders
+
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    fabric = make_fabric(config.loop, output)
+    check_run_folders(output)  # before anything is built or written
+    precision = resolve_precision(config.loop.precision, config.loop.accelerator)
+    fabric = make_fabric(config.loop, output, precision)
     fabric.launch()
     seed_everything(config.seed + fabric.global_rank, verbose=False)
-    trainer = Trainer(config, fabric)
-    trainer.setup()
-    return trainer.fit()
+    return Trainer(config, fabric, build_parts(config, fabric, precision)).fit()
 
 
-def weight_dtype(fabric) -> torch.dtype:
-    precision = str(fabric._precision.precision) if hasattr(fabric, "_precision") else "32-true"
-    if precision.startswith("bf16"):
-        return torch.bfloat16
-    if precision.startswith("16"):
-        return torch.float16
-    return torch.float32
+def build_parts(config, fabric, precision: Precision) -> RunParts:
+    """Model, adapter, data, schedule and optimizer (set up by Fabric), the memory plan, the run record."""
+    from acestep_train.train.adapters import Adapter
+    from acestep_train.train.cross_mask import CrossAttentionMask
+    from acestep_train.train.flow import resolve
+    from acestep_train.train.optim import make_optimizer, make_schedule, steps_per_epoch
+    from acestep_train.train.trainer import Trainable
+
+    info, model_config, transformer, null = build_model(config, fabric.device, precision)
+    folder, digest = check_dataset(config, info)
+    adapter = Adapter(transformer, config.adapter)
+    cross_mask = CrossAttentionMask(transformer)
+    flow = resolve(config.timesteps, info.variant.is_turbo, model_config)
+    crop = config.data.max_latent_length - config.data.max_latent_length % 2
+    windows = len(folder.files) * config.data.repeats
+    per_epoch = steps_per_epoch(windows, config.data.batch_size, config.data.grad_accum, fabric.world_size)
+    total = per_epoch * config.loop.epochs
+    optimizer = make_optimizer(config.optim, adapter.params, fabric.device)
+    model, optimizer = fabric.setup(Trainable(transformer, adapter.network), optimizer)
+    scheduler = make_schedule(config.schedule, optimizer, total)
+    plan, warning = memory_plan(config, model_config, adapter, precision, crop or max(folder.frames.values()),
+                                fabric.device)
+    parts = RunParts(info, model_config, adapter, null, folder, digest, flow, crop, per_epoch, total, model,
+                     optimizer, scheduler, precision, cross_mask, plan, warning)
+    parts.run_record = run_record(config, parts, fabric.world_size)
+    return parts
 
 
-def build_model(config, fabric):
+def build_model(config, device, precision: Precision):
     """(model info, its DiT config dict, the DiT on the device, null_condition_emb or None)."""
     from acestep_train.models import find_model, load_components
     from acestep_train.models.discovery import read_json
@@ -68,7 +83,7 @@ def build_model(config, fabric):
     info = find_model(config.checkpoint_dirs, config.model_variant, config.base_model)
     if info.variant.family is None:
         raise ValueError(f"{info.path}: cannot tell whether this is turbo, base or sft; pass --base-model")
-    transformer = load_components(info, ["transformer"], fabric.device, weight_dtype(fabric)).transformer
+    transformer = load_components(info, ["transformer"], device, precision.weights).transformer
     if config.loop.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
     transformer.train()
@@ -89,46 +104,38 @@ def check_dataset(config, info):
     return folder, digest
 
 
-def check_adapter_changed(adapter) -> None:
-    """Refuse to call a run a success when the adapter applies no change to the model."""
-    largest = max(float(d.abs().max()) for d in adapter.deltas().values())
-    if not math.isfinite(largest) or largest == 0.0:
-        from acestep_train.train.trainer import TrainingError
-
-        raise TrainingError(f"the trained adapter changes nothing (largest weight change {largest}); "
-                            "not reporting success")
-
-
-def write_run_json(trainer) -> None:
+def run_record(config, parts: RunParts, world_size: int) -> dict:
+    """What ``run.json`` records: the config, what was resolved from it, the model, data and versions."""
     import diffusers
     import lightning
     import peft
 
-    atomic_write_json(Path(trainer.config.output_dir) / "run.json", {
-        "config": asdict(trainer.config),
-        "resolved": {"flow": asdict(trainer.flow), "total_steps": trainer.total_steps,
-                     "steps_per_epoch": trainer.steps_per_epoch, "variant": trainer.info.variant.name,
-                     "precision": str(trainer.fabric._precision.precision), "world_size": trainer.fabric.world_size},
-        "model": {"name": trainer.info.name, "path": str(trainer.info.path),
-                  "fingerprint": trainer.folder.manifest.model_fingerprint},
-        "dataset_hash": trainer.dataset_hash,
+    return {
+        "config": asdict(config),
+        "resolved": {"flow": asdict(parts.flow), "total_steps": parts.total_steps,
+                     "steps_per_epoch": parts.steps_per_epoch, "variant": parts.info.variant.name,
+                     "precision": parts.precision.fabric, "weights_dtype": str(parts.precision.weights),
+                     "inputs_dtype": str(parts.precision.inputs), "world_size": world_size},
+        "model": {"name": parts.info.name, "path": str(parts.info.path),
+                  "fingerprint": parts.folder.manifest.model_fingerprint},
+        "dataset_hash": parts.dataset_hash,
         "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__, "peft": peft.__version__,
                      "lightning": lightning.__version__},
-    })
+    }
 
 
-def memory_plan(trainer) -> tuple[dict, str | None]:
+def memory_plan(config, model_config: dict, adapter, precision: Precision, crop: int,
+                device: torch.device) -> tuple[dict, str | None]:
     """(planner breakdown in GB, a warning if the first GPU cannot hold it with 1 GB to spare)."""
     from acestep_train.gpu import detect_gpus
     from acestep_train.vram import DitShape, RunShape, estimate, fit_warning
 
-    parameters = sum(p.numel() for n, p in trainer.adapter.transformer.named_parameters() if not p.requires_grad)
-    dit = DitShape.from_config(trainer.model_config, parameters)
-    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(weight_dtype(trainer.fabric), "fp32")
-    crop = trainer.crop or max(trainer.folder.frames.values())
-    run = RunShape(sum(p.numel() for p in trainer.adapter.params), trainer.config.optim.name,
-                   trainer.config.data.batch_size, max(crop, 2),
-                   gradient_checkpointing=trainer.config.loop.gradient_checkpointing, precision=precision)
+    parameters = sum(p.numel() for p in adapter.transformer.parameters() if not p.requires_grad)
+    dit = DitShape.from_config(model_config, parameters)
+    run = RunShape(sum(p.numel() for p in adapter.params), config.optim.name, config.data.batch_size, max(crop, 2),
+                   gradient_checkpointing=config.loop.gradient_checkpointing, precision=precision.planner_name,
+                   adapter_type=config.adapter.type, targets=config.adapter.targets, mlp=config.adapter.mlp,
+                   dropout=config.adapter.type == "lora" and config.adapter.dropout > 0)
     plan = estimate(dit, run)
-    gpus = detect_gpus() if trainer.fabric.device.type == "cuda" else []
+    gpus = detect_gpus() if device.type == "cuda" else []
     return plan, fit_warning(plan["total"], gpus[0].total_gb) if gpus else None

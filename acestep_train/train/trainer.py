@@ -1,4 +1,5 @@
-"""The training run: ``setup`` builds Fabric, model, adapter, data and optimizer; ``fit`` is the loop.
+"""The training loop. ``setup.build_parts`` builds model, adapter, data and optimizer and hands them
+over as a ``RunParts``; this module never imports setup.
 
 Read top to bottom: one micro-step is flow-matching noise + DiT + masked loss; an optimizer
 step accumulates ``grad_accum`` micro-steps (fewer at an epoch's end), clips, steps and logs;
@@ -16,17 +17,17 @@ from pathlib import Path
 
 import torch
 
+from acestep_train.atomic import atomic_write_json
 from acestep_train.events import EventLog
 from acestep_train.train import data as data_mod
-from acestep_train.train.flow import masked_loss, resolve, sample_timesteps, snr_weights
-from acestep_train.train.optim import make_optimizer, make_schedule, steps_per_epoch
 from acestep_train.atomic_dir import atomic_dir, copy_complete, remove_stale_partials
 from acestep_train.train.checkpoints import check_run_folders, prune, resolve_resume
+from acestep_train.train.errors import TrainingError
+from acestep_train.train.flow import masked_loss, sample_timesteps, snr_weights
+from acestep_train.train.outputs import check_adapter_changed
 from acestep_train.train.state import BestTracker, Control, Counters, load_state, save_state
 
-
-class TrainingError(RuntimeError):
-    """A run that must not be reported as a success."""
+__all__ = ["Trainable", "Trainer", "TrainingError"]
 
 
 class Trainable(torch.nn.Module):
@@ -42,39 +43,24 @@ class Trainable(torch.nn.Module):
 
 
 class Trainer:
-    def __init__(self, config, fabric):
-        self.config, self.fabric = config, fabric
+    def __init__(self, config, fabric, parts):
+        self.config, self.fabric, self.parts = config, fabric, parts
         self.output = Path(config.output_dir)
         check_run_folders(self.output)
         self.events = EventLog(self.output / "events.jsonl") if fabric.is_global_zero else None
         self.control = Control(self.output)
         self.generator = torch.Generator().manual_seed(config.seed + fabric.global_rank)
         self.last_saved: tuple | None = None
-
-    # ----- setup -------------------------------------------------------------------------
-    def setup(self) -> None:
-        from acestep_train.train.setup import build_model, check_dataset
-
-        self.info, self.model_config, transformer, self.null_condition = build_model(self.config, self.fabric)
-        self.folder, self.dataset_hash = check_dataset(self.config, self.info)
-        from acestep_train.train.adapters import Adapter
-        from acestep_train.train.cross_mask import CrossAttentionMask
-
-        self.adapter = Adapter(transformer, self.config.adapter)
-        self.cross_mask = CrossAttentionMask(transformer)
-        self.flow = resolve(self.config.timesteps, self.info.variant.is_turbo, self.model_config)
-        self.crop = self.config.data.max_latent_length - self.config.data.max_latent_length % 2
-        windows = len(self.folder.files) * self.config.data.repeats
-        self.steps_per_epoch = steps_per_epoch(windows, self.config.data.batch_size, self.config.data.grad_accum,
-                                               self.fabric.world_size)
-        self.total_steps = self.steps_per_epoch * self.config.loop.epochs
-        optimizer = make_optimizer(self.config.optim, self.adapter.params, self.fabric.device)
-        self.model, self.optimizer = self.fabric.setup(Trainable(transformer, self.adapter.network), optimizer)
-        self.scheduler = make_schedule(self.config.schedule, self.optimizer, self.total_steps)
-        self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(self.config.best).items()})
+        self.info, self.folder, self.adapter = parts.info, parts.folder, parts.adapter
+        self.null_condition, self.cross_mask, self.flow, self.crop = (parts.null_condition, parts.cross_mask,
+                                                                       parts.flow, parts.crop)
+        self.steps_per_epoch, self.total_steps = parts.steps_per_epoch, parts.total_steps
+        self.model, self.optimizer, self.scheduler = parts.model, parts.optimizer, parts.scheduler
+        self.inputs_dtype = parts.precision.inputs
+        self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(config.best).items()})
         self.clean_partials()
-        if self.config.resume_from:
-            self.resume(resolve_resume(self.config.resume_from, self.output, self.warn))
+        if config.resume_from:
+            self.resume(resolve_resume(config.resume_from, self.output, self.warn))
 
     def clean_partials(self) -> None:
         """Remove our own temp folders left by an interrupted save (they carry the writing marker)."""
@@ -120,10 +106,8 @@ class Trainer:
 
     def check_memory(self) -> None:
         """The VRAM planner's estimate for this run, and a warning before a run that will not fit."""
-        from acestep_train.train.setup import memory_plan
-
-        plan, warning = memory_plan(self)
-        self.emit("vram_estimate", **plan)
+        warning = self.parts.memory_warning
+        self.emit("vram_estimate", **self.parts.memory_plan)
         if warning:
             self.emit("warning", message=warning)
             if self.fabric.is_global_zero:
@@ -156,7 +140,7 @@ class Trainer:
         started = time.monotonic()
         total = 0.0
         for windows in group:
-            batch = data_mod.collate(self.folder, windows).to(self.fabric.device, self.compute_dtype)
+            batch = data_mod.collate(self.folder, windows).to(self.fabric.device, self.inputs_dtype)
             total += self.micro_step(batch, len(group))
         if not math.isfinite(total):
             self.optimizer.zero_grad(set_to_none=True)
@@ -292,8 +276,6 @@ class Trainer:
         self.fabric.barrier()
 
     def finish(self, stopped: bool) -> dict:
-        from acestep_train.train.setup import check_adapter_changed
-
         if self.counters.step == 0:
             raise TrainingError("no optimizer step ran: nothing was trained")
         check_adapter_changed(self.adapter)
@@ -314,15 +296,9 @@ class Trainer:
         if self.events is not None:
             self.events.emit(event, **fields)
 
-    @property
-    def compute_dtype(self) -> torch.dtype:
-        return torch.float32
-
     def write_run_json(self) -> None:
-        from acestep_train.train.setup import write_run_json
-
         if self.fabric.is_global_zero:
-            write_run_json(self)
+            atomic_write_json(self.output / "run.json", self.parts.run_record)
 
 
 def peak_memory_gb(device: torch.device) -> float:

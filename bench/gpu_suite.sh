@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One-shot GPU suite (see bench/gpu_suite.py): about 6 minutes on one H100/H200; writes
+# bench/results/gpu_suite_full.json. Run from anywhere; uses the project's .venv when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=python
+[ -x .venv/bin/python ] && PY=.venv/bin/python
+exec "$PY" -m bench gpu-suite "$@"
