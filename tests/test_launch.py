@@ -25,7 +25,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(args: list[str], wait_for: str, timeout: float = 90):
+def start(args: list[str], wait_for: str, timeout: float = 240):
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "launch.py"), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
