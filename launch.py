@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-dir", default=str(REPO / "checkpoints"), metavar="DIR",
                         help="where models live (always served as a root)")
     parser.add_argument("--demo", action="store_true", help="write and use the tiny demo model")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="a host name (besides localhost) under which the loopback UI may be opened")
     parser.add_argument("--peer-port", type=int, help=argparse.SUPPRESS)  # set by --mode both: the other app's port
     parser.add_argument("--links-dir", help=argparse.SUPPRESS)  # set by --mode both: where share links are left
     return parser.parse_args(argv)
@@ -63,14 +65,26 @@ def announce(name: str, settings: AppSettings, share_url: str | None) -> None:
         print(f"Login: {user} / {password}  (generated; choose one with --auth USER:PASS)", flush=True)
 
 
+def gradio_cache(name: str, port: int) -> Path:
+    """A Gradio cache of this instance's own, inside the studio's folder (not /tmp/gradio shared by all)."""
+    folder = REPO / ".studio" / f"gradio-{name}-{port}"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)  # read by gradio when it is first imported
+    return folder
+
+
 def serve(args: argparse.Namespace) -> None:
     port = args.port or (CAPTIONER_PORT if args.mode == "caption" else TRAINER_PORT)
     settings = settings_for(args, port)
+    gradio_cache("captioner" if args.mode == "caption" else "trainer", port)
+    from acestep_train.paths import export_roots
     from app.context import AppContext
+    from app.guard import middleware
 
     checkpoint_root = Path(args.checkpoint_dir).expanduser().resolve()
     work_root = Path(settings.roots[-1]) if args.root else REPO / "runs"
     ctx = AppContext(settings, checkpoint_root, work_root)
+    export_roots(settings.roots, [ctx.jobs.root])  # jobs inherit the roots; their records are reserved
     from acestep_train.jobs import start_runner
 
     start_runner(ctx.jobs)  # the queue moves on with no browser open
@@ -99,6 +113,7 @@ def serve(args: argparse.Namespace) -> None:
         prevent_thread_lock=True,
         quiet=True,
         show_error=True,  # an unexpected error reaches the user as its message, not a bare "Error"
+        app_kwargs={"middleware": middleware(not settings.exposed, args.allow_host)},
     )
     signal.signal(signal.SIGTERM, interrupt)
     announce(name, settings, share_url)
@@ -125,6 +140,7 @@ def run_both(args: argparse.Namespace) -> int:
     common += [item for root in args.root for item in ("--root", root)]
     common += ["--share"] if args.share else []
     common += ["--demo"] if args.demo else []
+    common += [item for name in args.allow_host for item in ("--allow-host", name)]
     env = dict(os.environ)
     if settings.auth:  # one login for both apps, generated once here if needed; not on a command line (ps)
         env[AUTH_ENV] = ":".join(settings.auth)

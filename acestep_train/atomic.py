@@ -1,13 +1,15 @@
 """Atomic file writes: write to a temp file in the same folder, then ``os.replace``.
 
-A crash mid-write leaves the old file (or nothing), never half a file.
+A crash mid-write leaves the old file (or nothing), never half a file. A symlink at the target
+is replaced, never followed; an existing file keeps its permissions and a new one gets the
+user's umask (not the 0600 of ``mkstemp``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,11 +25,13 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    mode = None if target.is_symlink() or not target.is_file() else os.stat(target).st_mode & 0o7777
+    tmp_path = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666))
     try:
         yield tmp_path
+        if mode is not None:
+            os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("acestep_train.commands.export", "export an adapter for ACE-Step, ComfyUI or diffusers"),
     "merge": ("acestep_train.commands.merge", "merge an adapter into the base model's weights"),
     "generate": ("acestep_train.commands.generate", "generate a clip, optionally with an adapter"),
+    "compare": ("acestep_train.commands.compare", "listening bench: render checkpoints x strengths as a grid"),
 }
 
 

@@ -2,7 +2,8 @@
 
 Every long job (preprocess, train, estimate, caption, merge) appends events here; the UI
 polls the file, so a job survives a closed tab and a reloaded page reattaches to it.
-Each line is written whole and flushed, so a reader never sees half an event.
+Each line is written whole and flushed, so a reader never sees half an event. A line cut
+short by a kill -9 is closed when the log is reopened (a resumed run) and skipped by readers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ class EventLog:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.close_cut_line()
+
+    def close_cut_line(self) -> None:
+        """End a last line left unterminated by a killed writer, so the next event starts its own line."""
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb+") as handle:
+            handle.seek(-1, 2)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
 
     def emit(self, event: str, **fields) -> dict:
         record = {"time": round(time.time(), 3), "event": event, **fields}
@@ -34,5 +45,8 @@ def read_events(path: str | Path, start_line: int = 0) -> list[dict]:
         for number, line in enumerate(handle):
             if number < start_line or not line.endswith("\n"):
                 continue
-            events.append(json.loads(line))
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed writer
     return events

@@ -20,9 +20,7 @@ once. A second stop ends a stopping job at once. A process that ignores SIGTERM 
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -30,20 +28,23 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
+from acestep_train.job_records import (ACTIVE, RUNNING, Job, broken, parse_record, same_process, signal_name,  # noqa: F401
+                                       start_time, valid_id)
+from acestep_train.paths import read_nofollow
 
-ACTIVE = ("queued", "running", "stopping")
 #: A batch job's exit code when it finished but skipped some bad inputs (preprocess: unreadable songs).
 #: The job counts as finished; its summary event says what was skipped and why.
 EXIT_PARTIAL = 10
-RUNNING = ("running", "stopping")
 TRAIN_GRACE_S = 300.0  # a training step, a checkpoint and a preview can take minutes on a big model
 KILL_AFTER_S = 15.0
 LOG_TAIL_BYTES = 256 * 1024  # a tail never reads more of a log than this
-JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+SECRET_ENV = ("ACESTEP_STUDIO_AUTH",)
+RECORD_BYTES = 1024 * 1024  # a job.json larger than this is not ours
 WRAPPER = ["-m", "acestep_train.job_wrapper"]
 KILL = signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM
 
@@ -52,27 +53,23 @@ try:  # POSIX: one lock for every process sharing the jobs folder
 except ImportError:  # Windows: the lock covers this process's threads only
     fcntl = None
 _THREAD_LOCK = threading.RLock()
+_CHILDREN: dict[int, subprocess.Popen] = {}  # job processes this UI started: polled so none is left a zombie
+_ENDED: dict[int, int] = {}  # pid -> exit status of a reaped child, until its record takes it
 
 
-@dataclass
-class Job:
-    id: str
-    command: list[str]  # CLI arguments after ``python -m acestep_train`` (or ``captioner ...``)
-    output_dir: str  # where the job writes events.jsonl
-    kind: str  # preprocess | train | estimate | merge | autolabel | caption | download ...
-    gpus: list[int] = field(default_factory=lambda: [0])  # GPUs it occupies; [] = none
-    env: dict = field(default_factory=dict)  # extra environment, e.g. CUDA_VISIBLE_DEVICES
-    status: str = "queued"  # queued | running | stopping | finished | failed | stopped
-    pid: int | None = None
-    created: float = field(default_factory=time.time)
-    started: float | None = None
-    ended: float | None = None
-    exit_code: int | None = None
-    stop_requested: float | None = None
+def child_environment() -> dict:
+    """This process's environment for a job, less the UI's login (a job never needs it)."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
 
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
+
+def reap_children() -> None:
+    """Collect every finished job process this process started (no zombies), keeping how it ended."""
+    with _THREAD_LOCK:
+        for pid, process in list(_CHILDREN.items()):
+            code = process.poll()
+            if code is not None:
+                _ENDED[pid] = code
+                del _CHILDREN[pid]
 
 
 class JobStore:
@@ -84,22 +81,31 @@ class JobStore:
 
     # ----- records -----------------------------------------------------------------------
     def path(self, job_id: str) -> Path:
-        if not JOB_ID.match(job_id):
-            raise ValueError(f"{job_id!r} is not a job id")
+        if not valid_id(job_id):
+            raise ValueError(f"{job_id!r} is not a job id (a plain name: no separators, no '..')")
         return self.root / job_id
 
     def save(self, job: Job) -> None:
         atomic_write_json(self.path(job.id) / "job.json", asdict(job))
 
     def load(self, job_id: str) -> Job:
-        file = self.path(job_id) / "job.json"
-        if not file.is_file():
+        """The record, schema-checked; a bad one comes back as a ``broken`` job naming the reason."""
+        folder = self.path(job_id)
+        file = folder / "job.json"
+        if folder.is_symlink() or not file.exists() and not file.is_symlink():
             raise FileNotFoundError(f"no such job: {job_id}")
-        return Job(**json.loads(file.read_text(encoding="utf-8")))
+        try:
+            if file.stat().st_size > RECORD_BYTES:
+                raise ValueError(f"larger than {RECORD_BYTES} bytes")
+            return parse_record(safe_json.loads(read_nofollow(file), str(file)), job_id)
+        except (OSError, ValueError) as error:  # a symlink, unreadable, not JSON, wrong fields
+            created = file.lstat().st_mtime if file.is_symlink() or file.exists() else 0.0
+            return broken(job_id, f"{file}: {error}", created)
 
     def jobs(self) -> list[Job]:
         found = [self.load(p.name) for p in self.root.iterdir()
-                 if JOB_ID.match(p.name) and (p / "job.json").is_file()]
+                 if valid_id(p.name) and p.is_dir() and not p.is_symlink()
+                 and ((p / "job.json").exists() or (p / "job.json").is_symlink())]
         return sorted(found, key=lambda job: job.created)
 
     def latest(self, kind: str) -> Job | None:
@@ -136,6 +142,7 @@ class JobStore:
 
     def tick(self) -> list[Job]:
         """Refresh statuses; start queued jobs, oldest first, whose GPUs are free. Returns all jobs."""
+        reap_children()
         with self.locked():
             jobs = [self._refresh(job) for job in self.jobs()]
             busy = {gpu for job in jobs if job.status in RUNNING for gpu in job.gpus}
@@ -153,45 +160,71 @@ class JobStore:
             process = subprocess.Popen(
                 [*self.launcher, str(folder)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, cwd=Path(__file__).resolve().parents[1],
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **job.env})
+                env={**child_environment(), "PYTHONUNBUFFERED": "1", **job.env})
+        _CHILDREN[process.pid] = process
+        _ENDED.pop(process.pid, None)  # a pid of an earlier, reaped child may come back
         job.status, job.pid, job.started = "running", process.pid, time.time()
+        job.pid_started = start_time(process.pid)
         self.save(job)
 
     def _refresh(self, job: Job) -> Job:
         """A running job whose process is gone has ended; its wrapper's record says how."""
         if job.status not in RUNNING:
             return job
-        if alive(job.pid, str(self.path(job.id))):
+        if self.alive(job):
             if job.status == "stopping":
                 self._escalate(job)
             return job
         if job.exit_code is None:  # killed before the wrapper could record anything
-            job.status = "stopped" if job.stop_requested else "failed"
+            self._record_kill(job)
         else:  # recorded, but a stop request raced with the record
             job.status = ended_status(job.exit_code, job.stop_requested)
         job.ended = job.ended or time.time()
         self.save(job)
         return job
 
+    def alive(self, job: Job) -> bool:
+        """Is the job's process still the one it started (pid and start time; a reused pid is not)?"""
+        reap_children()
+        return job.pid not in _ENDED and same_process(job.pid, job.pid_started, str(self.path(job.id)))
+
+    def _record_kill(self, job: Job) -> None:
+        """The process ended without recording its exit: say how, in the record and at the log's end."""
+        code = _ENDED.pop(job.pid, None)
+        if code is not None and code < 0:
+            job.exit_code, job.ended_by = code, signal_name(code)
+        else:
+            job.ended_by = "ended without recording an exit status (killed?)" if code is None else signal_name(code)
+        job.status = "stopped" if job.stop_requested else "failed"
+        with open(self.path(job.id) / "log.txt", "a", encoding="utf-8") as log:
+            log.write(f"\n[studio] job {job.ended_by}\n")
+
+    def signal(self, job: Job, sig: int) -> None:
+        """Signal the job's process group, only after checking the pid is still the job's process."""
+        if self.alive(job):
+            signal_group(job.pid, sig)
+
     def _escalate(self, job: Job) -> None:
         waited = time.time() - (job.stop_requested or time.time())
         grace = TRAIN_GRACE_S if job.kind == "train" else 0.0
         if waited > grace + KILL_AFTER_S:
-            signal_group(job.pid, KILL)
+            self.signal(job, KILL)
         elif waited > grace:
-            signal_group(job.pid, signal.SIGTERM)
+            self.signal(job, signal.SIGTERM)
 
     def stop(self, job_id: str) -> Job:
         """Queued: dropped. Training: asked to checkpoint and exit. Others, or a second stop: terminated."""
         with self.locked():
             job = self._refresh(self.load(job_id))
+            if job.status == "broken":
+                raise ValueError(f"job {job_id} has a broken record ({job.problem}); nothing to stop")
             if job.status == "queued":
                 job.status, job.ended = "stopped", time.time()
             elif job.status == "running" and job.kind == "train":
                 write_control(job, "stop")
                 job.status, job.stop_requested = "stopping", time.time()
             elif job.status in RUNNING:
-                signal_group(job.pid, signal.SIGTERM)
+                self.signal(job, signal.SIGTERM)
                 grace_over = time.time() - (TRAIN_GRACE_S if job.kind == "train" else 0.0)
                 job.status, job.stop_requested = "stopping", min(job.stop_requested or grace_over, grace_over)
             self.save(job)
@@ -202,7 +235,7 @@ class JobStore:
         if what not in ("save", "sample"):
             raise ValueError(f"request must be save or sample, not {what!r}")
         job = self.load(job_id)
-        if job.status != "running" or job.kind != "train":
+        if job.status != "running" or job.kind != "train" or not self.alive(job):
             raise ValueError(f"job {job_id} is not a running training job")
         write_control(job, what)
 
@@ -210,6 +243,8 @@ class JobStore:
         """The wrapper's record of how the job's command ended."""
         with self.locked():
             job = self.load(job_id)
+            if job.status == "broken":
+                raise ValueError(f"job {job_id}: {job.problem}")
             job.exit_code, job.ended = exit_code, time.time()
             job.status = ended_status(exit_code, job.stop_requested)
             self.save(job)
@@ -239,33 +274,6 @@ def signal_group(pid: int | None, sig: int) -> None:
             os.kill(pid, sig)
     except ProcessLookupError:
         pass
-
-
-def alive(pid: int | None, marker: str) -> bool:
-    """Is ``pid`` still the job whose command line holds ``marker``? (A reused pid is not.)"""
-    if not pid:
-        return False
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has ended
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child (started by an earlier UI or by a job wrapper)
-    proc = Path("/proc")
-    if proc.is_dir():
-        try:  # a zombie's command line is empty
-            return marker.encode() in (proc / str(pid) / "cmdline").read_bytes()
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        except PermissionError:
-            return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def start_runner(store: JobStore, interval: float = 2.0) -> threading.Event:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acestep_train.jobs import JobStore
-from acestep_train.paths import resolve_within
+from acestep_train.paths import writable_within
 from app.errors import UserError
 from app.settings import AppSettings
 
@@ -27,10 +27,9 @@ class AppContext:
         return self.settings.roots[1] if len(self.settings.roots) > 1 else self.work_root
 
     def user_path(self, typed: str) -> Path:
-        """A path the user typed: confined to the roots when the app is exposed (ValueError if outside)."""
-        if self.settings.exposed:
-            return resolve_within(typed, self.settings.roots)
-        return Path(typed).expanduser().resolve()
+        """A path the user typed: inside a root (symlinks followed), on loopback too, and never inside the
+        jobs folder, whose records are the studio's own (ValueError otherwise)."""
+        return writable_within(typed, self.settings.roots, [self.jobs.root])
 
     def path(self, typed: str, what: str = "folder") -> Path:
         """``user_path`` for a handler: an empty or refused path is a readable error in the UI."""

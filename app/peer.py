@@ -30,6 +30,8 @@ def peer_url(peer: Peer, host_header: str, scheme: str) -> str:
     if shared.is_file():
         return shared.read_text(encoding="utf-8").strip()
     hostname = host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 or "]:" in host_header else host_header
+    if hostname in ("0.0.0.0", "[::]", "::", ""):  # a wildcard bind address is no place to browse to
+        hostname = "127.0.0.1"
     return f"{scheme}://{hostname}:{peer.port}"
 
 

@@ -7,8 +7,8 @@ refused with its name, so a typo never passes silently.
 
 from __future__ import annotations
 
-import json
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 from app.context import AppContext
 from app.errors import UserError
@@ -26,8 +26,8 @@ def save_profile(ctx: AppContext, path: str, values: dict) -> str:
 def read_profile(ctx: AppContext, path: str, known: set[str]) -> dict:
     source = ctx.path(path, "profile file")
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        data = safe_json.load_file(source)
+    except (OSError, ValueError) as error:
         raise UserError(f"{source}: cannot read the profile ({error})") from error
     if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("settings"), dict):
         raise UserError(f"{source}: not a studio profile (version {VERSION})")

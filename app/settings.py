@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOOPBACK_NAMES = {"localhost"}
+WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]", ""}
 TRAINER_PORT = 7861
 CAPTIONER_PORT = 7862
 
@@ -48,7 +49,9 @@ class AppSettings:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        """Where to open it: a wildcard bind address (0.0.0.0, ::) is opened as 127.0.0.1 on this machine."""
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
 

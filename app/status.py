@@ -18,6 +18,8 @@ ERROR_LINES = 12
 
 def job_events(job: Job, events: list[dict] | None = None) -> list[dict]:
     """The events this job wrote (its output folder may hold earlier jobs' events too)."""
+    if events is None and not job.output_dir:
+        return []  # a broken record names no folder
     if events is None:
         events = read_events(Path(job.output_dir) / "events.jsonl")
     since = (job.started or job.created) - 1.0
@@ -30,19 +32,20 @@ def duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def progress_line(events: list[dict]) -> str:
-    """The latest progress: songs done (preprocess, captions) or the training step."""
+def progress_line(events: list[dict], eta: bool = True) -> str:
+    """The latest progress: songs done (preprocess, captions) or the training step (ETA only while it runs)."""
     last = next((e for e in reversed(events) if e["event"] in ("progress", "step")), None)
     if last is None:
         return ""
     if last["event"] == "progress":
         line = f"{last['done']}/{last['total']} ({last['stage']})"
         line += f", {last['sample']}" if last.get("sample") else ""
-        return line + f", ETA {duration(last['eta_s'])}" if "eta_s" in last else line
+        return line + f", ETA {duration(last['eta_s'])}" if "eta_s" in last and eta else line
     start = next((e for e in reversed(events) if e["event"] == "start" and "total_steps" in e), None)
     total = f"/{start['total_steps']}" if start else ""
     return (f"step {last['step']}{total} (epoch {last['epoch'] + 1}), loss {last['loss']:.4f} "
-            f"(smoothed {last['smoothed_loss']:.4f}), lr {last['lr']:.2e}, ETA {duration(last['eta_s'])}")
+            f"(smoothed {last['smoothed_loss']:.4f}), lr {last['lr']:.2e}"
+            + (f", ETA {duration(last['eta_s'])}" if eta else ""))
 
 
 def failure_text(item) -> str:
@@ -78,7 +81,11 @@ def summary_lines(event: dict, kind: str = "", finished: bool = False) -> list[s
 def headline(job: Job, summary: dict | None, waiting_for: str | None = None) -> str:
     """``preprocess <id>: finished, 2 skipped`` / ``... failed (exit code 1)`` / ``... queued: waits for ...``."""
     head = f"{job.kind} {job.id}: {job.status}"
-    if job.status == "failed":
+    if job.status == "broken":
+        return f"{head}: {job.problem}"
+    if job.ended_by:
+        head += f" ({job.ended_by})"
+    elif job.status == "failed":
         head += f" (exit code {job.exit_code})" if job.exit_code is not None else " (the process was killed)"
     if job.status == "finished" and summary and summary.get("failed"):
         head += f", {len(summary['failed'])} skipped"
@@ -97,9 +104,11 @@ def describe(job: Job, events: list[dict], log_tail: str, waiting_for: str | Non
     """Several lines for a status box: the outcome first (it stays), then how far, then what went wrong."""
     summary = next((e for e in reversed(events) if e["event"] == "summary"), None)
     lines = [headline(job, summary, waiting_for)]
+    if job.status == "broken":
+        return lines[0]
     if summary and not job.active:
         lines += summary_lines(summary, job.kind, finished=job.status == "finished")
-    progress = progress_line(events)
+    progress = progress_line(events, eta=job.active)
     if progress:
         lines.append(progress)
     elif job.status in ("running", "stopping") and log_tail:

@@ -124,11 +124,13 @@ TRAINER_STATE = "trainer_state.pt"  # what makes a checkpoint resumable (optimiz
 
 
 def run_checkpoints(root: Path, resumable_only: bool) -> list[str]:
-    """best, final and every step checkpoint of a run folder (only those holding trainer state, if asked)."""
-    found = [root / name for name in ("best", "final") if (root / name).is_dir()]
-    steps = root / "checkpoints"
-    if steps.is_dir():
-        found += sorted((p for p in steps.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    """best, final and every complete step checkpoint of a run folder (only those holding trainer state, if
+    asked); a folder whose save was interrupted, or a symlinked one, is never offered."""
+    from acestep_train.atomic_dir import is_complete
+    from acestep_train.train.checkpoints import list_checkpoints
+
+    found = [root / name for name in ("best", "final") if is_complete(root / name)]
+    found += list_checkpoints(root / "checkpoints").complete  # ValueError for a symlinked folder
     return [str(p) for p in found if not resumable_only or (p / TRAINER_STATE).is_file()]
 
 

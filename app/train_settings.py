@@ -9,11 +9,11 @@ starts; the job itself resolves it again from the same files and flags.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from acestep_train.commands.train import FLAGS
-from acestep_train.train.config import config_from_dict, estimate_settings, flatten, merge_settings
+from acestep_train import safe_json
+from acestep_train.train.config import config_from_dict, confine_paths, estimate_settings, flatten, merge_settings
 
 PRESET = "(preset)"
 #: UI field -> CLI flag (its config field and type come from the CLI's own table)
@@ -103,10 +103,7 @@ def switches(values: dict) -> list[str]:
 def advanced_settings(text: str) -> dict:
     if not text.strip():
         return {}
-    try:
-        settings = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"the advanced settings are not valid JSON: {error}") from error
+    settings = safe_json.loads(text, "the advanced settings")  # size cap, nesting-depth error
     if not isinstance(settings, dict):
         raise ValueError('the advanced settings must be a JSON object, e.g. {"optim": {"weight_decay": 0.0}}')
     return settings
@@ -123,7 +120,7 @@ def resolve(preset: dict, values: dict, paths: dict, estimate: Path | None):
     dotted.update({"adapter.type": values["adapter"], "model_variant": values["model"],
                    "checkpoint_dirs": [str(paths["checkpoints"])], "dataset_dir": str(paths["tensors"]),
                    "output_dir": str(paths["output"])})
-    return config_from_dict(merge_settings(layered, dotted))
+    return confine_paths(config_from_dict(merge_settings(layered, dotted)))  # resume_from etc. in the roots
 
 
 def command(values: dict, paths: dict, extra: list[str]) -> list[str]:

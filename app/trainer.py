@@ -8,7 +8,7 @@ import gradio as gr
 from app import profile, session
 from app.context import AppContext
 from app.peer import Peer, header
-from app.tabs import autolabel, dataset, export, jobs_panel, preprocess, project, service, train
+from app.tabs import autolabel, compare, dataset, export, jobs_panel, preprocess, project, service, train
 
 
 def build_trainer_app(ctx: AppContext, captioner: Peer | None = None) -> gr.Blocks:
@@ -17,7 +17,8 @@ def build_trainer_app(ctx: AppContext, captioner: Peer | None = None) -> gr.Bloc
         jobs_panel.build(ctx)
         project_controls = project.build(ctx)
         settings = {"dataset": dataset.build(ctx), "autolabel": autolabel.build(ctx),
-                    "preprocess": preprocess.build(ctx), "train": train.build(ctx), "export": export.build(ctx)}
+                    "preprocess": preprocess.build(ctx), "train": train.build(ctx), "export": export.build(ctx),
+                    "compare": compare.build(ctx)}
         profile_controls = service.build(ctx)
         fields = {f"{tab}.{name}": box for tab, boxes in settings.items() for name, box in boxes.items()}
         profile.wire(ctx, profile_controls, fields)

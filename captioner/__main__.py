@@ -45,12 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("--base-url", help="another endpoint for the cloud backends (a proxy or a test server)")
     add("--gemini-model", default="gemini-2.5-flash")
     add("--gemini-lyrics", action="store_true", help="Gemini also writes lyrics with section tags")
+    add("--model-metadata", action="store_true",
+        help="BPM, key and time signature the captioner states win over librosa's measurement")
+    add("--caption-prompt", default="", metavar="TEXT",
+        help="task text for acestep-captioner (default: '*Task* Describe this audio in detail', what it was trained on)")
+    add("--transcribe-prompt", default="", metavar="TEXT",
+        help="task text for acestep-transcriber (default: '*Task* Transcribe this audio in detail')")
     add("--keys-file", metavar="FILE", help="JSON {GEMINI_API_KEY: ..., ...}; deleted once read")
     return parser
 
 
 def config_from_args(args: argparse.Namespace):
     from captioner.config import CaptionConfig
+    from captioner.omni_backend import OmniSettings
 
     return CaptionConfig(
         audio_dir=Path(args.audio_dir), backends=tuple(n.strip() for n in args.backend.split(",") if n.strip()),
@@ -58,7 +65,9 @@ def config_from_args(args: argparse.Namespace):
         two_pass=args.two_pass, timestamps=args.timestamps, max_seconds=args.max_seconds, events=args.events,
         model_dir=args.model_dir, captioner_dir=args.captioner_dir, transcriber_dir=args.transcriber_dir,
         whisper_dir=args.whisper_dir, quantize=args.quantize, device=args.device, language=args.language,
-        base_url=args.base_url, gemini_model=args.gemini_model, gemini_lyrics=args.gemini_lyrics)
+        base_url=args.base_url, gemini_model=args.gemini_model, gemini_lyrics=args.gemini_lyrics,
+        model_metadata=args.model_metadata,
+        omni=OmniSettings(caption_prompt=args.caption_prompt, transcribe_prompt=args.transcribe_prompt))
 
 
 def download_chosen(config) -> None:

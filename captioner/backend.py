@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 RATE = 16000  # what every speech/audio-language model here takes
+METADATA = ("bpm", "keyscale", "timesignature")  # measurable from the audio itself
 LINES = "_lines"
 NOTES = "_notes"
 
@@ -38,6 +39,8 @@ class Backend:
     essential: tuple[str, ...] = ()
     #: Holds a model on the GPU (two-pass groups, job queueing).
     local_model = False
+    #: Measures METADATA from the signal (stronger than a model's words for them).
+    measures = False
 
     def caption(self, audio: Audio) -> dict:
         raise NotImplementedError

@@ -6,8 +6,9 @@ next song's audio is decoded in a thread while the current one runs. Fields the 
 are never overwritten unless ``overwrite``. One unreadable song or one failing backend is
 recorded with the file name and the reason, and the batch goes on.
 
-Where two backends give the same field, the one listed first wins (list the one you trust
-most first: librosa before a captioner keeps the measured BPM and key).
+Where two backends give the same field, the one listed first wins, with one exception: BPM,
+key and time signature measured from the audio (librosa) win over the ones a captioning model
+mines from its prose, wherever each is listed, unless ``model_metadata`` asks for the model's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from acestep_train.dataset import ScanOptions, scan_folder, write_sidecar
 from acestep_train.dataset.csv_io import write_csv
 from acestep_train.dataset.record import Sample, is_unset
 from acestep_train.events import EventLog
-from captioner.backend import LINES, NOTES, RATE, Backend, load_audio
+from captioner.backend import LINES, METADATA, NOTES, RATE, Backend, load_audio
 from captioner.http_client import CloudError
 from captioner.lyrics import to_lrc
 
@@ -40,6 +41,7 @@ class BatchOptions:
     timestamps: bool = False  # write timed lyrics as {stem}.lrc when a backend gives them
     max_seconds: float = 600.0  # audio read per song (ACE-Step trains on at most 10 minutes)
     stage: str = "caption"  # the name progress events carry
+    model_metadata: bool = False  # BPM / key / meter from a captioning model win over measured ones
 
     def __post_init__(self):
         if self.max_seconds <= 0:
@@ -70,9 +72,16 @@ def needs_work(sample: Sample, backends: list[Backend]) -> bool:
     return any(is_unset(sample, name) for backend in backends for name in backend.essential)
 
 
-def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummary) -> dict:
-    """Every backend's fields for one song; the first backend to give a field wins."""
-    fields: dict = {}
+def rank(backends: list[Backend], model_metadata: bool) -> list[Backend]:
+    """The order metadata fields are taken in: measuring backends first (last with ``model_metadata``)."""
+    return sorted(backends, key=lambda backend: backend.measures == model_metadata)
+
+
+def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummary,
+            model_metadata: bool = False) -> dict:
+    """Every backend's fields for one song; the first backend to give a field wins (measured
+    metadata first, see the module docstring)."""
+    found_by: dict[str, dict] = {}
     for backend in backends:
         try:
             found = backend.caption(audio)
@@ -81,8 +90,11 @@ def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummar
             summary.failed.append((str(sample.audio_path), reason))
             continue
         summary.notes += [(sample.audio_path.name, note) for note in found.pop(NOTES, [])]
-        for name, value in found.items():
-            fields.setdefault(name, value)
+        found_by[backend.name] = found
+    fields: dict = {}
+    for name in {name for found in found_by.values() for name in found}:
+        order = rank(backends, model_metadata) if name in METADATA else backends
+        fields[name] = next(found_by[b.name][name] for b in order if name in found_by.get(b.name, {}))
     return fields
 
 
@@ -93,7 +105,7 @@ def write_lrc(sample: Sample, lines, overwrite: bool) -> None:
 
 
 def caption_one(sample: Sample, audio, backends: list[Backend], options: BatchOptions, summary: BatchSummary):
-    fields = collect(sample, audio, backends, summary)
+    fields = collect(sample, audio, backends, summary, options.model_metadata)
     lines = fields.pop(LINES, None)
     fields.pop("duration", None)  # the scan reads it from the file header
     if options.tag:

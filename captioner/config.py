@@ -49,6 +49,7 @@ class CaptionConfig:
     base_url: str | None = None  # another endpoint for the cloud backends (a proxy, a test server)
     gemini_model: str = "gemini-2.5-flash"
     gemini_lyrics: bool = False  # Gemini also writes lyrics with section tags
+    model_metadata: bool = False  # BPM / key / meter a captioning model states win over measured ones
     omni: OmniSettings = field(default_factory=OmniSettings)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -106,10 +107,13 @@ class CaptionConfig:
                             ("--quantize", self.quantize), ("--device", self.device), ("--language", self.language),
                             ("--base-url", self.base_url)):
             argv += [flag, str(value)] if value else []
+        for flag, value in (("--caption-prompt", self.omni.caption_prompt),
+                            ("--transcribe-prompt", self.omni.transcribe_prompt)):
+            argv += [flag, value] if value.strip() else []
         if self.gemini_model != CaptionConfig.gemini_model:
             argv += ["--gemini-model", self.gemini_model]
         for flag, on in (("--only-missing", self.only_missing), ("--overwrite", self.overwrite),
                          ("--two-pass", self.two_pass), ("--timestamps", self.timestamps),
-                         ("--gemini-lyrics", self.gemini_lyrics)):
+                         ("--gemini-lyrics", self.gemini_lyrics), ("--model-metadata", self.model_metadata)):
             argv += [flag] if on else []
         return argv

@@ -1,4 +1,4 @@
-"""BPM, key and duration from the audio itself (no model): the dataset module's librosa analysis."""
+"""BPM, key, time signature and duration measured from the audio (no model): ``acestep_train.analysis``."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from captioner.backend import Audio, Backend
 
 
 class LibrosaAnalysis(Backend):
-    name, provides, essential = "librosa", ("bpm", "keyscale", "duration"), ("bpm", "keyscale")
+    name, provides, essential = "librosa", ("bpm", "keyscale", "timesignature", "duration"), ("bpm", "keyscale")
+    measures = True
 
     def caption(self, audio: Audio) -> dict:
         from acestep_train.dataset.analysis import analyze
 
         result = analyze(audio.path)  # its own decode: the same figures as `acestep_train analyze-audio`
         fields = {"duration": result.duration}
-        if result.bpm:
-            fields["bpm"] = result.bpm
-        if result.key:
-            fields["keyscale"] = result.key
+        for field, value in (("bpm", result.bpm), ("keyscale", result.key), ("timesignature", result.timesignature)):
+            if value:
+                fields[field] = value
         return fields

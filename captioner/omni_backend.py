@@ -1,9 +1,12 @@
 """ACE-Step's captioner and transcriber (Qwen2.5-Omni thinkers) through transformers, from local folders.
 
-Prompted as their model cards say: ``*Task* Describe this audio in detail`` (an answer in prose:
-the caption) and ``*Task* Transcribe this audio in detail`` (``# Languages`` / ``# Lyrics`` with
-[Verse]/[Chorus] tags). The captioner is also asked a short second question for genre, key,
-time signature and tempo; whatever its prose states is read as well (``captioner.parse``).
+Prompted the way they were fine-tuned (their model cards: "usage is the same as Qwen2.5-Omni-7B"):
+the stock Qwen2.5-Omni system message, then one user turn holding the audio (16 kHz mono) and
+the task text ``*Task* Describe this audio in detail`` (captioner: an answer in prose, the
+caption; genre / key / time signature / tempo words are mined from it by ``captioner.parse``)
+or ``*Task* Transcribe this audio in detail`` (transcriber: ``# Languages`` / ``# Lyrics``
+with [Verse]/[Chorus] tags). No other question is asked: the fine-tunes degrade with any other
+system prompt or request. The task text can be overridden (``OmniSettings``) for experiments.
 
 Loaded as ``Qwen2_5OmniThinkerForConditionalGeneration`` (the full Omni class fails in
 ``generate`` without its talker) with an audio-only processor (``captioner.omni_processor``).
@@ -30,9 +33,7 @@ SYSTEM_PROMPT = ("You are Qwen, a virtual human developed by the Qwen Team, Alib
                  "auditory and visual inputs, as well as generating text and speech.")
 CAPTION_PROMPT = "*Task* Describe this audio in detail"
 TRANSCRIBE_PROMPT = "*Task* Transcribe this audio in detail"
-METADATA_PROMPT = ("What are the genre, the musical key, the time signature and the tempo of this music? "
-                   "Answer in exactly four lines:\ngenre: <genre>\nkey: <key, e.g. C minor>\n"
-                   "time_signature: <beats per bar, e.g. 4>\nbpm: <tempo as an integer>")
+AUDIO_RATE = 16000  # what the Qwen2.5-Omni audio encoder (a Whisper feature extractor) takes
 CAPTIONER_FIELDS = ("caption", "genre", "bpm", "keyscale", "timesignature")
 TRANSCRIBER_FIELDS = ("lyrics", "language", "is_instrumental")
 
@@ -40,7 +41,8 @@ TRANSCRIBER_FIELDS = ("lyrics", "language", "is_instrumental")
 @dataclass(frozen=True)
 class OmniSettings:
     caption_tokens: int = 512  # the description
-    metadata_tokens: int = 64  # the genre/key/meter/tempo answer; 0: do not ask
+    caption_prompt: str = ""  # the captioner's task text; empty: CAPTION_PROMPT (what it was trained on)
+    transcribe_prompt: str = ""  # the transcriber's task text; empty: TRANSCRIBE_PROMPT
     tokens_per_second: float = 12.0  # the lyrics budget grows with the song ...
     min_lyrics_tokens: int = 1024  # ... from this floor
     repetition_penalty: float = 1.05  # transcriber: loops on repeated phrases are its usual failure
@@ -50,14 +52,40 @@ class OmniSettings:
         for name in ("caption_tokens", "min_lyrics_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.metadata_tokens < 0 or self.window_seconds < 0 or self.tokens_per_second <= 0:
-            raise ValueError("metadata_tokens and window_seconds must be >= 0 and tokens_per_second > 0, got "
-                             f"{self.metadata_tokens}, {self.window_seconds}, {self.tokens_per_second}")
+        if self.window_seconds < 0 or self.tokens_per_second <= 0:
+            raise ValueError("window_seconds must be >= 0 and tokens_per_second > 0, got "
+                             f"{self.window_seconds}, {self.tokens_per_second}")
         if self.repetition_penalty < 1.0:
             raise ValueError(f"repetition_penalty must be >= 1.0, got {self.repetition_penalty}")
 
     def lyrics_budget(self, seconds: float) -> int:
         return max(self.min_lyrics_tokens, math.ceil(seconds * self.tokens_per_second))
+
+    def task(self, role: str) -> str:
+        """The task text for ``role``: the user's override, else the model card's."""
+        if role == "captioner":
+            return self.caption_prompt.strip() or CAPTION_PROMPT
+        return self.transcribe_prompt.strip() or TRANSCRIBE_PROMPT
+
+
+def chat(task: str) -> list[dict]:
+    """The conversation the models were fine-tuned on: stock system message, then audio + task text."""
+    return [{"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
+            {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": task}]}]
+
+
+def as_model_audio(audio: Audio) -> np.ndarray:
+    """The song as the audio encoder takes it: float32 mono at 16 kHz."""
+    samples = np.asarray(audio.samples, dtype=np.float32)
+    if samples.ndim == 2:
+        samples = samples.mean(axis=0 if samples.shape[0] <= 2 else 1)
+    if samples.ndim != 1:
+        raise ValueError(f"{audio.path}: audio of shape {samples.shape} is not mono or stereo")
+    if audio.sample_rate != AUDIO_RATE:
+        import librosa
+
+        samples = librosa.resample(samples, orig_sr=audio.sample_rate, target_sr=AUDIO_RATE).astype(np.float32)
+    return samples
 
 
 class AceStepOmni(Backend):
@@ -92,10 +120,13 @@ class AceStepOmni(Backend):
     def prepare(self, samples: np.ndarray, prompt: str):
         if self.model is None:
             self.load()
-        messages = [{"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
-                    {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": prompt}]}]
-        text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        inputs = self.processor(text=[text], audio=[samples], return_tensors="pt", padding=True)
+        rate = self.processor.feature_extractor.sampling_rate
+        if rate != AUDIO_RATE or np.ndim(samples) != 1:
+            raise ValueError(f"{self.name}: the model takes mono audio at {AUDIO_RATE} Hz (its feature extractor says "
+                             f"{rate} Hz; the audio has shape {np.shape(samples)})")
+        text = self.processor.apply_chat_template(chat(prompt), add_generation_prompt=True, tokenize=False)
+        inputs = self.processor(text=[text], audio=[samples], sampling_rate=AUDIO_RATE, return_tensors="pt",
+                                padding=True)
         inputs = inputs.to(self.model.device)
         inputs["input_features"] = inputs["input_features"].to(self.model.dtype)
         return inputs
@@ -124,21 +155,18 @@ class AceStepOmni(Backend):
         return self.describe(audio) if self.role == "captioner" else self.transcribe(audio)
 
     def describe(self, audio: Audio) -> dict:
-        samples = audio.samples[: int(self.window() * audio.sample_rate)]  # the first window says enough
-        text, _ = self.generate(samples, CAPTION_PROMPT, self.settings.caption_tokens)
-        fields = parse_output(text)
-        if self.settings.metadata_tokens:
-            answer, _ = self.generate(samples, METADATA_PROMPT, self.settings.metadata_tokens)
-            fields.update(parse_output(answer, caption_from_prose=False))
+        samples = as_model_audio(audio)[: int(self.window() * AUDIO_RATE)]  # the first window says enough
+        text, cut = self.generate(samples, self.settings.task("captioner"), self.settings.caption_tokens)
+        fields = parse_output(trim_cut(text) if cut else text)
         fields = {name: value for name, value in fields.items() if name in self.provides}
         return fields if "caption" in fields else {**fields, NOTES: [f"{self.name}: the model gave no description"]}
 
     def transcribe(self, audio: Audio) -> dict:
-        pieces = windows.split(audio.samples, audio.sample_rate, self.window())
+        pieces = windows.split(as_model_audio(audio), AUDIO_RATE, self.window())
         parts, notes = [], []
         for index, piece in enumerate(pieces):
-            budget = self.settings.lyrics_budget(len(piece) / audio.sample_rate)
-            text, cut = self.generate(piece, TRANSCRIBE_PROMPT, budget,
+            budget = self.settings.lyrics_budget(len(piece) / AUDIO_RATE)
+            text, cut = self.generate(piece, self.settings.task("transcriber"), budget,
                                       repetition_penalty=self.settings.repetition_penalty)
             if cut:
                 notes.append(f"{self.name}: window {index + 1} used all {budget} tokens; its last line was cut")
@@ -148,6 +176,12 @@ class AceStepOmni(Backend):
     def unload(self) -> None:
         self.model = self.processor = None
         loading.free()
+
+
+def trim_cut(text: str) -> str:
+    """A description cut by the token budget, back to its last whole sentence (a half word mines nothing)."""
+    end = max(text.rfind(". "), text.rfind(".\n"), text.rfind("!"), text.rfind("?"))
+    return text[: end + 1] if end > 0 else text
 
 
 def merge_windows(parts: list[dict]) -> dict:

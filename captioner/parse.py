@@ -3,8 +3,8 @@
 Read, strongest first: a JSON object (bare, in ```json fences, inside chatter, with trailing
 commas or single quotes); labeled lines (``Key: A minor``, ``**Genre**: rock``, ``- BPM: 120``,
 ``## Lyrics`` headings, multi-line caption and lyrics blocks); and plain prose ("in the key of
-E minor", "around 96 BPM", "in 3/4 time"). ACE-Step's captioner answers with prose: what is
-not a labeled field becomes the caption. Values are normalized (``captioner.normalize``);
+E minor", "around 96 BPM", "in 3/4 time", "a dreamy synth-pop song": ``captioner.prose``).
+ACE-Step's captioner answers with prose: what is not a labeled field becomes the caption. Values are normalized (``captioner.normalize``);
 what cannot be read is left out, never guessed.
 """
 
@@ -15,6 +15,7 @@ import json
 import re
 
 from captioner import normalize
+from captioner.prose import prose_fields
 from captioner.lyrics import clean_lyrics, strip_chat
 
 ALIASES = {
@@ -36,12 +37,6 @@ _HEADING = re.compile(r"^\s*#{1,6}\s*([A-Za-z][A-Za-z _/-]{0,30}?)\s*:?\s*$")
 _CHATTER = re.compile(r"^\s*(sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is|i hope|hope (?:this|it) "
                       r"helps|let me know|feel free|i'?m sorry|sorry|i cannot|i can'?t|as an ai|unfortunately)\b",
                       re.IGNORECASE)
-_PROSE_KEY = re.compile(r"\b(?:key of|tonality of|in the key|centered (?:on|in)|in)\s+(?:the\s+key\s+of\s+)?"
-                        r"([A-G](?:#|b|♯|♭|\s?sharp|\s?flat)?\s*(?:major|minor)\b)"
-                        r"|\b([A-G](?:#|b|♯|♭)?\s*(?:major|minor))\s+key\b", re.IGNORECASE)
-_PROSE_BPM = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b"
-                        r"|\btempo (?:of |at |around |about |approximately |is |~)*(\d{2,3})\b", re.IGNORECASE)
-_PROSE_METER = re.compile(r"\b(\d{1,2})\s*/\s*(?:2|4|8|16)\b(?:\s*(?:time|meter|signature))?")
 
 
 def field_name(raw) -> str | None:
@@ -139,21 +134,6 @@ def labeled_fields(text: str) -> tuple[dict, list[str]]:
             continue
         rest.append(line)
     return {name: "\n".join(lines).strip() for name, lines in found.items()}, rest
-
-
-def prose_fields(text: str) -> dict:
-    """Key, tempo and meter mentioned in running text."""
-    found = {}
-    key = _PROSE_KEY.search(text)
-    if key:
-        found["keyscale"] = key.group(1) or key.group(2)
-    tempo = _PROSE_BPM.search(text)
-    if tempo:
-        found["bpm"] = tempo.group(1) or tempo.group(2)
-    meter = _PROSE_METER.search(text)
-    if meter:
-        found["timesignature"] = meter.group(1)
-    return found
 
 
 def prose_caption(lines: list[str]) -> str:

@@ -4,23 +4,21 @@
   (``layers.N.self_attn.q_proj`` ...), holding the tiny DiT's base weights, for the real
   ``PeftModel.from_pretrained`` / ``create_lycoris`` to load into (ACE-Step's UI does the same
   on its decoder).
-- ``comfyui_lora_deltas``: ComfyUI's LoRA key mapping (FACTS.md): accepted prefixes
-  ``diffusion_model.decoder.``, ``lora_unet_decoder_``, ``base_model.model.``; suffixes
-  lora_A/lora_B or lora_down/lora_up; scale = ``.alpha`` / rank, 1.0 without ``.alpha``;
-  LoKr under ``lycoris_<flat>`` with scale alpha/dim (1 when no factor is decomposed).
-  Keys that map to no model weight are "not loaded", which the tests treat as failure.
+- ``comfyui_lora_deltas``: ComfyUI's LoRA loading as its code reads (``comfy/lora.py``
+  ``model_lora_keys_unet`` for ``ACEStep15`` + ``load_lora``): a key map from adapter names
+  (``lora_unet_decoder_layers_N_...``, ``diffusion_model.decoder.layers.N...``,
+  ``base_model.model.layers.N...``, ``lycoris_layers_N_...``) to model weights, each name
+  tried with the up/down suffix pairs (lora_up/lora_down, lora_B/lora_A, ...); scale =
+  ``.alpha`` / rank, 1.0 without ``.alpha``; LoKr parts under the same names with scale
+  alpha/dim (1 when no factor is decomposed). Keys left over are "not loaded", which the
+  tests treat as failure.
 """
 
 from __future__ import annotations
 
-import re
-
 import torch
 
 from acestep_train.export.names import original_module
-
-LORA_PREFIXES = ("diffusion_model.decoder.", "lora_unet_decoder_", "base_model.model.")
-
 
 class Leaf(torch.nn.Module):
     pass
@@ -46,47 +44,56 @@ def comfyui_model_keys(base_weights: dict[str, torch.Tensor]) -> set[str]:
     return {f"diffusion_model.decoder.{original_module(name)}.weight" for name in base_weights}
 
 
-LORA_SUFFIX = re.compile(r"^(.*)\.(lora_A\.weight|lora_B\.weight|lora_down\.weight|lora_up\.weight|alpha)$")
-ROLE = {"lora_A.weight": "down", "lora_down.weight": "down", "lora_B.weight": "up", "lora_up.weight": "up",
-        "alpha": "alpha"}
+# ComfyUI's load_lora: (up, down) name pairs tried for each key-map entry, and the LoKr parts.
+LORA_PAIRS = ((".lora_up.weight", ".lora_down.weight"), ("_lora.up.weight", "_lora.down.weight"),
+              (".lora_B.weight", ".lora_A.weight"), (".lora.up.weight", ".lora.down.weight"),
+              (".lora_B", ".lora_A"))
+LOKR_PARTS = ("lokr_w1", "lokr_w2", "lokr_w1_a", "lokr_w1_b", "lokr_w2_a", "lokr_w2_b", "lokr_t2")
 
 
-def _split(key: str) -> tuple[str, str]:
-    """(module, part) of one adapter key, as ComfyUI's key map reads it."""
-    if key.startswith("lycoris_"):
-        module, _, part = key.partition(".")
-        return module, part
-    for prefix in LORA_PREFIXES:
-        if key.startswith(prefix):
-            match = LORA_SUFFIX.match(key[len(prefix):])
-            if match:
-                return match.group(1), ROLE[match.group(2)]
-    raise AssertionError(f"lora key not loaded: {key}")
+def comfyui_key_map(model_keys: set[str]) -> dict[str, str]:
+    """ComfyUI's ``model_lora_keys_unet`` for an ACEStep15 model: adapter name -> model weight key.
+
+    The generic rules (every ``diffusion_model.*`` weight: ``lora_unet_<flat>`` and the key without
+    ``.weight``) plus the ACEStep15 branch (``base_model.model.<decoder path>``,
+    ``lycoris_<flat decoder path>``)."""
+    key_map = {}
+    for key in model_keys:
+        body = key[len("diffusion_model."):-len(".weight")]  # decoder.layers.0.self_attn.q_proj
+        key_map["lora_unet_" + body.replace(".", "_")] = key
+        key_map[key[:-len(".weight")]] = key
+        inner = body[len("decoder."):]
+        key_map["base_model.model." + inner] = key
+        key_map["lycoris_" + inner.replace(".", "_")] = key
+    return key_map
 
 
 def comfyui_lora_deltas(state: dict[str, torch.Tensor], model_keys: set[str]) -> dict[str, torch.Tensor]:
-    """{model key: delta} as ComfyUI applies them; raises on a key it would not load."""
-    groups: dict[str, dict[str, torch.Tensor]] = {}
-    for key, tensor in state.items():
-        module, part = _split(key)
-        groups.setdefault(module, {})[part] = tensor
-    flat = {"lycoris_" + k[len("diffusion_model.decoder."):-len(".weight")].replace(".", "_"): k for k in model_keys}
-    deltas = {}
-    for module, parts in groups.items():
-        if module.startswith("lycoris_"):
-            if module not in flat:
-                raise AssertionError(f"lora key not loaded: {module}")
-            deltas[flat[module]] = _lokr_delta(parts)
-            continue
-        model_key = f"diffusion_model.decoder.{module}.weight"
-        if model_key not in model_keys:
-            raise AssertionError(f"lora key not loaded: {module}")
-        scale = float(parts["alpha"]) / parts["down"].shape[0] if "alpha" in parts else 1.0
-        deltas[model_key] = scale * parts["up"].float() @ parts["down"].float()
+    """{model key: delta} as ComfyUI's ``load_lora`` builds its patches; raises on a key it would not load."""
+    loaded, deltas = set(), {}
+    for name, target in comfyui_key_map(model_keys).items():
+        alpha_key = f"{name}.alpha"
+        alpha = float(state[alpha_key]) if alpha_key in state else None
+        if alpha is not None:
+            loaded.add(alpha_key)
+        for up, down in LORA_PAIRS:
+            if f"{name}{up}" in state:
+                loaded |= {f"{name}{up}", f"{name}{down}"}
+                rank = state[f"{name}{down}"].shape[0]
+                scale = alpha / rank if alpha is not None else 1.0
+                deltas[target] = scale * state[f"{name}{up}"].float() @ state[f"{name}{down}"].float()
+                break
+        parts = {part: state[f"{name}.{part}"] for part in LOKR_PARTS if f"{name}.{part}" in state}
+        if parts:
+            loaded |= {f"{name}.{part}" for part in parts}
+            deltas[target] = _lokr_delta(parts, alpha)
+    not_loaded = sorted(set(state) - loaded)
+    if not_loaded:
+        raise AssertionError(f"lora key not loaded: {not_loaded[:3]}")
     return deltas
 
 
-def _lokr_delta(parts: dict[str, torch.Tensor]) -> torch.Tensor:
+def _lokr_delta(parts: dict[str, torch.Tensor], alpha: float | None) -> torch.Tensor:
     def side(name):
         if f"lokr_{name}" in parts:
             return parts[f"lokr_{name}"].float()
@@ -97,5 +104,5 @@ def _lokr_delta(parts: dict[str, torch.Tensor]) -> torch.Tensor:
         dim = parts["lokr_w2_b"].shape[0]
     elif "lokr_w1_b" in parts:
         dim = parts["lokr_w1_b"].shape[0]
-    scale = float(parts["alpha"]) / dim if ("alpha" in parts and dim) else 1.0
+    scale = alpha / dim if (alpha is not None and dim) else 1.0
     return scale * torch.kron(side("w1"), side("w2"))

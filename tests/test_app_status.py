@@ -129,13 +129,13 @@ def test_gpu_choice_pins_the_picked_gpus():
     assert gpu_choice({"gpus": ["2", "0"]}) == ([0, 2], {"CUDA_VISIBLE_DEVICES": "0,2"}, ["--devices", "2"])
 
 
-def test_typed_paths_are_confined_only_when_exposed(tmp_path):
+def test_typed_paths_are_confined_on_loopback_too(tmp_path):
     roots = [str(tmp_path / "ck"), str(tmp_path / "data")]
     local = AppContext(make_settings("127.0.0.1", 7861, False, None, roots, False), tmp_path / "ck", tmp_path)
     exposed = AppContext(make_settings("0.0.0.0", 7861, False, "a:b", roots, False), tmp_path / "ck", tmp_path)
-    assert local.path("/etc") == Path("/etc")
-    with pytest.raises(gr.Error, match="outside the folders this studio serves"):
-        exposed.path("/etc")
+    for ctx in (local, exposed):
+        with pytest.raises(gr.Error, match="outside the folders this studio serves"):
+            ctx.path("/etc")
     with pytest.raises(gr.Error, match="Enter a song folder"):
         exposed.path("  ", "song folder")
     assert exposed.path("songs") == tmp_path / "ck" / "songs"  # relative: inside the first root

@@ -20,6 +20,7 @@ from captioner.backend import NOTES, Backend
 from captioner.batch import BatchOptions, caption_folder
 from captioner.config import CaptionConfig
 from captioner.job import passes, run_passes
+from captioner.omni_backend import OmniSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -159,10 +160,24 @@ def test_config_errors_name_the_setting(tmp_path, changes, message):
         CaptionConfig(tmp_path / "nowhere")
 
 
+@pytest.mark.parametrize(("model_metadata", "expected"), [(False, (96, "A minor", "3")), (True, (120, "C major", "4"))])
+def test_measured_metadata_wins_over_mined_unless_asked(tmp_path, model_metadata, expected):
+    model = Fake("acestep-captioner", {"caption": "a waltz", "bpm": 120, "keyscale": "C major", "timesignature": "4",
+                                       "genre": "pop"})
+    measured = Fake("librosa", {"bpm": 96, "keyscale": "A minor", "timesignature": "3"})
+    measured.measures = True
+    folder = songs(tmp_path / "songs", ("a",))
+    caption_folder(folder, [model, measured], BatchOptions(model_metadata=model_metadata))  # model listed first
+    found = sidecar(folder, "a")
+    assert (found["bpm"], found["keyscale"], found["timesignature"]) == expected
+    assert found["genre"] == "pop" and found["caption"] == "a waltz"  # only the model gives these
+
+
 def test_config_round_trips_through_the_command_line(tmp_path):
     config = CaptionConfig(tmp_path, ("librosa", "acestep-captioner", "gemini"), only_missing=True, tag="zzq",
                            two_pass=True, timestamps=True, events=tmp_path / "ev.jsonl", model_dir=tmp_path,
-                           quantize="4bit", language="English", base_url="http://127.0.0.1:9", gemini_lyrics=True)
+                           quantize="4bit", language="English", base_url="http://127.0.0.1:9", gemini_lyrics=True,
+                           model_metadata=True, omni=OmniSettings(caption_prompt="*Task* Describe the drums"))
     assert config.language == "en" and config.model_folder("acestep-captioner") == tmp_path / "acestep-captioner"
     assert config_from_args(build_parser().parse_args(config.to_argv())) == config
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,11 +16,13 @@ from audio_fixtures import click_track, tone
 from captioner.backend import NOTES, load_audio
 from captioner.config import CaptionConfig
 from captioner.job import run_job
-from captioner.omni_backend import CAPTION_PROMPT, TRANSCRIBE_PROMPT, AceStepOmni, OmniSettings, merge_windows
+from captioner.backend import Audio
+from captioner.omni_backend import (CAPTION_PROMPT, SYSTEM_PROMPT, TRANSCRIBE_PROMPT, AceStepOmni, OmniSettings,
+                                      merge_windows, trim_cut)
 from captioner.omni_processor import chat_template
 from tiny_omni import write_tiny_omni
 
-FAST = OmniSettings(caption_tokens=6, metadata_tokens=3, min_lyrics_tokens=4, tokens_per_second=0.5)
+FAST = OmniSettings(caption_tokens=6, min_lyrics_tokens=4, tokens_per_second=0.5)
 SIDECAR_KEYS = {"filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
                 "is_instrumental", "duration", "custom_tag", "edited"}
 
@@ -35,6 +39,58 @@ def model_root(omni_dir, tmp_path_factory):
     for name in ("acestep-captioner", "acestep-transcriber"):
         (root / name).symlink_to(omni_dir, target_is_directory=True)
     return root
+
+
+def rendered_prompt(backend: AceStepOmni, inputs) -> str:
+    """The prompt the model sees, its run of audio placeholder tokens folded to one."""
+    text = backend.processor.tokenizer.decode(inputs["input_ids"][0], skip_special_tokens=False)
+    return re.sub(r"(<\|AUDIO\|>)+", "<|AUDIO|>", text)
+
+
+def recorder(backend: AceStepOmni) -> list:
+    calls, original = [], backend.generate
+
+    def recording(samples, prompt, max_new_tokens, **options):
+        calls.append({"samples": samples, "prompt": prompt, "prompt_text": rendered_prompt(
+            backend, backend.prepare(samples, prompt)), "max_new_tokens": max_new_tokens, **options})
+        return original(samples, prompt, max_new_tokens, **options)
+
+    backend.generate = recording
+    return calls
+
+
+@pytest.mark.parametrize(("role", "task"), [("captioner", "*Task* Describe this audio in detail"),
+                                            ("transcriber", "*Task* Transcribe this audio in detail")])
+def test_chat_is_the_model_cards_contract(omni_dir, role, task):
+    """Stock Qwen2.5-Omni system message, then one user turn: the audio, then the task text; nothing else."""
+    assert SYSTEM_PROMPT == ("You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
+                             "perceiving auditory and visual inputs, as well as generating text and speech.")
+    backend = AceStepOmni(omni_dir, role, device="cpu", settings=FAST)
+    calls = recorder(backend)
+    rate = 48000  # a 48 kHz song reaches the model at 16 kHz mono
+    fields = backend.caption(Audio(Path("song.wav"), tone(2.0, rate=rate), rate))
+    assert len(calls) == 1  # one question: no extra JSON / metadata prompt
+    assert calls[0]["prompt"] == task and len(calls[0]["samples"]) == 2 * 16000
+    assert calls[0]["prompt_text"] == (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
+                                       f"<|audio_bos|><|AUDIO|><|audio_eos|>{task}<|im_end|>\n<|im_start|>assistant\n")
+    assert set(fields) <= {*backend.provides, NOTES}
+
+
+def test_task_prompt_override(omni_dir):
+    settings = OmniSettings(caption_tokens=4, caption_prompt="*Task* Describe the drums only",
+                            transcribe_prompt="  ")  # blank: the model card's text
+    assert settings.task("transcriber") == TRANSCRIBE_PROMPT
+    backend = AceStepOmni(omni_dir, "captioner", device="cpu", settings=settings)
+    calls = recorder(backend)
+    backend.caption(Audio(Path("song.wav"), tone(1.0, rate=16000), 16000))
+    assert calls[0]["prompt"] == "*Task* Describe the drums only"
+    assert "<|audio_eos|>*Task* Describe the drums only<|im_end|>" in calls[0]["prompt_text"]
+    assert SYSTEM_PROMPT in calls[0]["prompt_text"]
+
+
+def test_a_cut_description_ends_at_its_last_sentence():
+    assert trim_cut("A calm piano piece in C major. The strings ent") == "A calm piano piece in C major."
+    assert trim_cut("no sentence end") == "no sentence end"
 
 
 def test_a_40_second_song_is_not_cut_at_30(omni_dir, tmp_path):

@@ -15,6 +15,13 @@ ACESTEP_PROSE = (
     "assistant\nThis is an energetic pop-punk track driven by distorted power-chord guitars and fast, punchy "
     "drums at around 170 BPM. The song is in the key of E minor, in 4/4 time, with a raspy male lead vocal.\n\n"
     "The arrangement builds from a sparse palm-muted intro into a loud, anthemic chorus with gang vocals.")
+# The model card's own example answer (line breaks as published), and two more in its style.
+CARD_PROSE = ("A melancholic indie folk track featuring fingerpicked acoustic guitar\nas the primary instrument. "
+              "The song opens with a sparse, contemplative\nintro before the vocals enter with a breathy, intimate "
+              "delivery.")
+WALTZ_PROSE = ("A sweeping cinematic orchestral piece in D major, a slow waltz at a tempo of 84 with lush strings "
+               "and French horns carrying the melody.")
+CUT_PROSE = "A mellow lo-fi hip hop beat with dusty vinyl crackle, a jazzy Rhodes loop and a laid-back"  # token budget
 MARKDOWN = """Here's a detailed description of the audio:
 
 ## Overview
@@ -33,7 +40,11 @@ METADATA_VARIANTS = "1. Genre - Folk\n2. Key = Dm\n3. Meter: 6/8 (compound duple
 
 @pytest.mark.parametrize(("text", "expected"), [
     (ACESTEP_PROSE, {"caption": ACESTEP_PROSE.split("\n", 1)[1].replace("\n\n", " "), "bpm": 170,
-                     "keyscale": "E minor", "timesignature": "4"}),
+                     "keyscale": "E minor", "timesignature": "4", "genre": "pop-punk"}),
+    (CARD_PROSE, {"caption": CARD_PROSE.replace("\n", " ").replace("  ", " "), "genre": "indie folk"}),
+    (WALTZ_PROSE, {"caption": WALTZ_PROSE, "genre": "cinematic orchestral", "keyscale": "D major",
+                   "timesignature": "3", "bpm": 84}),
+    (CUT_PROSE, {"caption": CUT_PROSE, "genre": "lo-fi hip hop"}),
     (MARKDOWN, {"caption": "Overview A mellow lo-fi hip hop beat with dusty vinyl crackle and a jazzy Rhodes loop. "
                            "Mood: relaxed, nostalgic", "genre": "lo-fi hip hop", "bpm": 84, "keyscale": "Bb major",
                 "timesignature": "4"}),
@@ -93,6 +104,12 @@ We are the ones who carry on
     ("[Verse]\nno header at all\nsecond line", False, {"lyrics": "[Verse]\nno header at all\nsecond line",
                                                        "is_instrumental": False}),
     ("", False, {"lyrics": "[Instrumental]", "is_instrumental": True}),
+    ("# Languages\nen\n\n# Lyrics\n[Verse 1]\nCity lights are calling\nI keep on fall", True,  # cut mid-line
+     {"language": "en", "lyrics": "[Verse 1]\nCity lights are calling", "is_instrumental": False}),
+    ("# Languages\n\n# Lyrics\n\n[Instrumental]\n", False,  # empty language block
+     {"lyrics": "[Instrumental]", "is_instrumental": True}),
+    ("# Languages\nzh\n# Lyrics\n[Chorus]\n月亮代表我的心\n\n[Verse 2]\n你问我爱你有多深", False,  # no blank line
+     {"language": "zh", "lyrics": "[Chorus]\n月亮代表我的心\n\n[Verse 2]\n你问我爱你有多深", "is_instrumental": False}),
     ("```\n# Languages\nen\n\n# Lyrics\n[Verse]\nA line\n" + "oh oh oh\n" * 40 + "oh o", True,
      {"language": "en", "lyrics": "[Verse]\nA line\noh oh oh\noh oh oh", "is_instrumental": False}),
 ])

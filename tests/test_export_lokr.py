@@ -60,17 +60,36 @@ def test_delta_formula_matches_lycoris_forward(trained):
     assert close(adapter.deltas(), deltas) < TOL
 
 
-def test_lycoris_on_original_names_loads_every_key(trained, tmp_path):
+LYCORIS_DEFAULT_MODULES = ["Linear", "Conv1d", "Conv2d", "Conv3d", "GroupNorm", "LayerNorm"]
+LOKR_CONFIG_FIELDS = ("linear_dim", "linear_alpha", "factor", "decompose_both", "use_tucker")  # what we write
+
+
+def acestep_loader(tree, config, restricted: bool):
+    """ACE-Step 1.5's ``_load_lokr_adapter``: ``target_name`` = the metadata's ``target_modules``;
+    LyCORIS's class-default ``target_module`` list stays on there (``restricted`` turns it off)."""
+    LycorisNetwork.apply_preset({"target_name": config["target_modules"],
+                                 "target_module": [] if restricted else list(LYCORIS_DEFAULT_MODULES)})
+    kwargs = {k: config[k] for k in LOKR_CONFIG_FIELDS if k in config}
+    network = create_lycoris(tree, 1.0, algo="lokr", **kwargs)
+    network.apply_to()
+    return network
+
+
+@pytest.mark.parametrize("restricted", [False, True], ids=["as_acestep", "targets_only"])
+def test_lycoris_on_original_names_loads_every_key(trained, tmp_path, restricted):
     """What ACE-Step's UI does: create_lycoris on the decoder + apply_to + load weights."""
     _, base, adapter, deltas, _ = trained
     write_lokr_lycoris(adapter, tmp_path)
     with safe_open(str(tmp_path / LOKR_FILE), "pt") as handle:
         config = json.loads(handle.metadata()["lokr_config"])
     assert config == json.loads((tmp_path / "lokr_config.json").read_text())
+    assert config["target_modules"] == sorted(original_module(n) for n in adapter.modules)
     tree = original_decoder(base)
-    network = lycoris_on(tree, [original_module(n) for n in base], config)
+    network = acestep_loader(tree, config, restricted)
     result = network.load_state_dict(load_file(tmp_path / LOKR_FILE), strict=False)
-    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert result.unexpected_keys == []  # every key of ours lands
+    if restricted:  # the targets name exactly the trained layers: nothing more is wrapped
+        assert result.missing_keys == [] and len(network.loras) == len(adapter.modules)
     measured = effective_deltas(tree, {original_module(k): v for k, v in base.items()},
                                 [original_module(k) for k in deltas])
     assert close({k: measured[original_module(k)] for k in deltas}, deltas) < TOL

@@ -113,3 +113,21 @@ def test_reimport_of_export_gives_same_deltas(trained, tmp_path):
     config = json.loads((tmp_path / "adapter_config.json").read_text())
     again = lora_from_state(load_file(tmp_path / LORA_FILE), config)
     assert close(again.deltas(), deltas) < TOL
+
+
+@pytest.mark.parametrize("prefix", ["lora_unet_decoder_", "diffusion_model.decoder."])
+def test_comfyui_other_prefixes_it_accepts(trained, tmp_path, prefix):
+    """ComfyUI also maps ``lora_unet_decoder_<flat>`` and ``diffusion_model.decoder.<path>`` names."""
+    _, _, base, adapter, deltas = trained
+    write_lora(adapter, tmp_path)
+    renamed = {}
+    for key, tensor in load_file(tmp_path / LORA_FILE).items():
+        module, _, suffix = key[len("base_model.model."):].partition(".lora_")
+        flat = module.replace(".", "_") if prefix.endswith("_") else module
+        renamed[f"{prefix}{flat}.lora_{suffix.replace('A.', 'down.').replace('B.', 'up.')}"] = tensor
+    applied = comfyui_lora_deltas(renamed, comfyui_model_keys(base))
+    expected = {f"diffusion_model.decoder.{original_module(k)}.weight": v for k, v in deltas.items()}
+    assert close(applied, expected) < TOL
+    with pytest.raises(AssertionError, match="lora key not loaded"):
+        comfyui_lora_deltas({"lora_unet_layers_0_self_attn_q_proj.lora_up.weight": torch.zeros(1)},
+                            comfyui_model_keys(base))

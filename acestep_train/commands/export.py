@@ -11,17 +11,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", required=True, choices=["acestep", "comfyui", "diffusers"])
     parser.add_argument("--output", required=True, metavar="DIR")
     parser.add_argument("--trigger-word", help="recorded in the export's metadata")
+    parser.add_argument("--lokr-as-lora", action="store_true",
+                        help="write a LoKr as its exact LoRA form, so pipe.load_lora_weights (diffusers), "
+                             "ACE-Step and ComfyUI load it as a plain LoRA; refused when the rank needed is too large")
+    parser.add_argument("--strength", type=float, default=1.0,
+                        help="bake this strength into the export (recorded in its metadata); read back and checked")
+    parser.add_argument("--max-lora-rank", type=int, default=128,
+                        help="with --lokr-as-lora: the largest LoRA rank to write (default 128)")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from acestep_train.compare.choose import at_strength
     from acestep_train.export.exporter import export_adapter
     from acestep_train.export.load import load_adapter
 
     adapter = load_adapter(args.adapter)
     if args.trigger_word:
         adapter.metadata["trigger_word"] = args.trigger_word
-    written = export_adapter(adapter, args.format, Path(args.output))
-    print(f"wrote {written} ({adapter.kind}, {len(adapter.modules)} modules; read back and verified)")
+    if args.strength != 1.0:
+        adapter = at_strength(adapter, args.strength)
+    written = export_adapter(adapter, args.format, Path(args.output), args.lokr_as_lora, args.max_lora_rank)
+    kind = "lokr written as an exact lora" if args.lokr_as_lora else adapter.kind
+    print(f"wrote {written} ({kind}, {len(adapter.modules)} modules; read back and verified)")
     return 0

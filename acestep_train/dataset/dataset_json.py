@@ -6,15 +6,22 @@ name their audio ``audio_path``, ``path`` or ``filename``; unknown keys are igno
 ones are type-checked with the sample and field named in any error. ACE-Step 1.5's builder
 stores ``genre_ratio`` as a whole percentage (0-100) and a per-sample ``prompt_override``;
 both are read. We write ``genre_ratio`` as a fraction (a float, so 1.0 is never read as 1 %).
+
+Unusable songs (empty, not audio, truncated, too short, silent, missing) are kept out of
+``samples``, so no consumer of the file (ours, or ACE-Step's) tries them; they are listed in an
+``excluded`` list, each with ``status: "excluded"`` and the ``reason`` (keys other tools
+ignore), and read back as unusable samples with that reason. Under the studio, an entry whose
+audio lies outside the studio's roots is excluded the same way and never opened.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
+from acestep_train.paths import env_roots, readable_link
 from acestep_train.dataset.record import PROMPT_OVERRIDES, SIDECAR_FIELDS, TAG_POSITIONS, Sample, coerce
 
 PATH_KEYS = ("audio_path", "path", "filename", "file")
@@ -50,16 +57,20 @@ def genre_fraction(value) -> float:
 def save_dataset(path: str | Path, meta: DatasetMeta, samples: list[Sample]) -> None:
     path = Path(path)
     base = path.parent.resolve()
-    records = []
+    records, excluded = [], []
     for sample in samples:
         audio = sample.audio_path.resolve()
         record = {k: v for k, v in sample.sidecar().items() if k != "filename"}
         record["audio_path"] = str(audio.relative_to(base)) if audio.is_relative_to(base) else str(audio)
         record["prompt_override"] = sample.prompt_override
-        records.append(record)
+        if sample.usable:
+            records.append(record)
+        else:
+            excluded.append({"audio_path": record["audio_path"], "status": "excluded", "reason": sample.status,
+                             **{k: v for k, v in record.items() if k != "audio_path"}})
     data = {**meta.extra, **{k: v for k, v in asdict(meta).items() if k != "extra"}}
     data["genre_ratio"] = float(meta.genre_ratio)
-    atomic_write_json(path, {"metadata": data, "samples": records})
+    atomic_write_json(path, {"metadata": data, "samples": records, "excluded": excluded})
 
 
 def _read_override(sample: Sample, value) -> None:
@@ -72,10 +83,14 @@ def _read_override(sample: Sample, value) -> None:
 
 def _sample_from(record: dict, index: int, base: Path, path: Path) -> Sample:
     audio = next((record[key] for key in PATH_KEYS if record.get(key)), None)
-    if audio is None:
+    if audio is None or not isinstance(audio, str):
         raise ValueError(f"{path}: sample {index} names no audio file (one of {', '.join(PATH_KEYS)})")
     audio_path = Path(audio) if Path(audio).is_absolute() else base / audio
     sample = Sample(audio_path)
+    outside = not readable_link(audio_path) if env_roots() else False
+    if outside:
+        sample.status = "outside the folders this studio serves: not read"
+        return sample
     for name in SIDECAR_FIELDS:
         if name in record and name != "filename":
             try:
@@ -84,17 +99,16 @@ def _sample_from(record: dict, index: int, base: Path, path: Path) -> Sample:
                 raise ValueError(f"{path}: sample {index} ({audio}): {error}") from error
     _read_override(sample, record.get("prompt_override"))
     sample.edited = [str(x) for x in record.get("edited", [])] if isinstance(record.get("edited"), list) else []
-    if not audio_path.is_file():
+    if isinstance(record.get("reason"), str) and record.get("status") == "excluded":
+        sample.status = record["reason"] or "excluded"
+    elif not audio_path.is_file():
         sample.status = "missing audio file"
     return sample
 
 
 def load_dataset(path: str | Path) -> tuple[DatasetMeta, list[Sample]]:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    data = safe_json.load_file(path)
     if isinstance(data, list):  # some tools write the bare sample list
         data = {"metadata": {}, "samples": data}
     if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
@@ -107,6 +121,8 @@ def load_dataset(path: str | Path) -> tuple[DatasetMeta, list[Sample]]:
         meta = DatasetMeta(**known, extra={k: v for k, v in raw_meta.items() if k not in known})
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    samples = [_sample_from(record, i, path.parent, path) for i, record in enumerate(data["samples"])
+    excluded = data.get("excluded") if isinstance(data.get("excluded"), list) else []
+    records = [*data["samples"], *({**r, "status": "excluded"} for r in excluded if isinstance(r, dict))]
+    samples = [_sample_from(record, i, path.parent, path) for i, record in enumerate(records)
                if isinstance(record, dict)]
     return meta, samples

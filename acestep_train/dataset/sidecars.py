@@ -6,16 +6,20 @@ dataset option). ``song.json`` wins where it has a value; the text files fill th
 Captions and lyrics found on disk count as the user's own work (``edited``), so an
 auto-labeler never overwrites them unless asked. We write only ``song.json``; the previous
 version is kept as ``song.json.bak``.
+
+A sidecar that is a symlink to a file outside the studio's roots is not read (see
+``acestep_train.paths``); writes replace a symlink (``song.json`` or ``song.json.bak``), never
+follow it.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from acestep_train.atomic import atomic_write_json
+from acestep_train.atomic import atomic_write_bytes, atomic_write_json
 from acestep_train.dataset.record import SIDECAR_FIELDS, Sample, coerce
+from acestep_train.paths import readable_link
 
 TXT_MODES = ("caption", "lyrics", "ignore")
 PROTECTED = ("caption", "lyrics")
@@ -47,12 +51,23 @@ def json_sidecar(path: Path, notes: list[str]) -> dict:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        notes.append(f"{path.name} is not valid JSON (line {error.lineno}): ignored, left untouched")
+        notes.append(f"{path.name} is not valid JSON (line {error.lineno}): ignored; saving keeps it as "
+                     f"{path.name}.bak")
         return {}
     if not isinstance(data, dict):
-        notes.append(f"{path.name} is not a JSON object: ignored, left untouched")
+        notes.append(f"{path.name} is not a JSON object: ignored; saving keeps it as {path.name}.bak")
         return {}
     return data
+
+
+def confined(path: Path, notes: list[str]) -> bool:
+    """A sidecar to read: a file, and not a symlink leading outside the studio's roots."""
+    if not path.is_file():
+        return False
+    if not readable_link(path):
+        notes.append(f"{path.name} is a link to a file outside the studio's folders: not read")
+        return False
+    return True
 
 
 def apply_sidecars(sample: Sample, txt_mode: str = "caption") -> None:
@@ -60,9 +75,9 @@ def apply_sidecars(sample: Sample, txt_mode: str = "caption") -> None:
     if txt_mode not in TXT_MODES:
         raise ValueError(f"txt_mode must be one of {TXT_MODES}, not {txt_mode!r}")
     json_path = sample.audio_path.with_suffix(".json")
-    data = json_sidecar(json_path, sample.notes) if json_path.is_file() else {}
+    data = json_sidecar(json_path, sample.notes) if confined(json_path, sample.notes) else {}
     for name, path in text_sidecars(sample.audio_path, txt_mode).items():
-        if not str(data.get(name) or "").strip():
+        if not str(data.get(name) or "").strip() and confined(path, sample.notes):
             text, note = read_text(path)
             data[name] = text
             if note:
@@ -82,13 +97,14 @@ def write_sidecar(sample: Sample) -> Path:
     """Write ``{stem}.json`` atomically, keeping the previous file as ``{stem}.json.bak``."""
     path = sample.audio_path.with_suffix(".json")
     new = sample.sidecar()
-    if path.is_file():
+    if path.is_file() and readable_link(path):  # a link out of the roots is replaced, never read
+        old = path.read_bytes()
         try:
-            unchanged = json.loads(path.read_text(encoding="utf-8")) == new
+            unchanged = json.loads(old.decode("utf-8")) == new
         except (UnicodeDecodeError, json.JSONDecodeError):
             unchanged = False
         if unchanged:
             return path
-        shutil.copy2(path, path.with_name(path.name + ".bak"))
+        atomic_write_bytes(path.with_name(path.name + ".bak"), old)  # a symlinked .bak is replaced, not followed
     atomic_write_json(path, new)
     return path

@@ -2,7 +2,9 @@
 
 Formats: ``acestep`` (ACE-Step's own UI), ``comfyui``, ``diffusers``. For LoRA the three
 share one file layout (see ``writers.py``); for LoKr, ACE-Step and ComfyUI read the LyCORIS
-file and diffusers its own form. Every written file is read back and its deltas compared
+file and diffusers its own form (``pipe.transformer.load_lora_adapter``), or, with
+``lokr_as_lora``, the exact LoRA form of the LoKr (``lokr_to_lora.py``) in the LoRA layout, which
+``pipe.load_lora_weights`` (and the other two) load. Every written file is read back and its deltas compared
 with the source adapter's; a mismatch is an error, never a silent success. The consumer
 loaders themselves are exercised by the test suite.
 """
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from acestep_train.atomic_dir import atomic_output
 from acestep_train.export.adapter_state import Adapter
+from acestep_train.export.lokr_to_lora import DEFAULT_MAX_RANK, lokr_as_lora
 from acestep_train.export.readers import lokr_from_peft_state, lokr_from_state, lora_from_state
 from acestep_train.export.writers import (
     LOKR_DIFFUSERS_FILE,
@@ -27,18 +31,26 @@ FORMATS = ("acestep", "comfyui", "diffusers")
 TOLERANCE = 1e-5
 
 
-def export_adapter(adapter: Adapter, fmt: str, output: Path) -> Path:
-    """Write ``adapter`` for ``fmt`` into the folder ``output``; returns the weights file."""
+def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool = False,
+                   max_lora_rank: int = DEFAULT_MAX_RANK) -> Path:
+    """Write ``adapter`` for ``fmt`` into the folder ``output``; returns the weights file.
+
+    ``lokr_to_lora``: write a LoKr as its exact LoRA (refused past ``max_lora_rank``)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
-    if adapter.kind == "lora":
-        written = write_lora(adapter, output)
-    elif fmt == "diffusers":
-        written = write_lokr_diffusers(adapter, output)
-    else:
-        written = write_lokr_lycoris(adapter, output)
-    verify_written(adapter, written)
-    return written
+    if lokr_to_lora and adapter.kind != "lokr":
+        raise ValueError(f"--lokr-as-lora converts a LoKr adapter; this one is {adapter.kind}")
+    with atomic_output(output) as folder:  # the folder appears whole, or not at all
+        if adapter.kind == "lora":
+            written = write_lora(adapter, folder)
+        elif lokr_to_lora:
+            written = write_lora(lokr_as_lora(adapter, max_lora_rank), folder)
+        elif fmt == "diffusers":
+            written = write_lokr_diffusers(adapter, folder)
+        else:
+            written = write_lokr_lycoris(adapter, folder)
+        verify_written(adapter, written)
+    return Path(output) / written.name
 
 
 def read_written(path: Path) -> Adapter:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from acestep_train.atomic import atomic_write_json
+from acestep_train.atomic_dir import atomic_output
 from acestep_train.export.adapter_state import Adapter
 from acestep_train.export.names import checkpoint_weight_key
 from acestep_train.models.discovery import ModelInfo, read_json
@@ -45,17 +46,26 @@ def _targets(adapter: Adapter, header: dict, weights: Path) -> dict[str, str]:
 
 def merge_into_original(info: ModelInfo, adapter: Adapter, strength: float, output_dir: Path) -> Path:
     """Write ``output_dir/{config.json, model.safetensors, silence_latent.pt, merge_info.json}``."""
-    from safetensors import safe_open
-
     from acestep_train.models.safetensors_file import read_header
-    from acestep_train.export.streaming import stream_safetensors
 
     if info.layout != "original":
         raise ValueError(f"{info.path}: merging writes the original layout from an original-layout model")
     weights = info.files.transformer_weights
     header = read_header(weights)
     targets = _targets(adapter, header, weights)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_output(output_dir) as folder:  # the merged model appears whole, or not at all
+        _write_merged(info, adapter, strength, folder, targets, header)
+        verify_merge(weights, folder / "model.safetensors", adapter, targets, strength)
+    return output_dir
+
+
+def _write_merged(info: ModelInfo, adapter: Adapter, strength: float, output_dir: Path, targets: dict,
+                  header: dict) -> None:
+    from safetensors import safe_open
+
+    from acestep_train.export.streaming import stream_safetensors
+
+    weights = info.files.transformer_weights
     layout = []
     with safe_open(str(weights), framework="pt", device="cpu") as source:
         for key in source.keys():
@@ -76,8 +86,6 @@ def merge_into_original(info: ModelInfo, adapter: Adapter, strength: float, outp
     atomic_write_json(output_dir / "merge_info.json", {
         "base_model": info.name, "variant": info.variant.name, "strength": strength,
         "adapter": adapter.metadata, "merged_modules": len(targets)})
-    verify_merge(weights, output_dir / "model.safetensors", adapter, targets, strength)
-    return output_dir
 
 
 _SAFETENSORS_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,

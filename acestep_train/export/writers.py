@@ -9,9 +9,15 @@ ComfyUI (no ``.alpha`` means scale 1) then all apply exactly the trained delta.
 
 LoKr for ACE-Step's UI and ComfyUI: ``lokr_weights.safetensors`` with LyCORIS keys on
 the decoder's original names (``lycoris_layers_N_self_attn_q_proj.lokr_w1``, ``.alpha``),
-the ``lokr_config`` JSON in the safetensors metadata and a ``lokr_config.json`` sidecar.
+the ``lokr_config`` JSON in the safetensors metadata and a ``lokr_config.json`` sidecar. Its
+``target_modules`` lists the exact decoder paths trained (``layers.0.self_attn.q_proj`` ...):
+ACE-Step's loader passes them to LyCORIS as ``target_name`` (exact names match there), so a
+loader restricted to the targets wraps exactly the trained layers. (ACE-Step leaves LyCORIS's
+class default ``target_module`` on, which wraps every Linear anyway; our keys all land.)
 LoKr for diffusers: diffusers names with the scale baked into ``lokr_w1`` (diffusers
-infers alpha = rank, scale 1), loaded with ``transformer.load_lora_adapter``.
+infers alpha = rank, scale 1), loaded with ``transformer.load_lora_adapter``; for
+``pipe.load_lora_weights``, export with ``lokr_to_lora`` (``lokr_to_lora.py``): its exact LoRA form
+in the LoRA layout above.
 """
 
 from __future__ import annotations
@@ -82,6 +88,11 @@ def write_lora(adapter: Adapter, out_dir: Path) -> Path:
     return out_dir / LORA_FILE
 
 
+def lokr_export_config(adapter: Adapter) -> dict:
+    """The LyCORIS kwargs plus ``target_modules``: the decoder paths trained, exactly."""
+    return {**adapter.lokr_config, "target_modules": sorted(original_module(m) for m in adapter.modules)}
+
+
 def write_lokr_lycoris(adapter: Adapter, out_dir: Path) -> Path:
     """``lokr_weights.safetensors`` on original names + ``lokr_config`` (ACE-Step UI, ComfyUI)."""
     if adapter.kind != "lokr":
@@ -93,9 +104,10 @@ def write_lokr_lycoris(adapter: Adapter, out_dir: Path) -> Path:
         flat = lycoris_name(original_module(module))
         state.update({f"{flat}.{name}": tensor for name, tensor in factors.tensors.items()})
         state[f"{flat}.alpha"] = torch.tensor(float(factors.alpha))
-    config = json.dumps(adapter.lokr_config, sort_keys=True)
+    lokr_config = lokr_export_config(adapter)
+    config = json.dumps(lokr_config, sort_keys=True)
     _save(out_dir / LOKR_FILE, state, {"lokr_config": config, **_studio_metadata(adapter)})
-    atomic_write_json(out_dir / "lokr_config.json", adapter.lokr_config)
+    atomic_write_json(out_dir / "lokr_config.json", lokr_config)
     atomic_write_json(out_dir / "acestep_studio.json", adapter.metadata)
     return out_dir / LOKR_FILE
 

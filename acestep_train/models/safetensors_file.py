@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-MAX_HEADER_BYTES = 100 * 1024 * 1024
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # real headers are kilobytes; safetensors itself caps at 100 MB
 
 
 class CorruptCheckpointError(ValueError):
@@ -42,6 +42,9 @@ def read_header(path: str | Path) -> dict[str, TensorInfo]:
         raise CorruptCheckpointError(f"{path}: file is {size} bytes, too short to be safetensors (truncated?)")
     with open(path, "rb") as handle:
         (header_len,) = struct.unpack("<Q", handle.read(8))
+        if header_len > MAX_HEADER_BYTES and header_len <= size - 8:
+            raise CorruptCheckpointError(f"{path}: header is {header_len} bytes, over the "
+                                         f"{MAX_HEADER_BYTES // 2**20} MB limit (not a weights file we can trust)")
         if header_len > min(MAX_HEADER_BYTES, size - 8):
             raise CorruptCheckpointError(
                 f"{path}: header claims {header_len} bytes but the file has {size} (truncated or not safetensors)"
@@ -49,6 +52,8 @@ def read_header(path: str | Path) -> dict[str, TensorInfo]:
         raw = handle.read(header_len)
     try:
         header = json.loads(raw)
+    except RecursionError:
+        raise CorruptCheckpointError(f"{path}: header JSON nested too deeply; the file is corrupt") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CorruptCheckpointError(f"{path}: header is not valid JSON ({error}); the file is corrupt") from error
     if not isinstance(header, dict):

@@ -11,6 +11,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
+from acestep_train import safe_json
+from acestep_train.paths import confine
+
 ATTENTION_TARGETS = ("self", "cross", "both")
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
@@ -215,7 +218,7 @@ def merge_settings(base: dict, overrides: dict) -> dict:
 def estimate_settings(path: str) -> dict:
     """An ``estimate`` JSON as settings: its target modules and per-module ranks."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = safe_json.load_file(path)
         return {"adapter.modules": list(data["targets"]), "adapter.rank": int(data["base_rank"]),
                 "adapter.rank_pattern": dict(data["rank_pattern"])}
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
@@ -227,15 +230,28 @@ def load_config(path: str | Path | None, overrides: dict, preset: dict | None = 
     base = {}
     if path:
         try:
-            base = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+            base = safe_json.load_file(confine(path, "--config"))
+        except OSError as error:
             raise ValueError(f"{path}: cannot read the config ({error})") from error
+        if not isinstance(base, dict):
+            raise ValueError(f"{path}: the config must be a JSON object")
         base = base.get("config", base)  # a run.json holds the config under "config"
     layered = merge_settings(preset or {}, flatten(base))
     estimate = overrides.get("from_estimate") or flatten(base).get("from_estimate")
     if estimate:
-        layered = merge_settings(layered, estimate_settings(estimate))
-    return config_from_dict(merge_settings(layered, overrides))
+        layered = merge_settings(layered, estimate_settings(str(confine(estimate, "from_estimate"))))
+    return confine_paths(config_from_dict(merge_settings(layered, overrides)))
+
+
+def confine_paths(config: TrainConfig) -> TrainConfig:
+    """Every path the run reads or writes must pass the studio's roots (when it runs under the studio)."""
+    confine(config.dataset_dir, "dataset_dir")
+    confine(config.output_dir, "output_dir")
+    for folder in config.checkpoint_dirs:
+        confine(folder, "checkpoint_dirs")
+    if config.resume_from and config.resume_from != "latest":
+        confine(config.resume_from, "resume_from")
+    return config
 
 
 def flatten(values: dict, prefix: str = "") -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -98,15 +97,6 @@ def check_adapter_changed(adapter) -> None:
 
         raise TrainingError(f"the trained adapter changes nothing (largest weight change {largest}); "
                             "not reporting success")
-
-
-def copy_adapter(source: Path, target: Path) -> None:
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for path in source.iterdir():
-        if path.suffix in (".safetensors", ".json") and path.name != "counters.json":
-            shutil.copy2(path, target / path.name)
 
 
 def write_run_json(trainer) -> None:

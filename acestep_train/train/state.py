@@ -9,7 +9,6 @@ containers, no code.
 from __future__ import annotations
 
 import random
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -82,12 +81,6 @@ def load_state(folder: Path, optimizer, scheduler, generator: torch.Generator) -
     generator.set_state(rng["generator"])
     random.setstate((rng["python_version"], tuple(rng["python"]), rng["python_gauss"]))
     return Counters(**state["counters"]), BestTracker(**state["best"])
-
-
-def prune(checkpoints: Path, keep: int) -> None:
-    steps = sorted((p for p in checkpoints.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
-    for old in steps[:-keep]:
-        shutil.rmtree(old)
 
 
 class Control:

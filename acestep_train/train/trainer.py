@@ -20,7 +20,9 @@ from acestep_train.events import EventLog
 from acestep_train.train import data as data_mod
 from acestep_train.train.flow import masked_loss, resolve, sample_timesteps, snr_weights
 from acestep_train.train.optim import make_optimizer, make_schedule, steps_per_epoch
-from acestep_train.train.state import BestTracker, Control, Counters, load_state, prune, save_state
+from acestep_train.atomic_dir import atomic_dir, copy_complete, remove_stale_partials
+from acestep_train.train.checkpoints import check_run_folders, prune, resolve_resume
+from acestep_train.train.state import BestTracker, Control, Counters, load_state, save_state
 
 
 class TrainingError(RuntimeError):
@@ -43,6 +45,7 @@ class Trainer:
     def __init__(self, config, fabric):
         self.config, self.fabric = config, fabric
         self.output = Path(config.output_dir)
+        check_run_folders(self.output)
         self.events = EventLog(self.output / "events.jsonl") if fabric.is_global_zero else None
         self.control = Control(self.output)
         self.generator = torch.Generator().manual_seed(config.seed + fabric.global_rank)
@@ -69,8 +72,22 @@ class Trainer:
         self.model, self.optimizer = self.fabric.setup(Trainable(transformer, self.adapter.network), optimizer)
         self.scheduler = make_schedule(self.config.schedule, self.optimizer, self.total_steps)
         self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(self.config.best).items()})
+        self.clean_partials()
         if self.config.resume_from:
-            self.resume(Path(self.config.resume_from))
+            self.resume(resolve_resume(self.config.resume_from, self.output, self.warn))
+
+    def clean_partials(self) -> None:
+        """Remove our own temp folders left by an interrupted save (they carry the writing marker)."""
+        if self.fabric.is_global_zero:
+            for parent in (self.output, self.output / "checkpoints"):
+                for path in remove_stale_partials(parent):
+                    self.warn(f"removed an interrupted save's temporary folder {path}")
+        self.fabric.barrier()
+
+    def warn(self, message: str) -> None:
+        self.emit("warning", message=message)
+        if self.fabric.is_global_zero:
+            print(f"warning: {message}", flush=True)
 
     def resume(self, folder: Path) -> None:
         from acestep_train.models.safetensors_file import load_tensors
@@ -244,8 +261,10 @@ class Trainer:
                 "step": self.counters.step, **extra}
 
     def save_adapter(self, folder: Path, extra: dict) -> None:
+        """best/: written whole under a temp name, then renamed into place."""
         if self.fabric.is_global_zero:
-            self.adapter.save(folder, self.metadata(extra))
+            with atomic_dir(folder) as tmp:
+                self.adapter.save(tmp, self.metadata(extra))
         self.fabric.barrier()
 
     def save_checkpoint(self) -> Path:
@@ -253,9 +272,10 @@ class Trainer:
         if self.last_saved == (self.counters.step, self.counters.epoch, self.counters.batch):
             return folder  # this exact state is already on disk
         self.last_saved = (self.counters.step, self.counters.epoch, self.counters.batch)
-        self.save_adapter(folder, {"checkpoint": True})
-        if self.fabric.is_global_zero:
-            save_state(folder, self.optimizer, self.scheduler, self.counters, self.best, self.generator)
+        if self.fabric.is_global_zero:  # adapter + trainer state appear together, or not at all
+            with atomic_dir(folder) as tmp:
+                self.adapter.save(tmp, self.metadata({"checkpoint": True}))
+                save_state(tmp, self.optimizer, self.scheduler, self.counters, self.best, self.generator)
             prune(folder.parent, self.config.checkpoint.keep_last)
             self.emit("checkpoint", step=self.counters.step, path=str(folder))
         self.fabric.barrier()
@@ -281,9 +301,8 @@ class Trainer:
         final = self.output / "final"
         source = self.output / "best" if (self.output / "best").is_dir() else last
         if self.fabric.is_global_zero:
-            from acestep_train.train.setup import copy_adapter
-
-            copy_adapter(source, final)
+            copy_complete(source, final, keep=lambda p: p.suffix in (".safetensors", ".json")
+                          and p.name != "counters.json")
         self.fabric.barrier()
         result = {"steps": self.counters.step, "epochs": self.counters.epoch, "stopped": stopped,
                   "global_rank": self.fabric.global_rank,

@@ -1,0 +1,61 @@
+"""The user's pick: mark a favourite cell, and export a checkpoint at the chosen strength.
+
+``at_strength`` bakes the strength into the factors (LoRA: ``up``; LoKr: ``w1`` or ``w1_a``), so
+every consumer loads it at ratio 1.0 and plays exactly what the grid played; the strength is
+also recorded in the export's ``acestep_studio`` metadata. ``export_choice`` reads the written
+file back and checks its deltas equal ``strength x`` the checkpoint's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from acestep_train.atomic import atomic_write_json
+from acestep_train.export.adapter_state import Adapter, LokrFactors, LoraFactors
+
+TOLERANCE = 1e-5
+
+
+def at_strength(adapter: Adapter, strength: float) -> Adapter:
+    """A copy whose deltas are ``strength x`` the adapter's, at runtime scale unchanged."""
+    modules: dict = {}
+    for name, factors in adapter.modules.items():
+        if isinstance(factors, LoraFactors):
+            modules[name] = LoraFactors(factors.down, factors.up * strength, factors.alpha)
+        else:
+            tensors = dict(factors.tensors)
+            key = "lokr_w1" if "lokr_w1" in tensors else "lokr_w1_a"
+            tensors[key] = tensors[key] * strength
+            modules[name] = LokrFactors(tensors, factors.alpha)
+    metadata = {**adapter.metadata, "strength": strength, "strength_baked_in": True}
+    return Adapter(adapter.kind, modules, metadata, dict(adapter.lokr_config))
+
+
+def export_choice(checkpoint: str | Path, strength: float, fmt: str, output: str | Path,
+                  lokr_to_lora: bool = False) -> tuple[Path, float]:
+    """Export ``checkpoint`` with ``strength`` baked in; returns (file, max |delta error|) after reading back."""
+    from acestep_train.export.exporter import export_adapter, read_written
+    from acestep_train.export.load import load_adapter
+
+    adapter = load_adapter(checkpoint)
+    written = export_adapter(at_strength(adapter, strength), fmt, Path(output), lokr_to_lora=lokr_to_lora)
+    back, expected = read_written(written).deltas(), adapter.deltas(strength)
+    error = max((back[k] - expected[k]).abs().max().item() for k in expected)
+    if back.keys() != expected.keys() or error > TOLERANCE * max(1.0, max(abs(strength), 1.0)):
+        raise RuntimeError(f"{written}: read back, it does not hold the checkpoint at strength {strength}")
+    return written, error
+
+
+def mark_favourite(grid_path: str | Path, checkpoint: str, strength: float, prompt: int = 0) -> dict:
+    """Record the favourite cell in ``grid.json``; the cell must exist."""
+    grid_path = Path(grid_path)
+    grid = json.loads(grid_path.read_text(encoding="utf-8"))
+    cell = next((c for c in grid["cells"] if c["checkpoint"] == checkpoint and c["strength"] == strength
+                 and c["prompt"] == prompt), None)
+    if cell is None:
+        raise ValueError(f"{grid_path}: no cell {checkpoint} at strength {strength} (prompt {prompt + 1})")
+    path = next(c["path"] for c in grid["checkpoints"] if c["label"] == checkpoint)
+    grid["favourite"] = {"checkpoint": checkpoint, "strength": strength, "prompt": prompt, "path": path}
+    atomic_write_json(grid_path, grid)
+    return grid["favourite"]

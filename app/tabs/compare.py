@@ -1,0 +1,190 @@
+"""Compare tab (the listening bench): render a run's checkpoints x strengths as a job, listen to
+the grid, mark a favourite, export it at that strength. The library does the work
+(``acestep_train.compare``); the job runs ``python -m acestep_train compare --spec``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+
+from app.context import AppContext
+from app.status import kind_status
+from app.tabs.service import model_picker
+from app.wiring import named
+
+FORMATS = ["acestep", "comfyui", "diffusers"]
+
+
+def _numbers(text: str, what: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.replace(",", " ").split())
+    except ValueError as error:
+        raise gr.Error(f"{what}: numbers separated by spaces, e.g. 0 0.5 1") from error
+
+
+def _tokens(ctx: AppContext, text: str) -> tuple[str, ...]:
+    """Checkpoint tokens; one naming a folder is confined to the roots like every typed path."""
+    keywords = ("best", "final")
+    return tuple(token if token in keywords or token.isdigit() or token.startswith("every:")
+                 else str(ctx.path(token, "checkpoint folder")) for token in text.split())
+
+
+def grid_spec(ctx: AppContext, values: dict):
+    from acestep_train.compare.spec import GridSpec, PromptSpec
+
+    prompts = tuple(PromptSpec(values[f"caption{i}"].strip(), values[f"lyrics{i}"], float(values["duration"] or 0))
+                    for i in (1, 2, 3) if values[f"caption{i}"].strip())
+    try:
+        return GridSpec(str(ctx.path(values["run"], "run folder")), (str(ctx.checkpoint_root),), values["model"],
+                        str(ctx.path(values["output"], "grid folder")), _tokens(ctx, values["checkpoints"]),
+                        _numbers(values["strengths"], "Strengths"), prompts, int(values["seed"] or 0),
+                        int(values["steps"]) if values["steps"] else None)
+    except ValueError as error:
+        raise gr.Error(str(error)) from error
+
+
+def start(ctx: AppContext, values: dict) -> str:
+    from acestep_train.atomic import atomic_write_json
+
+    spec = grid_spec(ctx, values)
+    output = Path(spec.output)
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(output / "grid_spec.json", spec.to_json())
+    job = ctx.jobs.submit("compare", ["compare", "--spec", str(output / "grid_spec.json")], output)
+    return f"compare job {job.id}: {job.status}"
+
+
+def finished_grid(ctx: AppContext, shown: str) -> str | None:
+    """The newest finished compare job's grid.json, when it is not the one shown yet."""
+    job = ctx.jobs.latest("compare")
+    if job is None or job.status != "finished":
+        return gr.skip()
+    grid = str(Path(job.output_dir) / "grid.json")
+    return grid if grid != shown and Path(grid).is_file() else gr.skip()
+
+
+def cell_name(cell: dict) -> str:
+    return f"{cell['checkpoint']} @ {cell['strength']:g} (prompt {cell['prompt'] + 1})"
+
+
+def load_grid(ctx: AppContext, typed: str) -> str:
+    path = ctx.path(typed, "grid folder")
+    path = path / "grid.json" if path.is_dir() else path
+    if not path.is_file():
+        raise gr.Error(f"{path}: no grid.json here yet (render the grid first)")
+    return str(path)
+
+
+def cell_choices(grid_path: str):
+    if not grid_path:
+        return gr.update(choices=[], value=None)
+    cells = json.loads(Path(grid_path).read_text(encoding="utf-8"))["cells"]
+    names = [cell_name(c) for c in cells if c["strength"] != 0]
+    return gr.update(choices=names, value=names[0] if names else None)
+
+
+def _cell(grid_path: str, name: str) -> dict:
+    if not grid_path or not name:
+        raise gr.Error("Render or load a grid, then choose a cell.")
+    cells = json.loads(Path(grid_path).read_text(encoding="utf-8"))["cells"]
+    match = [c for c in cells if cell_name(c) == name]
+    if not match:
+        raise gr.Error(f"{name}: not a cell of {grid_path}")
+    return match[0]
+
+
+def favourite(grid_path: str, name: str) -> str:
+    from acestep_train.compare.choose import mark_favourite
+
+    cell = _cell(grid_path, name)
+    chosen = mark_favourite(grid_path, cell["checkpoint"], cell["strength"], cell["prompt"])
+    return f"favourite: {chosen['checkpoint']} at strength {chosen['strength']:g} ({chosen['path']})"
+
+
+def export_cell(ctx: AppContext, grid_path: str, name: str, fmt: str, folder: str) -> str:
+    from acestep_train.compare.choose import export_choice
+
+    cell = _cell(grid_path, name)
+    grid = json.loads(Path(grid_path).read_text(encoding="utf-8"))
+    source = next(c["path"] for c in grid["checkpoints"] if c["label"] == cell["checkpoint"])
+    try:
+        written, error = export_choice(source, cell["strength"], fmt, ctx.path(folder, "export folder"))
+    except (ValueError, FileNotFoundError, RuntimeError) as failure:
+        raise gr.Error(f"Export failed: {failure}") from failure
+    return (f"wrote {written}: {cell['checkpoint']} with strength {cell['strength']:g} baked in; "
+            f"read back, deltas within {error:.1e}")
+
+
+def players(ctx: AppContext, grid_path: str) -> None:
+    """The grid: for each prompt, the base then one row per checkpoint, one labelled player per strength."""
+    if not grid_path:
+        gr.Markdown("No grid yet: render one, or load a grid folder.")
+        return
+    grid = json.loads(Path(grid_path).read_text(encoding="utf-8"))
+    root = Path(grid_path).parent
+    for number, caption in enumerate(grid["prompts"]):
+        gr.Markdown(f"**Prompt {number + 1}:** {caption}")
+        gr.Audio(str(root / grid["base"][number]), label="base model (reference)", interactive=False)
+        for checkpoint in grid["checkpoints"]:
+            loss = "n/a" if checkpoint["loss"] is None else f"{checkpoint['loss']:.4f}"
+            with gr.Row():
+                for cell in [c for c in grid["cells"] if c["prompt"] == number
+                             and c["checkpoint"] == checkpoint["label"]]:
+                    gr.Audio(str(root / cell["audio"]), interactive=False,
+                             label=f"{cell['checkpoint']} @ {cell['strength']:g} | distance {cell['distance']:.3f} "
+                                   f"| loss {loss}")
+
+
+def _inputs(ctx: AppContext) -> dict:
+    with gr.Row():
+        fields = {"run": gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=2),
+                  "model": model_picker(ctx, "Base model"),
+                  "checkpoints": gr.Textbox(label="Checkpoints (best, final, every:N, step numbers)",
+                                            value="best final"),
+                  "strengths": gr.Textbox(label="Strengths", value="0 0.5 0.75 1 1.25")}
+    for i in (1, 2, 3):
+        with gr.Row():
+            fields[f"caption{i}"] = gr.Textbox(label=f"Prompt {i} caption (with the trigger word)" +
+                                               ("" if i == 1 else ", optional"), scale=2)
+            fields[f"lyrics{i}"] = gr.Textbox(label=f"Prompt {i} lyrics", lines=1, scale=2)
+    with gr.Row():
+        fields.update(duration=gr.Number(label="Seconds per clip", value=10, minimum=1),
+                      seed=gr.Number(label="Seed (fixed for every cell)", value=42, precision=0),
+                      steps=gr.Number(label="Steps (blank: the variant's)", value=None, precision=0),
+                      output=gr.Textbox(label="Grid folder", value=str(ctx.work_root / "compare"), scale=2))
+    return fields
+
+
+def build(ctx: AppContext) -> dict:
+    """The tab; returns its settings for the session profile."""
+    with gr.Tab("Compare"):
+        gr.Markdown("Listen to checkpoints x strengths from one seed. Strength 0 is the base model; "
+                    "distance = how far a clip's spectrum is from the base (0: no change; it is not a quality score).")
+        fields = _inputs(ctx)
+        with gr.Row():
+            go = gr.Button("Render grid", variant="primary")
+            show = gr.Button("Show grid from folder")
+        status = gr.Textbox(label="Compare status", lines=4, value=lambda: kind_status(ctx.jobs, "compare"))
+        shown = gr.State("")
+        gr.render(inputs=shown)(lambda grid_path: players(ctx, grid_path))
+        with gr.Row():
+            cell = gr.Dropdown([], label="Cell", scale=2)
+            mark = gr.Button("Mark favourite")
+            fmt = gr.Dropdown(FORMATS, value="acestep", label="Export format")
+            folder = gr.Textbox(label="Export folder", value=str(ctx.work_root / "export" / "chosen"), scale=2)
+            export = gr.Button("Export this one")
+        result = gr.Textbox(label="Favourite / export", lines=2)
+    go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="start_compare")
+    show.click(lambda typed: load_grid(ctx, typed), fields["output"], shown, api_name="show_grid")
+    shown.change(cell_choices, shown, cell)
+    mark.click(favourite, [shown, cell], result, api_name="mark_favourite")
+    export.click(lambda g, c, f, d: export_cell(ctx, g, c, f, d), [shown, cell, fmt, folder], result,
+                 api_name="export_cell")
+    timer = gr.Timer(2.0)
+    timer.tick(lambda: kind_status(ctx.jobs, "compare"), outputs=status, api_name="compare_status",
+               show_progress="hidden")
+    timer.tick(lambda current: finished_grid(ctx, current), shown, shown, show_progress="hidden")
+    return {"run": fields["run"], "checkpoints": fields["checkpoints"], "strengths": fields["strengths"],
+            "output": fields["output"]}

@@ -1,0 +1,93 @@
+"""In headless Debian Chromium: open the listening bench, render a 2 checkpoints x 3 strengths grid of
+the demo model as a job, play a cell, mark it favourite and export it at its strength (read back).
+
+Needs the Debian ``chromium`` package and playwright (requirements-dev.txt), like test_walkthrough.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from compare_run import make_run
+from test_launch import free_port, start
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    pytest.importorskip("playwright", reason="playwright (requirements-dev.txt) is not installed")
+    base = tmp_path_factory.mktemp("bench")
+    (base / "datasets").mkdir()
+    run = make_run(base / "runs")
+    port = free_port()
+    proc, _ = start(["--port", str(port), "--demo", "--checkpoint-dir", str(base / "ck"),
+                     "--root", str(base / "datasets"), "--root", str(base / "runs")], "ACE-Step Studio trainer: ",
+                    timeout=300)
+    yield f"http://127.0.0.1:{port}", base, run
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def fill_grid(page, base: Path, run: Path) -> None:
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_label("Run folder", exact=True).last.fill(str(run))
+    page.get_by_label("Checkpoints (best, final, every:N, step numbers)").fill("every:1")
+    page.get_by_label("Strengths", exact=True).fill("0 0.5 1")
+    page.get_by_label("Prompt 1 caption (with the trigger word)").fill("zzq warm piano")
+    page.get_by_label("Seconds per clip").fill("1")
+    page.get_by_label("Steps (blank: the variant's)").fill("2")
+    page.get_by_label("Grid folder").fill(str(base / "runs" / "grid"))
+
+
+def test_render_the_grid_and_play_a_cell(bench):
+    from playwright.sync_api import sync_playwright
+
+    from acestep_train.export.load import load_adapter
+
+    url, base, run = bench
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        fill_grid(page, base, run)
+        page.get_by_role("button", name="Render grid").click()
+        started = time.monotonic()
+        labels = page.locator("label[data-testid='block-label']")
+        labels.filter(has_text="step 4 @ 1 |").wait_for(timeout=400_000)
+        print(f"grid shown after {time.monotonic() - started:.1f} s")
+        assert labels.filter(has_text=" @ ").count() == 6 and labels.filter(has_text="base model").count() == 1
+        assert labels.filter(has_text="step 2 @ 0 | distance 0.000").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "compare-grid.png"), full_page=True)
+
+        cell = page.locator(".block").filter(has=labels.filter(has_text="step 4 @ 0.5 |")).last
+        media = cell.locator("audio[src^='blob:']")  # the player's loaded clip (1 s)
+        media.wait_for(state="attached", timeout=60_000)
+        assert media.evaluate("a => [a.currentTime, a.paused]") == [0, True]
+        cell.get_by_role("button", name="Play", exact=True).click()
+        page.wait_for_function("a => a.currentTime > 0", arg=media.element_handle(), timeout=15_000)  # it played
+
+        page.get_by_label("Cell", exact=True).click()
+        page.get_by_role("option", name="step 4 @ 0.5 (prompt 1)").click()
+        page.get_by_role("button", name="Mark favourite").click()
+        result = page.get_by_label("Favourite / export")
+        page.wait_for_function("e => e.value.includes('favourite: step 4 at strength 0.5')",
+                               arg=result.element_handle(), timeout=30_000)
+        page.get_by_label("Export folder").last.fill(str(base / "runs" / "chosen"))
+        page.get_by_role("button", name="Export this one").click()
+        page.wait_for_function("e => e.value.includes('baked in')", arg=result.element_handle(), timeout=60_000)
+        browser.close()
+    exported, source = load_adapter(base / "runs" / "chosen"), load_adapter(run / "checkpoints" / "4")
+    assert exported.metadata["strength"] == 0.5
+    a, b = exported.deltas(), source.deltas(0.5)
+    assert max((a[k] - b[k]).abs().max().item() for k in b) < 1e-5
