@@ -81,6 +81,8 @@ def summary_lines(event: dict, kind: str = "", finished: bool = False) -> list[s
 def headline(job: Job, summary: dict | None, waiting_for: str | None = None) -> str:
     """``preprocess <id>: finished, 2 skipped`` / ``... failed (exit code 1)`` / ``... queued: waits for ...``."""
     head = f"{job.kind} {job.id}: {job.status}"
+    if job.status == "broken":
+        return f"{head}: {job.problem}"
     if job.ended_by:
         head += f" ({job.ended_by})"
     elif job.status == "failed":
@@ -100,10 +102,10 @@ def notes(events: list[dict]) -> list[str]:
 
 def describe(job: Job, events: list[dict], log_tail: str, waiting_for: str | None = None) -> str:
     """Several lines for a status box: the outcome first (it stays), then how far, then what went wrong."""
-    if job.status == "broken":
-        return f"{job.kind} {job.id}: broken: {job.problem}"
     summary = next((e for e in reversed(events) if e["event"] == "summary"), None)
     lines = [headline(job, summary, waiting_for)]
+    if job.status == "broken":
+        return lines[0]
     if summary and not job.active:
         lines += summary_lines(summary, job.kind, finished=job.status == "finished")
     progress = progress_line(events, eta=job.active)

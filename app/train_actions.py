@@ -178,8 +178,8 @@ def monitor(ctx: AppContext, seen, selected: str | None) -> dict:
     steps = run_steps(events, mine)
     status = describe(job, mine, log, blocker(ctx.jobs, job))
     clips = latest_previews(mine)
-    playable = [(scale, path if ctx.served(Path(path)) else None) for scale, path in clips]
-    if any(path is None for _, path in playable):  # the browser may only fetch files inside the roots
+    playable = [(scale, path if path and ctx.served(Path(path)) else None) for scale, path in clips]
+    if any(path and not ctx.served(Path(path)) for _, path in clips):  # the browser fetches only inside the roots
         status += f"\nPreviews are in {Path(job.output_dir) / 'samples'}; add --root for that folder to play them here."
     players = [gr.update(value=path, label=f"Latest preview, adapter strength {scale}" if scale else "Preview")
                for scale, path in playable]

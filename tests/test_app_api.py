@@ -73,8 +73,8 @@ def test_scan_preprocess_train_export(studio):
     assert "Started train job" in studio.train("run", 2, preview_every=2)
     status = wait_status(client, "train", ": finished", TIMEOUT)
     assert "adapter: " in status and "/final" in status
-    monitor = client.predict(api_name="/train_status")  # picker, status, log, loss, memory, seen, three previews
-    assert monitor[6] and str(monitor[6]).endswith(".wav")  # the latest preview reaches the player
+    monitor = client.predict(api_name="/train_status")  # picker, status, log, loss, memory, three previews
+    assert monitor[5] and str(monitor[5]).endswith(".wav")  # the latest preview reaches the player
     assert (studio.runs / "run" / "final" / "adapter_model.safetensors").is_file()
     message = client.predict(checkpoint=str(studio.runs / "run" / "final"), formats=["diffusers", "comfyui"],
                              output=str(studio.runs / "export"), trigger="zzq", api_name="/export")

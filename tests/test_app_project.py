@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,16 @@ def test_a_loaded_page_takes_typed_settings_over_the_project_and_keeps_what_is_b
     assert saved_settings(ctx.work_root) == {"train.epochs": 77}
     (ctx.work_root / "settings.json").write_text("{broken")
     assert saved_settings(ctx.work_root) == {}  # said on the console; the defaults stand
+
+
+def test_the_train_monitor_shows_a_run_before_its_first_preview(ctx, tmp_path):
+    from app.train_actions import monitor
+
+    run = tmp_path / "state" / "run"
+    job = ctx.jobs.submit("train", ["no-such-command"], run, gpus=[])
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "events.jsonl").write_text(json.dumps({"time": job.created + 1, "event": "step", "step": 1, "epoch": 0,
+                                                  "loss": 1.0, "smoothed_loss": 1.0, "lr": 1e-4, "eta_s": 9}) + "\n")
+    shown = monitor(ctx, None, None)  # no samples event yet: empty players, no error
+    assert shown["status"].startswith(f"train {job.id}") and "step 1" in shown["status"]
+    assert [clip["value"] for clip in shown["clips"]] == [None, None, None]

@@ -97,6 +97,7 @@ def test_paths_outside_the_roots_are_refused_in_every_field(exposed, tmp_path):
         "show_grid": dict(typed="/etc"),
         "autolabel": dict(folder="../../etc", backends=["librosa"]),
         "save_profile": dict(profile_path=str(outside / "p.json")),
+        "open_project": dict(typed=str(outside / "project")),
         "load_profile": dict(path="/etc/passwd"),
     }
     for endpoint, kwargs in calls.items():

@@ -49,9 +49,11 @@ def export(ctx: AppContext, values: dict) -> str:
         if values["trigger"].strip():
             adapter.metadata["trigger_word"] = values["trigger"].strip()
         for fmt in values["formats"]:
+            as_lora = values["lokr_as_lora"] and adapter.kind == "lokr"
             written = export_adapter(adapter, fmt, output / fmt if len(values["formats"]) > 1 else output,
-                                     lokr_to_lora=values["lokr_as_lora"] and adapter.kind == "lokr")
-            lines.append(f"{fmt}: wrote {written}, read back and verified.\n    {how_to(adapter.kind, fmt, written)}")
+                                     lokr_to_lora=as_lora)
+            kind = "lora" if as_lora else adapter.kind
+            lines.append(f"{fmt}: wrote {written}, read back and verified.\n    {how_to(kind, fmt, written)}")
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
     return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name}:\n" + "\n".join(lines)
@@ -81,12 +83,12 @@ def build(ctx: AppContext) -> dict:
             fields.update(formats=gr.CheckboxGroup(FORMATS, value=["acestep"], label="Formats"),
                           output=gr.Textbox(label="Export folder", value=str(ctx.work_root / "export")),
                           trigger=gr.Textbox(label="Trigger word (metadata)"))
+        gr.Markdown(GUIDE)
         fields["lokr_as_lora"] = gr.Checkbox(
             False, label="LoKr as LoRA (exact)",
             info="A LoKr's diffusers form loads only with pipe.transformer.load_lora_adapter(..., "
                  "prefix='transformer'). Tick to write its exact LoRA form instead, which pipe.load_lora_weights, "
                  "ACE-Step and ComfyUI load as a plain LoRA (refused, with the rank needed, when over 128).")
-        gr.Markdown(GUIDE)
         go = gr.Button("Export", variant="primary")
         done = gr.Textbox(label="Export result: the files and how to load them", lines=7)
         with gr.Row():

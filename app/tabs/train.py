@@ -162,15 +162,15 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
     handler, inputs = named(fields, lambda v: actions.vram(ctx, v))
     for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
-    shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory", "seen")}
+    shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory")}
 
     def tick(seen, selected) -> dict:
         result = actions.monitor(ctx, seen, selected)
-        out = {shown[name]: value for name, value in result.items() if name != "clips"}
+        out = {ui[name]: value for name, value in result.items() if name != "clips"}
         out.update(dict(zip(ui["clips"], result.get("clips", []))))
         return out
 
-    outputs = [*shown.values(), *ui["clips"]]  # a list: API clients get them in this order
+    outputs = [*shown.values(), *ui["clips"], ui["seen"]]  # a list: API clients get them in this order
     # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
     # otherwise put the old run back over a fresh pick).
     gr.Timer(3.0).tick(tick, [ui["seen"], ui["chosen"]], outputs, api_name="train_status", show_progress="hidden")

@@ -49,7 +49,9 @@ class Studio:
 
 def open_browser(playwright):
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    return browser, browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)  # a loaded 2-core machine renders slowly
+    return browser, page
 
 
 def errors_on_screen(page) -> int:
