@@ -74,7 +74,8 @@ def test_scan_preprocess_train_export(studio):
     status = wait_status(client, "train", ": finished", TIMEOUT)
     assert "adapter: " in status and "/final" in status
     monitor = client.predict(api_name="/train_status")  # picker, status, log, loss, memory, three previews
-    assert monitor[5] and str(monitor[5]).endswith(".wav")  # the latest preview reaches the player
+    preview = monitor[5]["value"] if isinstance(monitor[5], dict) else monitor[5]
+    assert preview and str(preview).endswith(".wav")  # the latest preview reaches the player
     assert (studio.runs / "run" / "final" / "adapter_model.safetensors").is_file()
     message = client.predict(checkpoint=str(studio.runs / "run" / "final"), formats=["diffusers", "comfyui"],
                              output=str(studio.runs / "export"), trigger="zzq", api_name="/export")

@@ -27,7 +27,8 @@ def test_kill_9_at_random_moments_then_resume_from_latest(setup):
     rng = random.Random(1)
     for index in range(3):
         output = root / f"run{index}"
-        trial = run_trial(runner, models, tensors, output, rng.uniform(0, 1.5), epochs=2)
+        # long enough (18 steps) that the kill lands mid-run on an idle machine too
+        trial = run_trial(runner, models, tensors, output, rng.uniform(0, 0.8), epochs=6)
         assert trial.error == "" and trial.resumed, trial
         assert trial.latest is not None and trial.lost_steps <= SAVE_EVERY, trial
         assert trial.resumed_first_step == trial.latest + 1, trial

@@ -54,7 +54,7 @@ def test_tensors_shapes_dtypes_and_bad_files(tiny_original, songs, tmp_path):
     assert sorted(summary.done) == ["a", "b", "c"]
     failed = dict(summary.failed)
     assert set(failed) == {str(songs / "broken.wav"), str(songs / "silent.wav")}
-    assert "Format not recognised" in failed[str(songs / "broken.wav")]
+    assert "not an audio file" in failed[str(songs / "broken.wav")]
     assert "digital silence" in failed[str(songs / "silent.wav")]
     sample = read_sample(tmp_path / "out" / "a.safetensors")
     assert sample.target_latents.shape == (50, 8) and sample.target_latents.dtype == torch.float32
