@@ -8,31 +8,19 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
 from acestep_train.jobs import JobStore, reap_children
 from app.status import describe, job_events
-
-FAKE = [sys.executable, str(Path(__file__).with_name("fake_job.py"))]
+from job_helpers import FAKE, settle
 
 
 @pytest.fixture
 def store(tmp_path) -> JobStore:
     return JobStore(tmp_path / "jobs", launcher=FAKE)
 
-
-def settle(store, job_id, statuses, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        store.tick()
-        job = store.load(job_id)
-        if job.status in statuses:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"{job_id} stayed {store.load(job_id).status}")
 
 
 @pytest.mark.parametrize("content", [

@@ -13,8 +13,8 @@ import pytest
 
 from acestep_train import jobs
 from acestep_train.jobs import JobStore
+from job_helpers import FAKE, settle
 
-FAKE = [sys.executable, str(Path(__file__).with_name("fake_job.py"))]
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -22,16 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 def store(tmp_path) -> JobStore:
     return JobStore(tmp_path / "jobs", launcher=FAKE)
 
-
-def settle(store: JobStore, job_id: str, statuses: tuple[str, ...], timeout: float = 30) -> jobs.Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        store.tick()
-        job = store.load(job_id)
-        if job.status in statuses:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"{job_id} stayed {store.load(job_id).status}, wanted {statuses}")
 
 
 def test_one_job_at_a_time_per_gpu_and_cpu_jobs_never_wait(store, tmp_path):
