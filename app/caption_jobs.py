@@ -48,6 +48,28 @@ def captioner_command(ctx: AppContext, values: dict, events: str) -> list[str]:
     return command
 
 
+def key_field(backend: str) -> str:
+    """``openai-whisper`` -> ``openai_whisper_key`` (a keyword the API accepts)."""
+    return backend.replace("-", "_") + "_key"
+
+
+def key_fields() -> dict:
+    """Password fields for the cloud backends' keys, under an accordion that says where they go. They are
+    never part of a saved profile: callers keep them out of what they return for it."""
+    import gradio as gr
+
+    with gr.Accordion("API keys (cloud backends: used for this run only, never logged or saved)", open=False):
+        with gr.Row():
+            return {key_field(name): gr.Textbox(label=f"{name} API key ({variable}; blank: the environment's)",
+                                                type="password")
+                    for name, variable in KEY_NAMES.items()}
+
+
+def pop_keys(values: dict) -> dict[str, str]:
+    """Take the typed keys out of a form's values: ``{backend: key}`` for ``submit_captioning``'s ``api_keys``."""
+    return {name: values.pop(key_field(name), None) or "" for name in KEY_NAMES}
+
+
 def write_keys_file(keys: dict[str, str]) -> Path | None:
     """The API keys typed in the UI, for the job only: a file only this user can read, in the system
     temp folder (outside every folder the app serves), passed by its name (never the keys themselves

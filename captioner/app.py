@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from app import dataset_ops as ops
-from app.caption_jobs import BACKENDS, KEY_NAMES, MODEL_FLAGS, dir_key, submit_captioning
+from app.caption_jobs import BACKENDS, MODEL_FLAGS, dir_key, key_fields, pop_keys, submit_captioning
 from app.context import AppContext
 from app.peer import Peer, header
 from app.status import kind_status
@@ -26,10 +26,6 @@ from captioner.omni_backend import CAPTION_PROMPT, TRANSCRIBE_PROMPT
 MODES = {"Caption all": ["librosa", "acestep-captioner"], "Transcribe only": ["acestep-transcriber"],
          "Analyze only": ["librosa"]}
 DOWNLOADABLE = ("acestep-captioner", "acestep-transcriber")
-
-
-def key_field(name: str) -> str:
-    return name.replace("-", "_") + "_key"
 
 
 def require_downloaded(backends: list[str], dirs: dict[str, str]) -> None:
@@ -43,7 +39,7 @@ def require_downloaded(backends: list[str], dirs: dict[str, str]) -> None:
 
 def start(ctx: AppContext, values: dict) -> str:
     dirs = {name: values.pop(dir_key(name)) or "" for name in MODEL_FLAGS}
-    keys = {name: values.pop(key_field(name)) or "" for name in KEY_NAMES}
+    keys = pop_keys(values)
     backends = values.pop("backends") or MODES[values.pop("mode")]
     values.pop("mode", None)
     require_downloaded(backends, dirs)
@@ -71,10 +67,7 @@ def settings_rows(ctx: AppContext, fields: dict) -> None:
         fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
         fields["model_metadata"] = gr.Checkbox(
             label="Use the captioner's BPM / key / time signature (default: librosa's measurement wins)", value=False)
-    with gr.Accordion("API keys (cloud backends: used for this run only, never logged or saved)", open=False):
-        with gr.Row():
-            fields.update({key_field(name): gr.Textbox(label=f"{name} API key ({variable})", type="password")
-                           for name, variable in KEY_NAMES.items()})
+    fields.update(key_fields())
     with gr.Accordion("Advanced: task prompts", open=False):
         gr.Markdown("The ACE-Step models were fine-tuned on these exact task texts; leave them empty to use them.")
         fields["caption_prompt"] = gr.Textbox(label="Captioner task", placeholder=CAPTION_PROMPT)

@@ -52,8 +52,8 @@ class CloudBackend(Backend):
                  language: str | None = None):
         key = api_key or os.environ.get(self.env_key, "")
         if not key:
-            raise CloudError(f"{self.name}: no API key (set {self.env_key} in the environment, or type it in "
-                              "the captioner app's API keys fields)")
+            raise CloudError(f"{self.name}: no API key (set {self.env_key} in the environment, or type it under "
+                              "API keys in the Auto-label tab or the captioner app)")
         self.api = ApiClient(self.name, base_url or self.default_url, key, policy)
         self.language = language
 

@@ -4,7 +4,9 @@ outlives the UI process and is reattached, stop with a resumable checkpoint, pro
 from __future__ import annotations
 
 import json
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import soundfile
@@ -162,10 +164,16 @@ def test_bulk_edit_and_csv_import(studio):
 
 def test_autolabel_job_fills_bpm_and_key_and_keeps_edits(studio):
     client, songs = studio.client, studio.songs
-    client.predict(folder=str(songs), backends=["librosa"], api_name="/autolabel")
+    secret = "sk-autolabel-never-written-8d1e"
+    before = set(Path(tempfile.gettempdir()).glob("captioner-keys-*.json"))
+    client.predict(folder=str(songs), backends=["librosa"], gemini_key=secret, api_name="/autolabel")
     assert ": finished" in wait_status(client, "autolabel", ": finished", TIMEOUT)
     sidecar = json.loads((songs / "song1.json").read_text())
     assert sidecar["keyscale"] and sidecar["caption"] == "demo song 1"
+    # a key typed in the tab reached the job through a private file the job deleted; nothing written holds it
+    assert set(Path(tempfile.gettempdir()).glob("captioner-keys-*.json")) == before
+    written = [p for p in studio.base.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".log", ".txt")]
+    assert written and not [p for p in written if secret in p.read_text(errors="ignore")]
 
 
 def test_a_job_error_is_readable(studio):

@@ -2,15 +2,16 @@
 
 Librosa gives BPM, key and duration with no model; the ACE-Step captioner / transcriber and
 Whisper run from a local model folder (the captioner app downloads them); the cloud backends
-take their keys from GEMINI_API_KEY, OPENAI_API_KEY, ELEVENLABS_API_KEY in the environment the
-studio was started with. Fields you edited are kept unless you tick *Overwrite my edits*.
+take the keys typed under *API keys* (for this run only: never logged, never saved), else
+GEMINI_API_KEY, OPENAI_API_KEY, ELEVENLABS_API_KEY from the environment the studio was started
+with. Fields you edited are kept unless you tick *Overwrite my edits*.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
-from app.caption_jobs import BACKENDS, MODEL_FLAGS, dir_key, submit_captioning
+from app.caption_jobs import BACKENDS, MODEL_FLAGS, dir_key, key_fields, pop_keys, submit_captioning
 from app.context import AppContext
 from app.status import kind_status
 from app.wiring import named
@@ -31,18 +32,21 @@ def build(ctx: AppContext) -> dict:
                           two_pass=gr.Checkbox(label="Two-pass (caption all, free the model, then lyrics)"),
                           quantize=gr.Dropdown(["none", "8bit", "4bit"], value="none", label="Quantize local models"),
                           tag=gr.Textbox(label="Activation tag (optional)"))
+        keys = key_fields()
         go = gr.Button("Label", variant="primary")
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "autolabel"))
-    inputs = {**fields, **{dir_key(name): box for name, box in model_dirs.items()}}
+    inputs = {**fields, **{dir_key(name): box for name, box in model_dirs.items()}, **keys}
 
     def start(values: dict) -> str:
         dirs = {name: values.pop(dir_key(name)) for name in MODEL_FLAGS}
-        return submit_captioning(ctx, "autolabel", {**values, "model_dirs": dirs})
+        api_keys = pop_keys(values)
+        return submit_captioning(ctx, "autolabel", {**values, "model_dirs": dirs, "api_keys": api_keys})
 
     go.click(*named(inputs, start), note, api_name="autolabel")
     gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
                        show_progress="hidden")
+    # the session profile: everything but the keys
     return {"folder": fields["folder"], "backends": fields["backends"], "only_missing": fields["only_missing"],
             "overwrite": fields["overwrite"], "two_pass": fields["two_pass"], "quantize": fields["quantize"],
             **{dir_key(name): box for name, box in model_dirs.items()}}
