@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.context import AppContext
 from app.errors import UserError
+from app.forms import CaptionForm
 from app.status import submitted
 
 BACKENDS = ["librosa", "acestep-captioner", "acestep-transcriber", "whisper", "gemini", "openai-whisper",
@@ -23,28 +24,38 @@ MODEL_FLAGS = {"whisper": "--whisper-dir", "acestep-captioner": "--captioner-dir
 KEY_NAMES = {"gemini": "GEMINI_API_KEY", "openai-whisper": "OPENAI_API_KEY", "elevenlabs-scribe": "ELEVENLABS_API_KEY"}
 
 
-def captioner_command(ctx: AppContext, values: dict, events: str) -> list[str]:
-    """``values``: folder, backends, model_dirs {backend: folder}, only_missing, overwrite, two_pass, tag, quantize."""
-    backends = values["backends"]
+def check_caption_fields(names) -> None:
+    """When a captioning tab is built: its names, less its model folders and keys, are CaptionForm's fields."""
+    CaptionForm.check(set(names) - {dir_key(n) for n in MODEL_FLAGS} - {key_field(n) for n in KEY_NAMES})
+
+
+def caption_form(values: dict) -> CaptionForm:
+    """A captioning tab's values (its model folders and keys as ``<backend>_dir`` / ``<backend>_key``) as its form."""
+    dirs = {name: values.pop(dir_key(name), None) or "" for name in MODEL_FLAGS}
+    keys = pop_keys(values)
+    return CaptionForm.of({**values, "model_dirs": dirs, "api_keys": keys})
+
+
+def captioner_command(ctx: AppContext, form: CaptionForm, events: str) -> list[str]:
+    backends = form.backends
     if not backends:
         raise UserError("Choose at least one backend.")
-    command = ["captioner", "--audio-dir", str(ctx.path(values["folder"], "song folder")),
+    command = ["captioner", "--audio-dir", str(ctx.path(form.folder, "song folder")),
                "--backend", ",".join(backends), "--events", events]
     for backend, flag in MODEL_FLAGS.items():
         if backend in backends:
-            folder = values["model_dirs"].get(backend, "")
+            folder = form.model_dirs.get(backend, "")
             if not folder.strip():
                 raise UserError(f"The {backend} backend needs its local model folder.")
             command += [flag, str(ctx.path(folder, f"{backend} model folder"))]
-    command += ["--quantize", values["quantize"]] if values["quantize"] not in ("", "none") else []
-    command += ["--only-missing"] if values["only_missing"] else []
-    command += ["--overwrite"] if values["overwrite"] else []
-    command += ["--two-pass"] if values["two_pass"] else []
-    command += ["--tag", values["tag"].strip()] if values["tag"].strip() else []
-    command += ["--model-metadata"] if values.get("model_metadata") else []
-    for flag, name in (("--caption-prompt", "caption_prompt"), ("--transcribe-prompt", "transcribe_prompt")):
-        text = (values.get(name) or "").strip()
-        command += [flag, text] if text else []
+    command += ["--quantize", form.quantize] if form.quantize not in ("", "none") else []
+    command += ["--only-missing"] if form.only_missing else []
+    command += ["--overwrite"] if form.overwrite else []
+    command += ["--two-pass"] if form.two_pass else []
+    command += ["--tag", form.tag.strip()] if form.tag.strip() else []
+    command += ["--model-metadata"] if form.model_metadata else []
+    for flag, text in (("--caption-prompt", form.caption_prompt), ("--transcribe-prompt", form.transcribe_prompt)):
+        command += [flag, text.strip()] if text.strip() else []
     return command
 
 
@@ -84,12 +95,12 @@ def write_keys_file(keys: dict[str, str]) -> Path | None:
     return Path(name)
 
 
-def submit_captioning(ctx: AppContext, kind: str, values: dict) -> str:
+def submit_captioning(ctx: AppContext, kind: str, form: CaptionForm) -> str:
     output = ctx.work_root / kind
-    command = captioner_command(ctx, values, str(output / "events.jsonl"))
-    keys_file = write_keys_file(values.get("api_keys") or {})
+    command = captioner_command(ctx, form, str(output / "events.jsonl"))
+    keys_file = write_keys_file(form.api_keys)
     command += ["--keys-file", str(keys_file)] if keys_file else []
-    gpus = [0] if any(b in MODEL_FLAGS for b in values["backends"]) else []
+    gpus = [0] if any(b in MODEL_FLAGS for b in form.backends) else []
     job = ctx.jobs.submit(kind, command, output, gpus=gpus)
     return submitted(ctx.jobs, job)
 

@@ -25,6 +25,7 @@ from acestep_train.dataset.sidecars import apply_sidecars
 from acestep_train.dataset.split import split_folder
 from app.context import AppContext
 from app.errors import UserError
+from app.forms import BulkForm, DatasetJsonForm
 
 TABLE = ["file", "seconds", "caption", "status", "notes"]
 FIELDS = ("caption", "genre", "bpm", "keyscale", "timesignature", "language", "is_instrumental", "lyrics")
@@ -83,11 +84,11 @@ def save_sample(ctx: AppContext, folder: str, name: str, txt_mode: str, values: 
     return f"Saved {path.name} ({', '.join(changed) or 'no change'})."
 
 
-def save_json(ctx: AppContext, values: dict) -> str:
-    path, samples = scan_samples(ctx, values["folder"], values["txt_mode"])
-    out = ctx.path(values["target"]) if values["target"].strip() else path / "dataset.json"
+def save_json(ctx: AppContext, form: DatasetJsonForm) -> str:
+    path, samples = scan_samples(ctx, form.folder, form.txt_mode)
+    out = ctx.path(form.target) if form.target.strip() else path / "dataset.json"
     try:
-        meta = DatasetMeta(path.name, values["tag"], values["position"], float(values["ratio"]), values["txt_mode"])
+        meta = DatasetMeta(path.name, form.tag, form.position, form.ratio, form.txt_mode)
     except ValueError as error:
         raise UserError(str(error)) from error
     save_dataset(out, meta, samples)
@@ -109,14 +110,14 @@ def load_json(ctx: AppContext, source: str) -> dict:
             "note": f"Loaded {path.name}: {len(samples)} songs, tag {meta.custom_tag or '(none)'}; press Scan."}
 
 
-def bulk_edit(ctx: AppContext, values: dict) -> str:
+def bulk_edit(ctx: AppContext, form: BulkForm) -> str:
     """One value into every song's sidecar; songs that already have their own keep it unless ``overwrite``."""
-    field, changed = values["field"], 0
-    for sample in scan_samples(ctx, values["folder"], values["txt_mode"])[1]:
-        if not values["overwrite"] and not is_unset(sample, field):
+    field, changed = form.field, 0
+    for sample in scan_samples(ctx, form.folder, form.txt_mode)[1]:
+        if not form.overwrite and not is_unset(sample, field):
             continue
         try:
-            if sample.update({field: values["value"]}, source="user"):
+            if sample.update({field: form.value}, source="user"):
                 write_sidecar(sample)
                 changed += 1
         except ValueError as error:
@@ -135,11 +136,11 @@ def import_rows(path: Path) -> dict[str, dict]:
         raise UserError(str(error)) from error
 
 
-def import_captions(ctx: AppContext, values: dict) -> str:
+def import_captions(ctx: AppContext, form: BulkForm) -> str:
     """Fill sidecars from a CSV or dataset.json (missing fields only, unless ``overwrite``)."""
-    path, overwrite = ctx.path(values["source"], "CSV or dataset.json"), values["overwrite"]
+    path, overwrite = ctx.path(form.source, "CSV or dataset.json"), form.overwrite
     rows, updated = import_rows(path), 0
-    for sample in scan_samples(ctx, values["folder"], values["txt_mode"])[1]:
+    for sample in scan_samples(ctx, form.folder, form.txt_mode)[1]:
         row = rows.get(sample.audio_path.name) or {}
         fields = {k: v for k, v in row.items() if v not in (None, "") and (overwrite or is_unset(sample, k))}
         try:

@@ -13,17 +13,18 @@ from acestep_train.presets import load_preset
 from app import train_settings as ts
 from app.context import AppContext
 from app.errors import UserError
+from app.forms import TrainForm
 from app.plots import latest_previews, loss_figure, memory_figure, run_steps
 from app.status import blocker, describe, job_events
 
 
-def run_paths(ctx: AppContext, values: dict) -> dict:
-    return {"checkpoints": ctx.checkpoint_root, "tensors": ctx.path(values["tensors"], "tensor folder"),
-            "output": ctx.path(values["output"], "run folder")}
+def run_paths(ctx: AppContext, form: TrainForm) -> dict:
+    return {"checkpoints": ctx.checkpoint_root, "tensors": ctx.path(form.tensors, "tensor folder"),
+            "output": ctx.path(form.output, "run folder")}
 
 
-def estimate_file(paths: dict, values: dict) -> Path | None:
-    if not values["use_estimate"]:
+def estimate_file(paths: dict, form: TrainForm) -> Path | None:
+    if not form.use_estimate:
         return None
     chosen = paths["output"] / "estimate.json"
     if not chosen.is_file():
@@ -31,45 +32,45 @@ def estimate_file(paths: dict, values: dict) -> Path | None:
     return chosen
 
 
-def resolved(ctx: AppContext, values: dict):
+def resolved(ctx: AppContext, form: TrainForm):
     """(TrainConfig, paths) for these settings; a bad setting is a readable error."""
-    paths = run_paths(ctx, values)
+    paths = run_paths(ctx, form)
     try:
-        preset = load_preset(values["preset"]).for_adapter(values["adapter"])
-        return ts.resolve(preset, values, paths, estimate_file(paths, values)), paths
+        preset = load_preset(form.preset).for_adapter(form.adapter)
+        return ts.resolve(preset, form, paths, estimate_file(paths, form)), paths
     except (ValueError, FileNotFoundError) as error:
         raise UserError(f"Settings: {error}") from error
 
 
-def gpu_choice(values: dict) -> tuple[list[int], dict, list[str]]:
+def gpu_choice(gpus: list[str]) -> tuple[list[int], dict, list[str]]:
     """(GPUs the job occupies, its environment, extra flags) from the GPU picker."""
-    picked = sorted(int(index) for index in values["gpus"] or [])
+    picked = sorted(int(index) for index in gpus)
     if len(picked) <= 1:
         return picked or [0], ({"CUDA_VISIBLE_DEVICES": str(picked[0])} if picked else {}), []
     return picked, {"CUDA_VISIBLE_DEVICES": ",".join(map(str, picked))}, ["--devices", str(len(picked))]
 
 
-def start(ctx: AppContext, values: dict) -> str:
-    config, paths = resolved(ctx, values)  # refuse a bad setting now, not as a failed job
+def start(ctx: AppContext, form: TrainForm) -> str:
+    config, paths = resolved(ctx, form)  # refuse a bad setting now, not as a failed job
     if not (paths["tensors"] / "manifest.json").is_file():
         raise UserError(f"{paths['tensors']}: no preprocessed tensors (manifest.json); run Preprocess first")
     extra = []
-    if values["advanced"].strip():
+    if form.advanced.strip():
         file = paths["output"] / "advanced.json"
-        atomic_write_text(file, values["advanced"])
+        atomic_write_text(file, form.advanced)
         extra += ["--config", str(file)]
-    if values["resume"]:
-        resume = ctx.path(values["resume"], "checkpoint")
+    if form.resume:
+        resume = ctx.path(form.resume, "checkpoint")
         if not (resume / TRAINER_STATE).is_file():
             raise UserError(f"{resume} holds an adapter but no trainer state, so a run cannot resume from it; "
                            "pick a step checkpoint (Find checkpoints)")
         extra += ["--resume-from", str(resume)]
-    estimate = estimate_file(paths, values)
+    estimate = estimate_file(paths, form)
     extra += ["--from-estimate", str(estimate)] if estimate else []
-    gpus, env, flags = gpu_choice(values)
-    if (paths["output"] / "events.jsonl").is_file() and not values["resume"]:
+    gpus, env, flags = gpu_choice(form.gpus)
+    if (paths["output"] / "events.jsonl").is_file() and not form.resume:
         gr.Warning(f"{paths['output']} holds an earlier run; its checkpoints may be replaced.")
-    job = ctx.jobs.submit("train", ts.command(values, paths, extra + flags), paths["output"], gpus=gpus, env=env)
+    job = ctx.jobs.submit("train", ts.command(form, paths, extra + flags), paths["output"], gpus=gpus, env=env)
     text = f"Started train job {job.id} ({config.adapter.type}, {config.loop.epochs} epochs)."
     if job.status == "queued":
         text = (f"Queued train job {job.id}: it waits for {blocker(ctx.jobs, job) or 'its GPU'} to end. "
@@ -77,9 +78,9 @@ def start(ctx: AppContext, values: dict) -> str:
     return text, job
 
 
-def estimate(ctx: AppContext, values: dict) -> str:
-    paths = run_paths(ctx, values)
-    command = ["estimate", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", values["model"],
+def estimate(ctx: AppContext, form: TrainForm) -> str:
+    paths = run_paths(ctx, form)
+    command = ["estimate", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
                "--dataset-dir", str(paths["tensors"]), "--output", str(paths["output"] / "estimate.json")]
     job = ctx.jobs.submit("estimate", command, paths["output"])
     return f"estimate job {job.id}: {job.status}; when it finishes, tick 'Train the layers the estimate chose'"
@@ -150,9 +151,9 @@ def preset_fill(preset: str, adapter: str, names: list[str]) -> list:
     return [values[name] for name in names]
 
 
-def vram(ctx: AppContext, values: dict) -> str:
+def vram(ctx: AppContext, form: TrainForm) -> str:
     try:
-        config, _ = resolved(ctx, values)
+        config, _ = resolved(ctx, form)
     except gr.Error as error:
         return f"VRAM estimate unavailable: {error.message}"
     gpus = detect_gpus()

@@ -14,6 +14,7 @@ from pathlib import Path
 from acestep_train.commands.train import FLAGS
 from acestep_train import safe_json
 from acestep_train.train.config import config_from_dict, confine_paths, estimate_settings, flatten, merge_settings
+from app.forms import TrainForm
 
 PRESET = "(preset)"
 #: UI field -> CLI flag (its config field and type come from the CLI's own table)
@@ -76,28 +77,29 @@ def check_number(name: str, value) -> None:
         raise ValueError(f"{label} must be at least {MINIMUM[name]}, not {value}")
 
 
-def chosen(values: dict) -> dict[str, object]:
+def chosen(form: TrainForm) -> dict[str, object]:
     """{flag: value} for every field (LoRA fields only for LoRA, LoKr fields only for LoKr).
 
     A blank number field is refused with its name; a blank text or "(preset)" choice keeps the preset's.
     """
     flags = {}
     for name, flag in FIELD_FLAGS.items():
-        if ONLY_FOR.get(name, values["adapter"]) != values["adapter"]:
+        if ONLY_FOR.get(name, form.adapter) != form.adapter:
             continue
+        value = getattr(form, name)
         if name in LABELS:
-            check_number(name, values[name])
-        if not blank(values[name]):
+            check_number(name, value)
+        if not blank(value):
             try:
-                flags[flag] = typed(flag, values[name])
+                flags[flag] = typed(flag, value)
             except ValueError as error:
                 raise ValueError(f"{LABELS.get(name, name)}: {error}") from error
     return flags
 
 
-def switches(values: dict) -> list[str]:
+def switches(form: TrainForm) -> list[str]:
     return [flag for name, (flag, _) in SWITCH_FLAGS.items()
-            if values[name] and ONLY_FOR.get(name, values["adapter"]) == values["adapter"]]
+            if getattr(form, name) and ONLY_FOR.get(name, form.adapter) == form.adapter]
 
 
 def advanced_settings(text: str) -> dict:
@@ -109,28 +111,28 @@ def advanced_settings(text: str) -> dict:
     return settings
 
 
-def resolve(preset: dict, values: dict, paths: dict, estimate: Path | None):
+def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
     """The TrainConfig the job would run with (ValueError names a bad field)."""
-    layered = merge_settings(preset, flatten(advanced_settings(values["advanced"])))
+    layered = merge_settings(preset, flatten(advanced_settings(form.advanced)))
     if estimate is not None:
         layered = merge_settings(layered, estimate_settings(str(estimate)))
-    dotted = {FLAGS[flag][0]: value for flag, value in chosen(values).items()}
-    on = switches(values)
+    dotted = {FLAGS[flag][0]: value for flag, value in chosen(form).items()}
+    on = switches(form)
     dotted.update({field: True for flag, field in SWITCH_FLAGS.values() if flag in on})
-    dotted.update({"adapter.type": values["adapter"], "model_variant": values["model"],
+    dotted.update({"adapter.type": form.adapter, "model_variant": form.model,
                    "checkpoint_dirs": [str(paths["checkpoints"])], "dataset_dir": str(paths["tensors"]),
                    "output_dir": str(paths["output"])})
     return confine_paths(config_from_dict(merge_settings(layered, dotted)))  # resume_from etc. in the roots
 
 
-def command(values: dict, paths: dict, extra: list[str]) -> list[str]:
+def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
     """``train ...`` for the job: the preset, the user's fields as flags, and ``extra`` (config, resume...)."""
-    args = ["train", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", values["model"],
-            "--preset", values["preset"], "--adapter-type", values["adapter"], "--dataset-dir", str(paths["tensors"]),
+    args = ["train", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
+            "--preset", form.preset, "--adapter-type", form.adapter, "--dataset-dir", str(paths["tensors"]),
             "--output-dir", str(paths["output"])]
-    for flag, value in chosen(values).items():
+    for flag, value in chosen(form).items():
         args += [flag, str(value)]
-    return args + switches(values) + extra
+    return args + switches(form) + extra
 
 
 def vram_text(config, gpu_total_gb: float | None) -> str:

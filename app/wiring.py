@@ -2,7 +2,9 @@
 
 A tab keeps its inputs in a dict ``{name: component}``; ``named(fields, fn)`` gives Gradio a
 handler whose parameters carry those names (so the API takes them as keywords, with the
-components' defaults, None for a blank one) and calls ``fn(values)`` with ``values = {name: value}``.
+components' defaults, None for a blank one) and calls ``fn(values)`` with ``values = {name: value}``,
+or with the tab's typed form (``app.forms``) when ``form`` is given; the names are checked against the form
+when the tab is built.
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ from collections.abc import Callable
 
 import gradio as gr
 
+from app.forms import Form
 
-def named(fields: dict, fn: Callable[[dict], object]) -> tuple[Callable, list]:
-    """(handler, inputs) for ``event(handler, inputs, outputs)``."""
+
+def named(fields: dict, fn: Callable, form: type[Form] | None = None) -> tuple[Callable, list]:
+    """(handler, inputs) for ``event(handler, inputs, outputs)``; ``fn`` gets ``form.of(values)`` if a form is given."""
     names = list(fields)
     texts = {name for name, box in fields.items() if isinstance(box, (gr.Textbox, gr.Code))}
+    if form is not None:
+        form.check(names)
 
     def handler(*values):  # a text field left out by an API client reads as blank, as in the browser
-        return fn({name: "" if value is None and name in texts else value for name, value in zip(names, values)})
+        given = {name: "" if value is None and name in texts else value for name, value in zip(names, values)}
+        return fn(form.of(given) if form is not None else given)
 
     handler.__signature__ = inspect.Signature(  # default None: an API client may leave a blank field out
         [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for name in names])

@@ -15,7 +15,9 @@ from pathlib import Path
 import gradio as gr
 
 from app import dataset_ops as ops
-from app.caption_jobs import BACKENDS, MODEL_FLAGS, dir_key, key_fields, pop_keys, submit_captioning
+from app.caption_jobs import (
+    BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, submit_captioning,
+)
 from app.context import AppContext
 from app.peer import Peer, header
 from app.status import kind_status
@@ -38,12 +40,10 @@ def require_downloaded(backends: list[str], dirs: dict[str, str]) -> None:
 
 
 def start(ctx: AppContext, values: dict) -> str:
-    dirs = {name: values.pop(dir_key(name)) or "" for name in MODEL_FLAGS}
-    keys = pop_keys(values)
-    backends = values.pop("backends") or MODES[values.pop("mode")]
-    values.pop("mode", None)
-    require_downloaded(backends, dirs)
-    return submit_captioning(ctx, "caption", {**values, "backends": backends, "model_dirs": dirs, "api_keys": keys})
+    form = caption_form(values)
+    form = form.but(backends=form.backends or MODES[form.mode])  # no backend ticked: the mode's
+    require_downloaded(form.backends, form.model_dirs)
+    return submit_captioning(ctx, "caption", form)
 
 
 def download(ctx: AppContext, values: dict) -> str:
@@ -81,6 +81,7 @@ def caption_tab(ctx: AppContext):
                       "mode": gr.Radio(list(MODES), value="Caption all", label="What")}
         fields["backends"] = gr.CheckboxGroup(BACKENDS, label="Backends (empty: the mode's default)")
         settings_rows(ctx, fields)
+        check_caption_fields(fields)
         with gr.Row():
             go = gr.Button("Start", variant="primary")
             get = gr.Button("Download models (ACE-Step captioner + transcriber)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -11,6 +12,8 @@ from acestep_train.jobs import Job
 from acestep_train.presets import load_preset
 from app import train_settings as ts
 from app.context import AppContext
+from app.errors import UserError
+from app.forms import Form, TrainForm
 from app.peer import Peer, peer_url
 from app.plots import latest_previews, loss_figure, run_steps, thin
 from app.settings import make_settings
@@ -66,14 +69,15 @@ def test_plots_thin_long_runs_and_keep_the_history_of_a_resume():
     assert latest_previews([samples]) == [("0.5", "/a.wav"), ("1.0", "/b.wav"), (None, None)]
 
 
-def values(**changes) -> dict:
-    """The Train tab's fields as choosing the quick_test preset fills them."""
+def values(**changes) -> TrainForm:
+    """The Train tab's form as choosing the quick_test preset fills it."""
     base = dict(ts.preset_values(load_preset("quick_test").for_adapter("lora"), "lora"))
     lokr = ts.preset_values(load_preset("quick_test").for_adapter("lokr"), "lokr")
     base.update({k: lokr[k] for k in ("linear_dim", "linear_alpha", "factor")})
-    base.update(mlp=False, decompose_both=False, adapter="lora", model="tiny-turbo", preset="quick_test", advanced="")
+    base.update(mlp=False, decompose_both=False, adapter="lora", model="tiny-turbo", preset="quick_test", advanced="",
+                gpus=[], tensors="/t", output="/o")
     base.update(changes)
-    return base
+    return TrainForm.of(base)
 
 
 def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
@@ -123,10 +127,30 @@ def test_named_wiring_passes_a_dict_and_blank_text_for_missing_fields():
     assert handler(None, None, True) == {"folder": "", "epochs": None, "on": True}
 
 
+def test_named_wiring_builds_the_tabs_typed_form_and_checks_its_names():
+    with gr.Blocks():
+        fields = {"folder": gr.Textbox(), "amount": gr.Number(), "on": gr.Checkbox(), "picked": gr.CheckboxGroup([])}
+        handler, _ = named(fields, lambda form: form, Sample)
+        with pytest.raises(TypeError, match=r"fields without a component \['amount', 'on', 'picked'\].*without a field \['extra'\]"):
+            named({"folder": fields["folder"], "extra": gr.Textbox()}, lambda form: form, Sample)
+    form = handler(None, "2.5", None, None)  # what an API client leaving fields out sends
+    assert form == Sample(folder="", amount=2.5, on=False, picked=[])
+    with pytest.raises(UserError, match="amount: 'lots' is not a number"):
+        handler("x", "lots", True, ["a"])
+
+
+@dataclass(frozen=True)
+class Sample(Form):
+    folder: str
+    amount: float
+    on: bool
+    picked: list[str]
+
+
 def test_gpu_choice_pins_the_picked_gpus():
-    assert gpu_choice({"gpus": []}) == ([0], {}, [])
-    assert gpu_choice({"gpus": ["1"]}) == ([1], {"CUDA_VISIBLE_DEVICES": "1"}, [])
-    assert gpu_choice({"gpus": ["2", "0"]}) == ([0, 2], {"CUDA_VISIBLE_DEVICES": "0,2"}, ["--devices", "2"])
+    assert gpu_choice([]) == ([0], {}, [])
+    assert gpu_choice(["1"]) == ([1], {"CUDA_VISIBLE_DEVICES": "1"}, [])
+    assert gpu_choice(["2", "0"]) == ([0, 2], {"CUDA_VISIBLE_DEVICES": "0,2"}, ["--devices", "2"])
 
 
 def test_typed_paths_are_confined_on_loopback_too(tmp_path):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app.caption_jobs import BACKENDS, MODEL_FLAGS, dir_key, key_fields, pop_keys, submit_captioning
+from app.caption_jobs import (
+    BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, submit_captioning,
+)
 from app.context import AppContext
 from app.status import kind_status
 from app.wiring import named
@@ -37,13 +39,10 @@ def build(ctx: AppContext) -> dict:
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "autolabel"))
     inputs = {**fields, **{dir_key(name): box for name, box in model_dirs.items()}, **keys}
+    check_caption_fields(inputs)
 
-    def start(values: dict) -> str:
-        dirs = {name: values.pop(dir_key(name)) for name in MODEL_FLAGS}
-        api_keys = pop_keys(values)
-        return submit_captioning(ctx, "autolabel", {**values, "model_dirs": dirs, "api_keys": api_keys})
-
-    go.click(*named(inputs, start), note, api_name="autolabel")
+    go.click(*named(inputs, lambda values: submit_captioning(ctx, "autolabel", caption_form(values))), note,
+             api_name="autolabel")
     gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
                        show_progress="hidden")
     # the session profile: everything but the keys

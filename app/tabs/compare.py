@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from app.context import AppContext
+from app.forms import CompareForm
 from app.status import kind_status
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -31,24 +32,23 @@ def _tokens(ctx: AppContext, text: str) -> tuple[str, ...]:
                  else str(ctx.path(token, "checkpoint folder")) for token in text.split())
 
 
-def grid_spec(ctx: AppContext, values: dict):
+def grid_spec(ctx: AppContext, form: CompareForm):
     from acestep_train.compare.spec import GridSpec, PromptSpec
 
-    prompts = tuple(PromptSpec(values[f"caption{i}"].strip(), values[f"lyrics{i}"], float(values["duration"] or 0))
-                    for i in (1, 2, 3) if values[f"caption{i}"].strip())
+    prompts = tuple(PromptSpec(caption, lyrics, float(form.duration or 0)) for caption, lyrics in form.prompts())
     try:
-        return GridSpec(str(ctx.path(values["run"], "run folder")), (str(ctx.checkpoint_root),), values["model"],
-                        str(ctx.path(values["output"], "grid folder")), _tokens(ctx, values["checkpoints"]),
-                        _numbers(values["strengths"], "Strengths"), prompts, int(values["seed"] or 0),
-                        int(values["steps"]) if values["steps"] else None)
+        return GridSpec(str(ctx.path(form.run, "run folder")), (str(ctx.checkpoint_root),), form.model,
+                        str(ctx.path(form.output, "grid folder")), _tokens(ctx, form.checkpoints),
+                        _numbers(form.strengths, "Strengths"), prompts, int(form.seed or 0),
+                        int(form.steps) if form.steps else None)
     except ValueError as error:
         raise gr.Error(str(error)) from error
 
 
-def start(ctx: AppContext, values: dict) -> str:
+def start(ctx: AppContext, form: CompareForm) -> str:
     from acestep_train.atomic import atomic_write_json
 
-    spec = grid_spec(ctx, values)
+    spec = grid_spec(ctx, form)
     output = Path(spec.output)
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_json(output / "grid_spec.json", spec.to_json())
@@ -176,7 +176,7 @@ def build(ctx: AppContext) -> dict:
             folder = gr.Textbox(label="Export folder", value=str(ctx.work_root / "export" / "chosen"), scale=2)
             export = gr.Button("Export this one")
         result = gr.Textbox(label="Favourite / export", lines=2)
-    go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="start_compare")
+    go.click(*named(fields, lambda form: start(ctx, form), CompareForm), status, api_name="start_compare")
     show.click(lambda typed: load_grid(ctx, typed), fields["output"], shown, api_name="show_grid")
     shown.change(cell_choices, shown, cell)
     mark.click(favourite, [shown, cell], result, api_name="mark_favourite")

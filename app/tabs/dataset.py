@@ -6,6 +6,7 @@ import gradio as gr
 
 from app import dataset_ops as ops
 from app.context import AppContext
+from app.forms import BulkForm, DatasetJsonForm
 from app.wiring import first_cell, named
 
 
@@ -53,10 +54,10 @@ def build(ctx: AppContext) -> dict:
         save_button.click(*named(sample, lambda v: ops.save_sample(ctx, v["folder"], v["song"], v["txt_mode"],
                                                                    {k: v[k] for k in ops.FIELDS})),
                           saved, api_name="save_sample")
-        bulk["button"].click(*named(bulk["inputs"], lambda v: ops.bulk_edit(ctx, v)), bulk["note"],
+        bulk["button"].click(*named(bulk["inputs"], lambda form: ops.bulk_edit(ctx, form), BulkForm), bulk["note"],
                              api_name="bulk_edit")
-        bulk["import"].click(*named(bulk["inputs"], lambda v: ops.import_captions(ctx, v)), bulk["note"],
-                             api_name="import_captions")
+        bulk["import"].click(*named(bulk["inputs"], lambda form: ops.import_captions(ctx, form), BulkForm),
+                             bulk["note"], api_name="import_captions")
         split["button"].click(lambda f, t, s: ops.split(ctx, f, t, s), [folder, split["target"], split["seconds"]],
                               split["note"], api_name="split")
         return {"folder": folder, "txt_mode": txt_mode, **{k: meta[k] for k in ("tag", "position", "ratio")}}
@@ -75,7 +76,8 @@ def dataset_json_section(ctx: AppContext, folder, txt_mode) -> dict:
             load = gr.Button("Load a dataset.json (its tag, position, folder)")
         note = gr.Markdown()
     inputs = {"folder": folder, "txt_mode": txt_mode, **fields}
-    save.click(*named(inputs, lambda v: ops.save_json(ctx, v)), note, api_name="save_dataset_json")
+    save.click(*named(inputs, lambda form: ops.save_json(ctx, form), DatasetJsonForm), note,
+               api_name="save_dataset_json")
     targets = {"folder": folder, "tag": fields["tag"], "position": fields["position"], "ratio": fields["ratio"],
                "txt_mode": txt_mode, "note": note}
     load.click(lambda source: {targets[k]: v for k, v in ops.load_json(ctx, source).items()}, fields["target"],

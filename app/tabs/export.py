@@ -7,6 +7,7 @@ import gradio as gr
 
 from app.context import AppContext
 from app.errors import UserError
+from app.forms import ExportForm
 from app.status import kind_status, submitted
 from app.tabs.service import model_picker
 from app.train_actions import checkpoints
@@ -33,24 +34,24 @@ def how_to(kind: str, fmt: str, written) -> str:
     return text.format(file=written, folder=written.parent, name=written.name)
 
 
-def export(ctx: AppContext, values: dict) -> str:
+def export(ctx: AppContext, form: ExportForm) -> str:
     """Each chosen format into ``<output>/<format>``; every file is read back by the library."""
     from acestep_train.export.exporter import export_adapter
     from acestep_train.export.load import load_adapter
 
-    if not values["checkpoint"]:
+    if not form.checkpoint:
         raise UserError("Choose a checkpoint to export (Find checkpoints).")
-    if not values["formats"]:
+    if not form.formats:
         raise UserError("Choose at least one format.")
-    source, output = ctx.path(values["checkpoint"], "checkpoint"), ctx.path(values["output"], "export folder")
+    source, output = ctx.path(form.checkpoint, "checkpoint"), ctx.path(form.output, "export folder")
     lines = []
     try:
         adapter = load_adapter(source)
-        if values["trigger"].strip():
-            adapter.metadata["trigger_word"] = values["trigger"].strip()
-        for fmt in values["formats"]:
-            as_lora = values["lokr_as_lora"] and adapter.kind == "lokr"
-            written = export_adapter(adapter, fmt, output / fmt if len(values["formats"]) > 1 else output,
+        if form.trigger.strip():
+            adapter.metadata["trigger_word"] = form.trigger.strip()
+        for fmt in form.formats:
+            as_lora = form.lokr_as_lora and adapter.kind == "lokr"
+            written = export_adapter(adapter, fmt, output / fmt if len(form.formats) > 1 else output,
                                      lokr_to_lora=as_lora)
             kind = "lora" if as_lora else adapter.kind
             lines.append(f"{fmt}: wrote {written}, read back and verified.\n    {how_to(kind, fmt, written)}")
@@ -59,12 +60,12 @@ def export(ctx: AppContext, values: dict) -> str:
     return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name}:\n" + "\n".join(lines)
 
 
-def merge(ctx: AppContext, values: dict) -> str:
-    if not values["checkpoint"]:
+def merge(ctx: AppContext, form: ExportForm) -> str:
+    if not form.checkpoint:
         raise UserError("Choose a checkpoint to merge (Find checkpoints).")
-    output = ctx.path(values["merged"], "merged model folder")
-    command = ["merge", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", values["model"],
-               "--adapter", str(ctx.path(values["checkpoint"], "checkpoint")), "--strength", str(values["strength"]),
+    output = ctx.path(form.merged, "merged model folder")
+    command = ["merge", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
+               "--adapter", str(ctx.path(form.checkpoint, "checkpoint")), "--strength", str(form.strength),
                "--output-dir", str(output)]
     job = ctx.jobs.submit("merge", command, output, gpus=[])  # CPU only: never waits behind training
     return submitted(ctx.jobs, job)
@@ -99,8 +100,8 @@ def build(ctx: AppContext) -> dict:
         merge_note = gr.Markdown()
         merge_status = gr.Textbox(label="Merge", lines=4, value=lambda: kind_status(ctx.jobs, "merge"))
     find.click(lambda r: checkpoints(ctx, r), run, fields["checkpoint"])
-    go.click(*named(fields, lambda v: export(ctx, v)), done, api_name="export")
-    merge_button.click(*named(fields, lambda v: merge(ctx, v)), merge_note, api_name="merge")
+    go.click(*named(fields, lambda form: export(ctx, form), ExportForm), done, api_name="export")
+    merge_button.click(*named(fields, lambda form: merge(ctx, form), ExportForm), merge_note, api_name="merge")
     gr.Timer(3.0).tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",
                        show_progress="hidden")
     return {"run": run, "formats": fields["formats"], "output": fields["output"], "trigger": fields["trigger"],

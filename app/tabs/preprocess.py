@@ -6,6 +6,7 @@ import gradio as gr
 
 from app.context import AppContext
 from app.errors import UserError
+from app.forms import PreprocessForm
 from app.status import kind_status, submitted
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -14,21 +15,30 @@ SOURCES = {"Song folder": "--audio-dir", "dataset.json": "--dataset-json",
            "Tensors from another ACE-Step trainer (.pt)": "--import-pt"}
 
 
-def preprocess_command(ctx: AppContext, values: dict) -> list[str]:
-    source = ctx.path(values["source"], "song folder or dataset.json")
-    command = ["preprocess", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", values["model"],
-               SOURCES[values["source_kind"]], str(source), "--output-dir", str(ctx.path(values["output"])),
-               "--max-duration", str(values["max_duration"]), "--normalize", values["normalize"]]
-    command += ["--two-pass"] if values["two_pass"] else []
-    if values["tag"].strip():
-        command += ["--tag", values["tag"].strip(), "--tag-position", values["tag_position"]]
+def preprocess_command(ctx: AppContext, form: PreprocessForm) -> list[str]:
+    source = ctx.path(form.source, "song folder or dataset.json")
+    command = ["preprocess", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
+               SOURCES[form.source_kind], str(source), "--output-dir", str(ctx.path(form.output)),
+               "--max-duration", str(form.max_duration), "--normalize", form.normalize]
+    command += ["--two-pass"] if form.two_pass else []
+    if form.tag.strip():
+        command += ["--tag", form.tag.strip(), "--tag-position", form.tag_position]
     return command
 
 
-def start(ctx: AppContext, values: dict) -> str:
-    if values["max_duration"] is None or values["max_duration"] <= 0:
-        raise UserError("Max seconds per song: enter a number above 0.")
-    job = ctx.jobs.submit("preprocess", preprocess_command(ctx, values), ctx.path(values["output"]))
+def max_seconds(value) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0:
+        raise UserError(f"Max seconds per song: enter a number above 0 (not {value!r}).")
+    return seconds
+
+
+def start(ctx: AppContext, form: PreprocessForm) -> str:
+    form = form.but(max_duration=max_seconds(form.max_duration))
+    job = ctx.jobs.submit("preprocess", preprocess_command(ctx, form), ctx.path(form.output))
     return submitted(ctx.jobs, job)
 
 
@@ -52,7 +62,7 @@ def build(ctx: AppContext) -> dict:
         go = gr.Button("Preprocess", variant="primary")
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=8, value=lambda: kind_status(ctx.jobs, "preprocess"))
-    go.click(*named(fields, lambda values: start(ctx, values)), note, api_name="start_preprocess")
+    go.click(*named(fields, lambda form: start(ctx, form), PreprocessForm), note, api_name="start_preprocess")
     gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "preprocess"), outputs=status, api_name="preprocess_status",
                        show_progress="hidden")
     return fields

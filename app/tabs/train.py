@@ -16,6 +16,7 @@ from acestep_train.train.config import ATTENTION_TARGETS, OPTIMIZERS, SCHEDULES
 from app import train_actions as actions
 from app import train_settings as ts
 from app.context import AppContext
+from app.forms import TrainForm
 from app.tabs.service import model_picker
 from app.wiring import named
 
@@ -123,8 +124,8 @@ def build(ctx: AppContext) -> dict:
             fields[name].value = value
         for name, value in zip(ADAPTER_FIELDS[2:], actions.preset_fill(preset.name, "lokr", list(ADAPTER_FIELDS[2:]))):
             fields[name].value = value
-        defaults = {name: box.value for name, box in fields.items()}
-        memory_note = gr.Markdown(actions.vram(ctx, {**defaults, "advanced": "", "use_estimate": False}))
+        defaults = TrainForm.of({name: box.value for name, box in fields.items()})
+        memory_note = gr.Markdown(actions.vram(ctx, defaults))
         extra, tools = advanced_section()
         ui = monitor_section(bool(gpus))
     fields.update(extra)
@@ -146,20 +147,23 @@ def wire_presets(fields: dict, lora_row, lokr_row) -> None:
 
 
 def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> None:
-    def start(values: dict) -> dict:
-        text, job = actions.start(ctx, values)
+    def start(form: TrainForm) -> dict:
+        text, job = actions.start(ctx, form)
         return {ui["note"]: text, **({ui["picker"]: gr.update(choices=actions.train_jobs(ctx), value=job.id),
                                       ui["chosen"]: job.id} if job.status != "queued" else {})}
 
-    ui["start"].click(*named(fields, start), [ui["note"], ui["picker"], ui["chosen"]], api_name="start_training")
-    tools["estimate"].click(*named(fields, lambda v: actions.estimate(ctx, v)), ui["note"], api_name="estimate")
-    tools["show"].click(*named(fields, lambda v: actions.resolved(ctx, v)[0].to_dict()), tools["resolved"],
+    def form_event(fn):
+        return named(fields, fn, TrainForm)
+
+    ui["start"].click(*form_event(start), [ui["note"], ui["picker"], ui["chosen"]], api_name="start_training")
+    tools["estimate"].click(*form_event(lambda form: actions.estimate(ctx, form)), ui["note"], api_name="estimate")
+    tools["show"].click(*form_event(lambda form: actions.resolved(ctx, form)[0].to_dict()), tools["resolved"],
                         api_name="resolved_settings")
     tools["find"].click(lambda output: actions.checkpoints(ctx, output, resumable_only=True), fields["output"],
                         fields["resume"], api_name="find_checkpoints")
     for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
         ui[what].click(partial(actions.control, ctx, what), ui["chosen"], ui["note"], api_name=api_name)
-    handler, inputs = named(fields, lambda v: actions.vram(ctx, v))
+    handler, inputs = form_event(lambda form: actions.vram(ctx, form))
     for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
     shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory")}

@@ -1,0 +1,183 @@
+"""One typed object per tab: the values of a tab's fields as a frozen dataclass.
+
+A tab keeps its components in a dict ``{name: component}``. ``wiring.named(fields, fn, form=TrainForm)``
+checks, when the tab is built, that those names are the form's fields (a renamed or forgotten field fails
+at start-up, not at the first click), then calls ``fn`` with the form built from the values. Gradio hands
+values loosely typed (a blank text is None from an API client, a cleared checkbox group None, a slider an
+int or a float); ``Form.of`` gives each field its declared type once, so the handlers read ``form.epochs``,
+never ``values["epochs"]``. Number fields the user may clear stay ``Number`` (as typed, None when blank):
+the tab's own check refuses a blank or a bad one with the field's label.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+
+from app.errors import UserError
+
+Number = typing.Union[float, str, None]  # as typed; checked by name where it is used
+
+
+def _coerce(name: str, kind, value):
+    if kind is str:
+        return "" if value is None else str(value)
+    if kind is bool:
+        return bool(value)
+    if typing.get_origin(kind) is list:
+        return [str(item) for item in value or []]
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError) as error:
+            raise UserError(f"{name}: {value!r} is not a number") from error
+    return value  # Number and anything else: as given
+
+
+@dataclass(frozen=True)
+class Form:
+    @classmethod
+    def check(cls, names) -> None:
+        """The tab's component names must be exactly the form's fields (those with defaults may be absent)."""
+        declared = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        unknown, missing = sorted(set(names) - declared), sorted(required - set(names))
+        if unknown or missing:
+            raise TypeError(f"{cls.__name__}: fields without a component {missing}, components without a field "
+                            f"{unknown}")
+
+    @classmethod
+    def of(cls, values: dict):
+        """The form from ``{name: value}`` as Gradio gives them, each value in its declared type."""
+        cls.check(values)
+        hints = typing.get_type_hints(cls)
+        return cls(**{name: _coerce(name, hints[name], value) for name, value in values.items()})
+
+    def but(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TrainForm(Form):
+    """The Train tab. Adapter fields of the other adapter type are ignored (``train_settings.ONLY_FOR``)."""
+    model: str
+    preset: str
+    adapter: str
+    gpus: list[str]
+    tensors: str
+    output: str
+    targets: str
+    mlp: bool
+    rank: Number
+    alpha: Number
+    linear_dim: Number
+    linear_alpha: Number
+    factor: Number
+    decompose_both: bool
+    epochs: Number
+    lr: Number
+    optimizer: str
+    scheduler: str
+    warmup: Number
+    batch: Number
+    grad_accum: Number
+    crop: Number
+    save_every: Number
+    preview_every: Number
+    trigger: str
+    seed: Number
+    advanced: str = ""
+    resume: str = ""
+    use_estimate: bool = False
+
+
+@dataclass(frozen=True)
+class PreprocessForm(Form):
+    model: str
+    source_kind: str
+    source: str
+    output: str
+    max_duration: Number
+    normalize: str
+    two_pass: bool
+    tag: str
+    tag_position: str
+
+
+@dataclass(frozen=True)
+class ExportForm(Form):
+    """The Export & merge tab: export uses checkpoint..lokr_as_lora, merge checkpoint, model, strength, merged."""
+    checkpoint: str
+    formats: list[str]
+    output: str
+    trigger: str
+    lokr_as_lora: bool
+    model: str
+    strength: float
+    merged: str
+
+
+@dataclass(frozen=True)
+class CompareForm(Form):
+    run: str
+    model: str
+    checkpoints: str
+    strengths: str
+    caption1: str
+    lyrics1: str
+    caption2: str
+    lyrics2: str
+    caption3: str
+    lyrics3: str
+    duration: Number
+    seed: Number
+    steps: Number
+    output: str
+
+    def prompts(self) -> list[tuple[str, str]]:
+        """(caption, lyrics) of each prompt with a caption."""
+        pairs = [(self.caption1, self.lyrics1), (self.caption2, self.lyrics2), (self.caption3, self.lyrics3)]
+        return [(caption.strip(), lyrics) for caption, lyrics in pairs if caption.strip()]
+
+
+@dataclass(frozen=True)
+class CaptionForm(Form):
+    """The Auto-label tab and the captioner app's Caption tab (``mode`` and the prompts only there).
+    ``model_dirs`` and ``api_keys`` are keyed by backend name."""
+    folder: str
+    backends: list[str]
+    only_missing: bool
+    overwrite: bool
+    two_pass: bool
+    quantize: str
+    tag: str
+    mode: str = ""
+    model_metadata: bool = False
+    caption_prompt: str = ""
+    transcribe_prompt: str = ""
+    model_dirs: dict = field(default_factory=dict)
+    api_keys: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetJsonForm(Form):
+    """The Dataset tab's dataset.json + CSV section."""
+    folder: str
+    txt_mode: str
+    tag: str
+    position: str
+    ratio: float
+    target: str
+
+
+@dataclass(frozen=True)
+class BulkForm(Form):
+    """The Dataset tab's bulk edit (field, value) and import (source) section."""
+    folder: str
+    txt_mode: str
+    field: str
+    value: str
+    overwrite: bool
+    source: str
