@@ -50,20 +50,35 @@ def unreadable(path: Path, error: Exception) -> AudioError:
 
 def probe(path: str | Path) -> AudioInfo:
     """Duration, rate and channels from the file header, without decoding the audio."""
-    import soundfile
-
     path = Path(path)
+    if path.suffix.lower() in FFMPEG_ONLY:
+        refuse_empty(path)
+        return _probe_ffmpeg(path)
+    with open_sound(path) as handle:
+        return header_info(handle, path)
+
+
+def refuse_empty(path: Path) -> None:
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
-    if path.suffix.lower() in FFMPEG_ONLY:
-        return _probe_ffmpeg(path)
+
+
+def open_sound(path: Path):
+    """An open ``soundfile.SoundFile`` (libsndfile formats); a file it refuses is an ``AudioError``."""
+    import soundfile
+
+    refuse_empty(path)
     try:
-        info = soundfile.info(str(path))
+        return soundfile.SoundFile(str(path))
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise unreadable(path, error) from error
-    if info.frames <= 0 or info.samplerate <= 0:
+
+
+def header_info(handle, path: Path) -> AudioInfo:
+    """``AudioInfo`` from an open ``SoundFile``'s header."""
+    if handle.frames <= 0 or handle.samplerate <= 0:
         raise AudioError(f"{path}: header says no audio frames")
-    return AudioInfo(info.frames / info.samplerate, info.samplerate, info.channels)
+    return AudioInfo(handle.frames / handle.samplerate, handle.samplerate, handle.channels)
 
 
 def _probe_ffmpeg(path: Path) -> AudioInfo:

@@ -10,6 +10,7 @@ import pytest
 import soundfile
 
 from acestep_train.dataset import DatasetMeta, ScanOptions, load_dataset, save_dataset, scan_folder
+from acestep_train.dataset import scan as scan_module
 from acestep_train.dataset.record import training_caption
 from audio_fixtures import tone
 
@@ -34,10 +35,11 @@ def test_a_damaged_stream_is_a_status_not_a_crash(tmp_path):
 def test_decoder_errors_after_the_header_become_corrupt(tmp_path, monkeypatch):
     soundfile.write(tmp_path / "song.flac", tone(2.0), 48000)
 
-    def broken_read(self, *args, **kwargs):
+    def broken_read(*args, **kwargs):
         raise soundfile.LibsndfileError(0, prefix="Error reading: ")
 
     monkeypatch.setattr(soundfile.SoundFile, "read", broken_read)
+    monkeypatch.setattr(scan_module, "_read", broken_read)  # the scan's own block reads (no seek back)
     [sample] = scan_folder(tmp_path)
     assert sample.status.startswith("corrupt audio data") and str(tmp_path) not in sample.status
 

@@ -8,12 +8,13 @@ sample. Undecodable data found by those reads is a status ("corrupt audio data")
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from acestep_train.audio import AUDIO_EXTENSIONS, FFMPEG_ONLY, AudioError, AudioInfo, probe
+from acestep_train.audio import AUDIO_EXTENSIONS, FFMPEG_ONLY, AudioError, AudioInfo, header_info, open_sound, probe
 from acestep_train.dataset.csv_io import read_csv
 from acestep_train.dataset.record import Sample, coerce, is_unset
 from acestep_train.dataset.sidecars import TXT_MODES, apply_sidecars
@@ -35,20 +36,65 @@ class ScanOptions:
             raise ValueError(f"min_seconds must be >= 0, got {self.min_seconds}")
 
 
-def audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                  and not p.name.startswith("."))
+def folder_listing(folder: Path) -> dict[Path, frozenset[str]]:
+    """Each folder under ``folder`` -> the names of its files, from one ``scandir`` per folder.
+
+    As ``rglob``: symlinks to files count, symlinked folders are not entered, unreadable folders
+    are left out.
+    """
+    listing, pending = {}, [folder]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                entries = list(entries)
+        except PermissionError:
+            continue
+        listing[directory] = frozenset(entry.name for entry in entries if _is_file(entry))
+        pending.extend(directory / entry.name for entry in entries if entry.is_dir(follow_symlinks=False))
+    return listing
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def audio_files(folder: Path, listing: dict[Path, frozenset[str]] | None = None) -> list[Path]:
+    listing = folder_listing(folder) if listing is None else listing
+    return sorted(directory / name for directory, names in listing.items() for name in names
+                  if Path(name).suffix.lower() in AUDIO_EXTENSIONS and not name.startswith("."))
 
 
 SILENCE_BLOCKS = (4096, 1 << 16)  # a first small read settles almost every song; then larger blocks
 TAIL_FRAMES = 4096  # enough to tell data that ends early from data that is there
 
 
+def _read(handle, frames: int) -> np.ndarray:
+    """Up to ``frames`` [frames, channels] float32 from the current position.
+
+    ``SoundFile.read`` seeks back to the position it has just reached after every read, which in a
+    FLAC file costs as much as a real seek (~0.2 ms); libsndfile's own read, through soundfile's
+    handle, does not. Without those internals (another soundfile version) it is ``read``.
+    """
+    import soundfile
+
+    snd, ffi, check = (getattr(soundfile, name, None) for name in ("_snd", "_ffi", "_error_check"))
+    if snd is None or ffi is None or check is None or not hasattr(handle, "_file"):
+        return handle.read(frames, dtype="float32", always_2d=True)
+    out = np.empty((frames, handle.channels), dtype=np.float32)
+    got = snd.sf_readf_float(handle._file, ffi.cast("float *", out.ctypes.data), frames)
+    check(handle._errorcode)
+    return out[:got]
+
+
 def _is_silent(handle) -> bool:
     handle.seek(0)
     size = SILENCE_BLOCKS[0]
     while True:
-        block = handle.read(size, dtype="float32", always_2d=True)
+        block = _read(handle, size)
         if not len(block):
             return True
         if np.any(block != 0.0):
@@ -64,7 +110,17 @@ def _is_truncated(handle) -> bool:
         handle.seek(handle.frames - tail)
     except (soundfile.LibsndfileError, RuntimeError):
         return True
-    return len(handle.read(tail, dtype="float32")) < tail // 2
+    return len(_read(handle, tail)) < tail // 2
+
+
+def _checked(path: Path, handle, check):
+    """``check(handle)``; undecodable data is an ``AudioError`` (corrupt), not a crash."""
+    import soundfile
+
+    try:
+        return check(handle)
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"{path}: corrupt audio data ({error})") from error
 
 
 def _with_handle(path: Path, check):
@@ -73,7 +129,7 @@ def _with_handle(path: Path, check):
 
     try:
         with soundfile.SoundFile(str(path)) as handle:
-            return check(handle)
+            return _checked(path, handle, check)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise AudioError(f"{path}: corrupt audio data ({error})") from error
 
@@ -92,15 +148,13 @@ def is_truncated(path: Path) -> bool:
     return _with_handle(path, _is_truncated)
 
 
-def _data_checks(path: Path, check_silence: bool) -> str | None:
+def _data_checks(handle, check_silence: bool) -> str | None:
     """Truncation, then silence, on one open file: the problem found, or None."""
-    def check(handle):
-        if _is_truncated(handle):
-            return "truncated"
-        if check_silence and _is_silent(handle):
-            return "silent"
-        return None
-    return _with_handle(path, check)
+    if _is_truncated(handle):
+        return "truncated"
+    if check_silence and _is_silent(handle):
+        return "silent"
+    return None
 
 
 def _reason(error: Exception, path: Path) -> str:
@@ -109,12 +163,11 @@ def _reason(error: Exception, path: Path) -> str:
     return "unsupported: " + reason if "needs ffmpeg" in reason else reason
 
 
-def _data_status(path: Path, info: AudioInfo, options: ScanOptions) -> str:
-    if info.duration < options.min_seconds:
-        return f"too short ({info.duration:.2f} s < {options.min_seconds:g} s)"
-    if path.suffix.lower() in FFMPEG_ONLY:
-        return "ok"
-    problem = _data_checks(path, options.check_silence)
+def _data_status(path: Path, handle, info: AudioInfo, options: ScanOptions) -> str:
+    try:
+        problem = _checked(path, handle, lambda open_file: _data_checks(open_file, options.check_silence))
+    except AudioError as error:  # corrupt data: a status, and the header's duration still stands
+        return _reason(error, path)
     if problem == "truncated":
         return f"truncated (the header says {info.duration:.1f} s but the data ends early)"
     if problem == "silent":
@@ -122,12 +175,27 @@ def _data_status(path: Path, info: AudioInfo, options: ScanOptions) -> str:
     return "ok"
 
 
+def _too_short(info: AudioInfo, options: ScanOptions) -> str | None:
+    if info.duration < options.min_seconds:
+        return f"too short ({info.duration:.2f} s < {options.min_seconds:g} s)"
+    return None
+
+
+def _probe_and_check(path: Path, options: ScanOptions) -> tuple[AudioInfo, str]:
+    """Header and data checks with one open of the file (ffmpeg formats: header only)."""
+    if path.suffix.lower() in FFMPEG_ONLY:
+        info = probe(path)
+        return info, _too_short(info, options) or "ok"
+    with open_sound(path) as handle:
+        info = header_info(handle, path)
+        return info, _too_short(info, options) or _data_status(path, handle, info, options)
+
+
 def audio_status(sample: Sample, options: ScanOptions) -> None:
     path = sample.audio_path
     try:
-        info = probe(path)
+        info, sample.status = _probe_and_check(path, options)
         sample.duration = round(info.duration, 3)
-        sample.status = _data_status(path, info, options)
     except (AudioError, OSError) as error:
         sample.status = _reason(error, path)
         return
@@ -155,12 +223,12 @@ def scan_folder(folder: str | Path, options: ScanOptions = ScanOptions()) -> lis
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: folder does not exist")
-    samples = []
-    for path in audio_files(folder):
+    samples, listing = [], folder_listing(folder)
+    for path in audio_files(folder, listing):
         sample = Sample(path)
         audio_status(sample, options)
         try:
-            apply_sidecars(sample, options.txt_mode)
+            apply_sidecars(sample, options.txt_mode, listing[path.parent])
         except OSError as error:
             sample.notes.append(f"sidecars unreadable: {error}")
         samples.append(sample)

@@ -34,14 +34,20 @@ def read_text(path: Path) -> tuple[str, str | None]:
         return raw.decode("cp1252", errors="replace").strip(), f"{path.name} is not UTF-8; read as Windows-1252"
 
 
-def text_sidecars(audio: Path, txt_mode: str) -> dict[str, Path]:
+def _exists(path: Path, listing: frozenset[str] | None) -> bool:
+    """A file at ``path``: from the folder's listing when the caller has one (a scan), else a stat."""
+    return path.name in listing if listing is not None else path.is_file()
+
+
+def text_sidecars(audio: Path, txt_mode: str, listing: frozenset[str] | None = None) -> dict[str, Path]:
     stem = audio.with_suffix("")
     found = {"caption": stem.with_name(stem.name + ".caption.txt")}
     lyric_files = [stem.with_name(stem.name + ".lyrics.txt"), stem.with_name(stem.name + ".lyrics")]
-    found["lyrics"] = next((p for p in lyric_files if p.is_file()), lyric_files[0])
-    if txt_mode != "ignore" and stem.with_suffix(".txt").is_file() and not found[txt_mode].is_file():
-        found[txt_mode] = stem.with_suffix(".txt")
-    return {name: path for name, path in found.items() if path.is_file()}
+    found["lyrics"] = next((p for p in lyric_files if _exists(p, listing)), lyric_files[0])
+    plain = stem.with_suffix(".txt")
+    if txt_mode != "ignore" and _exists(plain, listing) and not _exists(found[txt_mode], listing):
+        found[txt_mode] = plain
+    return {name: path for name, path in found.items() if _exists(path, listing)}
 
 
 def json_sidecar(path: Path, notes: list[str]) -> dict:
@@ -60,9 +66,9 @@ def json_sidecar(path: Path, notes: list[str]) -> dict:
     return data
 
 
-def confined(path: Path, notes: list[str]) -> bool:
+def confined(path: Path, notes: list[str], listing: frozenset[str] | None = None) -> bool:
     """A sidecar to read: a file, and not a symlink leading outside the studio's roots."""
-    if not path.is_file():
+    if not _exists(path, listing):
         return False
     if not readable_link(path):
         notes.append(f"{path.name} is a link to a file outside the studio's folders: not read")
@@ -70,14 +76,17 @@ def confined(path: Path, notes: list[str]) -> bool:
     return True
 
 
-def apply_sidecars(sample: Sample, txt_mode: str = "caption") -> None:
-    """Fill ``sample`` from the sidecars next to its audio file."""
+def apply_sidecars(sample: Sample, txt_mode: str = "caption", listing: frozenset[str] | None = None) -> None:
+    """Fill ``sample`` from the sidecars next to its audio file.
+
+    ``listing``: the names of the files in the audio's folder, when the caller has listed it (a scan
+    of a thousand songs then makes no per-sidecar ``stat`` calls)."""
     if txt_mode not in TXT_MODES:
         raise ValueError(f"txt_mode must be one of {TXT_MODES}, not {txt_mode!r}")
     json_path = sample.audio_path.with_suffix(".json")
-    data = json_sidecar(json_path, sample.notes) if confined(json_path, sample.notes) else {}
-    for name, path in text_sidecars(sample.audio_path, txt_mode).items():
-        if not str(data.get(name) or "").strip() and confined(path, sample.notes):
+    data = json_sidecar(json_path, sample.notes) if confined(json_path, sample.notes, listing) else {}
+    for name, path in text_sidecars(sample.audio_path, txt_mode, listing).items():
+        if not str(data.get(name) or "").strip() and confined(path, sample.notes, listing):
             text, note = read_text(path)
             data[name] = text
             if note:

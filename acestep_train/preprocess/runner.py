@@ -12,11 +12,13 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
+from acestep_train.cpu_memory import reuse_freed_memory
 from acestep_train.events import EventLog
 from acestep_train.models import ModelInfo, choose_device, choose_dtype, load_components
 from acestep_train.models.fingerprint import conditioning_fingerprint
@@ -99,7 +101,8 @@ class PreprocessJob:
         self.manifest = manifest
         if plan.todo:
             run_stage = self._two_pass if self.settings.two_pass else self._standard
-            run_stage(plan.todo, summary)
+            with reuse_freed_memory() if self.device.type == "cpu" else nullcontext():  # page faults: cpu_memory
+                run_stage(plan.todo, summary)
         manifest.save(self.output_dir)
         self.events.emit("summary", done=len(summary.done), skipped=len(summary.skipped),
                          removed=len(summary.removed), failed=summary.failed)
