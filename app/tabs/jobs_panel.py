@@ -41,10 +41,13 @@ def job_details(store: JobStore, job_id: str) -> str:
 
 def stop_job(store: JobStore, job_id: str) -> list[list]:
     try:
+        was = store.load(job_id.strip()).status
         job = store.stop(job_id.strip())
     except (FileNotFoundError, ValueError) as error:
         raise UserError(f"No such job: {job_id!r}") from error
-    if job.status == "stopping":
+    if was == "queued":
+        gr.Info(f"Cancelled {job.id}: it had not started.")
+    elif job.status == "stopping":
         gr.Info(f"{job.id}: stopping" + (" (saving a checkpoint first; stop again to end it now)"
                                          if job.kind == "train" else ""))
     return job_rows(store)
