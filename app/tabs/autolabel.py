@@ -12,6 +12,7 @@ import gradio as gr
 
 from app.caption_jobs import BACKENDS, MODEL_FLAGS, dir_key, submit_captioning
 from app.context import AppContext
+from app.polls import tab_timer
 from app.status import kind_status
 from app.wiring import named
 
@@ -34,6 +35,7 @@ def build(ctx: AppContext) -> dict:
         go = gr.Button("Label", variant="primary")
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "autolabel"))
+        timer = tab_timer(2.0)
     inputs = {**fields, **{dir_key(name): box for name, box in model_dirs.items()}}
 
     def start(values: dict) -> str:
@@ -41,8 +43,8 @@ def build(ctx: AppContext) -> dict:
         return submit_captioning(ctx, "autolabel", {**values, "model_dirs": dirs})
 
     go.click(*named(inputs, start), note, api_name="autolabel")
-    gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
-                       show_progress="hidden")
+    timer.tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
+               show_progress="hidden")
     return {"folder": fields["folder"], "backends": fields["backends"], "only_missing": fields["only_missing"],
             "overwrite": fields["overwrite"], "two_pass": fields["two_pass"], "quantize": fields["quantize"],
             **{dir_key(name): box for name, box in model_dirs.items()}}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.request
 
 import pytest
 import soundfile
@@ -284,6 +285,33 @@ def click_the_jobs_panel(page, running: str) -> None:
     shot(page, "08-jobs-panel")
 
 
+def timer_ticks(page, studio) -> list:
+    """The ticks the page sends from now on (POSTs whose trigger is one of the app's timers)."""
+    config = json.loads(urllib.request.urlopen(f"{studio.url}/config", timeout=60).read())
+    timers = {block["id"] for block in config["components"] if block["type"] == "timer"}
+    ticks = []
+
+    def seen(request) -> None:
+        body = request.post_data_json if request.method == "POST" and "/queue/join" in request.url else None
+        if isinstance(body, dict) and body.get("trigger_id") in timers:
+            ticks.append(body["trigger_id"])
+
+    page.on("request", seen)
+    return ticks
+
+
+def polls_only_what_is_shown(page, studio) -> None:
+    """On the Project tab (nothing to poll) with the Jobs panel closed no timer ticks; on Train its own does."""
+    ticks = timer_ticks(page, studio)
+    page.wait_for_timeout(7000)  # (not time.sleep: playwright hands over requests only while it runs)
+    assert ticks == [], f"timers ticked on the Project tab: {ticks}"  # they tick every 2-3 s when on
+    tab(page, "5 · Train")
+    deadline = time.monotonic() + 60
+    while not ticks and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    assert len(set(ticks)) == 1, f"the Train tab's timer alone should tick: {ticks}"
+
+
 def test_click_everything(studio):
     """Every button of every tab, with valid inputs: no error badge, no traceback on the console.
 
@@ -303,6 +331,7 @@ def test_click_everything(studio):
         browser, page = open_browser(playwright)
         page.goto(studio.url)
         page.get_by_role("tab", name="1 · Project").wait_for()
+        polls_only_what_is_shown(page, studio)
         tab(page, "Service")  # first: it rewrites the demo model, which the jobs below read
         click(page, "Scan for models")
         click(page, "Write the tiny demo model", wait=6)
