@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app import profile, session
+from app import polls, profile, session
 from app.context import AppContext
 from app.peer import Peer, header
 from app.tabs import autolabel, compare, dataset, export, jobs_panel, preprocess, project, service, train
@@ -20,6 +20,7 @@ def build_trainer_app(ctx: AppContext, captioner: Peer | None = None) -> gr.Bloc
                     "preprocess": preprocess.build(ctx), "train": train.build(ctx), "export": export.build(ctx),
                     "compare": compare.build(ctx)}
         profile_controls = service.build(ctx)
+        polls.wire_tabs(demo)
         fields = {f"{tab}.{name}": box for tab, boxes in settings.items() for name, box in boxes.items()}
         profile.wire(ctx, profile_controls, fields)
         session.wire(demo, ctx, project_controls, fields)

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "fullsize_cpu": "full-size DiT on the CPU: one LoRA and one LoKr step, save, export, merge (not in CI)",
     "analysis": "BPM / key / meter accuracy and seconds per song on the synthetic evaluation set",
     "ui_start": "UI start to first response, and time to show a 1,000-song dataset",
+    "idle_cpu": "CPU that an idle studio page costs (Chromium and server) on one tab for a minute",
     "crash_resume": "kill -9 a tiny training run at random moments; resume from latest every time",
 }
 

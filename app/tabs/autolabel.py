@@ -15,6 +15,7 @@ from app.caption_jobs import (
     BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, submit_captioning,
 )
 from app.context import AppContext
+from app.polls import tab_timer
 from app.status import kind_status
 from app.wiring import named
 
@@ -38,13 +39,14 @@ def build(ctx: AppContext) -> dict:
         go = gr.Button("Label", variant="primary")
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "autolabel"))
+        timer = tab_timer(2.0)
     inputs = {**fields, **{dir_key(name): box for name, box in model_dirs.items()}, **keys}
     check_caption_fields(inputs)
 
     go.click(*named(inputs, lambda values: submit_captioning(ctx, "autolabel", caption_form(values))), note,
              api_name="autolabel")
-    gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
-                       show_progress="hidden")
+    timer.tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
+               show_progress="hidden")
     # the session profile: everything but the keys
     return {"folder": fields["folder"], "backends": fields["backends"], "only_missing": fields["only_missing"],
             "overwrite": fields["overwrite"], "two_pass": fields["two_pass"], "quantize": fields["quantize"],

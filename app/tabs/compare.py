@@ -11,6 +11,7 @@ import gradio as gr
 
 from app.context import AppContext
 from app.forms import CompareForm
+from app.polls import tab_timer
 from app.status import kind_status
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -176,13 +177,13 @@ def build(ctx: AppContext) -> dict:
             folder = gr.Textbox(label="Export folder", value=str(ctx.work_root / "export" / "chosen"), scale=2)
             export = gr.Button("Export this one")
         result = gr.Textbox(label="Favourite / export", lines=2)
+        timer = tab_timer(2.0)
     go.click(*named(fields, lambda form: start(ctx, form), CompareForm), status, api_name="start_compare")
     show.click(lambda typed: load_grid(ctx, typed), fields["output"], shown, api_name="show_grid")
     shown.change(cell_choices, shown, cell)
     mark.click(favourite, [shown, cell], result, api_name="mark_favourite")
     export.click(lambda g, c, f, d: export_cell(ctx, g, c, f, d), [shown, cell, fmt, folder], result,
                  api_name="export_cell")
-    timer = gr.Timer(2.0)
     timer.tick(lambda: kind_status(ctx.jobs, "compare"), outputs=status, api_name="compare_status",
                show_progress="hidden")
     timer.tick(lambda current: finished_grid(ctx, current), shown, shown, show_progress="hidden")

@@ -8,6 +8,7 @@ import gradio as gr
 from app.context import AppContext
 from app.errors import UserError
 from app.forms import ExportForm
+from app.polls import tab_timer
 from app.status import kind_status, submitted
 from app.tabs.service import model_picker
 from app.train_actions import checkpoints
@@ -99,10 +100,11 @@ def build(ctx: AppContext) -> dict:
         merge_button = gr.Button("Merge into the base model")
         merge_note = gr.Markdown()
         merge_status = gr.Textbox(label="Merge", lines=4, value=lambda: kind_status(ctx.jobs, "merge"))
+        timer = tab_timer(3.0)
     find.click(lambda r: checkpoints(ctx, r), run, fields["checkpoint"])
     go.click(*named(fields, lambda form: export(ctx, form), ExportForm), done, api_name="export")
     merge_button.click(*named(fields, lambda form: merge(ctx, form), ExportForm), merge_note, api_name="merge")
-    gr.Timer(3.0).tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",
-                       show_progress="hidden")
+    timer.tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",
+               show_progress="hidden")
     return {"run": run, "formats": fields["formats"], "output": fields["output"], "trigger": fields["trigger"],
             "strength": fields["strength"], "merged": fields["merged"]}

@@ -13,6 +13,7 @@ import gradio as gr
 from acestep_train.jobs import JobStore
 from app.context import AppContext
 from app.errors import UserError
+from app.polls import panel_timer
 from app.status import describe, job_events, kind_status
 from app.wiring import first_cell
 
@@ -41,10 +42,13 @@ def job_details(store: JobStore, job_id: str) -> str:
 
 def stop_job(store: JobStore, job_id: str) -> list[list]:
     try:
+        was = store.load(job_id.strip()).status
         job = store.stop(job_id.strip())
     except (FileNotFoundError, ValueError) as error:
         raise UserError(f"No such job: {job_id!r}") from error
-    if job.status == "stopping":
+    if was == "queued":
+        gr.Info(f"Cancelled {job.id}: it had not started.")
+    elif job.status == "stopping":
         gr.Info(f"{job.id}: stopping" + (" (saving a checkpoint first; stop again to end it now)"
                                          if job.kind == "train" else ""))
     return job_rows(store)
@@ -52,7 +56,7 @@ def stop_job(store: JobStore, job_id: str) -> list[list]:
 
 def build(ctx: AppContext) -> None:
     store = ctx.jobs
-    with gr.Accordion("Jobs (they keep running when you close this page)", open=False):
+    with gr.Accordion("Jobs (they keep running when you close this page)", open=False) as panel:
         table = gr.Dataframe(value=lambda: job_rows(store), headers=COLUMNS, interactive=False,
                              label="Jobs, newest first (click a row to pick it)")
         with gr.Row():
@@ -60,7 +64,8 @@ def build(ctx: AppContext) -> None:
             stop = gr.Button("Stop", variant="stop", scale=1)
             show = gr.Button("Show status and log", scale=1)
         details = gr.Textbox(label="Status and log", lines=14, max_lines=30)
-    gr.Timer(2.0).tick(lambda: job_rows(store), outputs=table, api_name="jobs", show_progress="hidden")
+    panel_timer(panel, 2.0, lambda: job_rows(store), table).tick(lambda: job_rows(store), outputs=table, api_name="jobs",
+                                                                 show_progress="hidden")
     table.select(first_cell, None, job_id)
     stop.click(lambda job: stop_job(store, job), job_id, table, api_name="stop_job")
     show.click(lambda job: job_details(store, job), job_id, details, api_name="job_log")

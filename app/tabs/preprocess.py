@@ -7,6 +7,7 @@ import gradio as gr
 from app.context import AppContext
 from app.errors import UserError
 from app.forms import PreprocessForm
+from app.polls import tab_timer
 from app.status import kind_status, submitted
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -62,7 +63,8 @@ def build(ctx: AppContext) -> dict:
         go = gr.Button("Preprocess", variant="primary")
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=8, value=lambda: kind_status(ctx.jobs, "preprocess"))
+        timer = tab_timer(2.0)
     go.click(*named(fields, lambda form: start(ctx, form), PreprocessForm), note, api_name="start_preprocess")
-    gr.Timer(2.0).tick(lambda: kind_status(ctx.jobs, "preprocess"), outputs=status, api_name="preprocess_status",
-                       show_progress="hidden")
+    timer.tick(lambda: kind_status(ctx.jobs, "preprocess"), outputs=status, api_name="preprocess_status",
+               show_progress="hidden")
     return fields

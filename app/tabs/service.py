@@ -9,6 +9,7 @@ from acestep_train.models.discovery import discover_models
 from acestep_train.models.download import ALIASES
 from acestep_train.models.variants import OFFICIAL_DIT_REPOS
 from app.context import AppContext
+from app.polls import tab_timer
 from app.errors import UserError
 from app.status import kind_status
 
@@ -96,5 +97,5 @@ def build(ctx: AppContext) -> dict:
         scan.click(lambda text: model_rows(ctx, text), folders, table, api_name="scan_models")
         get.click(lambda m: download(ctx, m), choice, note, api_name="download")
         demo.click(lambda: write_demo(ctx), None, note, api_name="demo_model")
-        gr.Timer(3.0).tick(lambda: kind_status(ctx.jobs, "download"), outputs=note, show_progress="hidden")
+        tab_timer(3.0).tick(lambda: kind_status(ctx.jobs, "download"), outputs=note, show_progress="hidden")
     return profile

@@ -17,6 +17,7 @@ from app import train_actions as actions
 from app import train_settings as ts
 from app.context import AppContext
 from app.forms import TrainForm
+from app.polls import tab_timer
 from app.tabs.service import model_picker
 from app.wiring import named
 
@@ -128,6 +129,7 @@ def build(ctx: AppContext) -> dict:
         memory_note = gr.Markdown(actions.vram(ctx, defaults))
         extra, tools = advanced_section()
         ui = monitor_section(bool(gpus))
+        ui["timer"] = tab_timer(3.0)
     fields.update(extra)
     wire(ctx, fields, tools, ui, memory_note)
     wire_presets(fields, lora_row, lokr_row)
@@ -177,6 +179,6 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
     outputs = [*shown.values(), *ui["clips"], ui["seen"]]  # a list: API clients get them in this order
     # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
     # otherwise put the old run back over a fresh pick).
-    gr.Timer(3.0).tick(tick, [ui["seen"], ui["chosen"]], outputs, api_name="train_status", show_progress="hidden")
+    ui["timer"].tick(tick, [ui["seen"], ui["chosen"]], outputs, api_name="train_status", show_progress="hidden")
     ui["picker"].input(lambda selected: selected, ui["picker"], ui["chosen"], show_progress="hidden").then(
         lambda selected: tick(None, selected), ui["chosen"], outputs, show_progress="hidden")

@@ -1,0 +1,66 @@
+"""The status timers poll only while someone looks: a tab's while it is shown, the Jobs panel's while open
+(issue 13: six timers polling every 2-3 s kept Chromium busy on a page nobody watched)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+from app.context import AppContext
+from app.polls import timers_in
+from app.settings import make_settings
+from app.trainer import build_trainer_app
+
+POLLED = {"3 · Auto-label": "autolabel_status", "4 · Preprocess": "preprocess_status", "5 · Train": "train_status",
+          "6 · Export & merge": "merge_status", "Compare": "compare_status", "Service": None}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    base = tmp_path_factory.mktemp("polls")
+    roots = [str(base / "ck"), str(base / "state")]
+    return build_trainer_app(AppContext(make_settings("127.0.0.1", 7861, False, None, roots, False), base / "ck",
+                                        base / "state"))
+
+
+def handler(demo, block, event: str):
+    """The one function an event of ``block`` runs (the switches are plain functions, no inputs)."""
+    found = [fn for fn in demo.fns.values() if (block._id, event) in fn.targets]
+    assert len(found) == 1, f"{event} of {block}: {len(found)} handlers"
+    return found[0]
+
+
+def active(update) -> bool:
+    return update.active if isinstance(update, gr.Timer) else update["active"]
+
+
+def test_every_timer_starts_off(demo):
+    timers = [block for block in demo.blocks.values() if isinstance(block, gr.Timer)]
+    assert len(timers) == len(POLLED) + 1  # each polled tab's and the Jobs panel's
+    assert not [timer for timer in timers if timer.active]
+
+
+def test_showing_a_tab_turns_on_its_timers_only(demo):
+    tabs = {block.label: block for block in demo.blocks.values() if isinstance(block, gr.Tab)}
+    assert {label for label, tab in tabs.items() if timers_in(tab)} == set(POLLED)
+    for label, tab in tabs.items():
+        switch = handler(demo, tab, "select")
+        updates = dict(zip([block._id for block in switch.outputs], switch.fn()))
+        own = {timer._id for timer in timers_in(tab)}
+        assert {block_id for block_id, update in updates.items() if active(update)} == own, label
+        assert len(updates) == len(POLLED)  # every tab timer is switched, on or off
+
+
+def test_the_jobs_panel_polls_while_open(demo):
+    panel = next(block for block in demo.blocks.values() if isinstance(block, gr.Accordion)
+                 and block.label.startswith("Jobs"))
+    opened = handler(demo, panel, "expand")
+    timer, table = opened.outputs
+    on, rows = opened.fn()
+    assert isinstance(demo.blocks[timer._id], gr.Timer) and active(on) and rows == []  # no job yet
+    assert not active(handler(demo, panel, "collapse").fn())
+
+
+def test_the_polls_keep_their_api_names(demo):
+    names = {fn.api_name for fn in demo.fns.values()}
+    assert {"jobs", *filter(None, POLLED.values())} <= names
