@@ -54,6 +54,16 @@ def open_browser(playwright):
     return browser, page
 
 
+BUSY_JS = """() => [...document.querySelectorAll('[data-testid=status-tracker]:not(.hide)')]
+  .filter(e => !e.querySelector('.error')).length === 0"""
+
+
+def settle(page, timeout: float = 240) -> None:
+    """Wait until no component shows its event running (Gradio's status tracker is hidden when done)."""
+    page.wait_for_timeout(300)  # the click's event has marked its outputs pending
+    page.wait_for_function(BUSY_JS, timeout=timeout * 1000, polling=100)
+
+
 def errors_on_screen(page) -> int:
     return page.evaluate(ERRORS_JS)
 

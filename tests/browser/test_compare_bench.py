@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from compare_run import make_run
-from test_launch import free_port, start
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -22,18 +21,10 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory):
-    pytest.importorskip("playwright", reason="playwright (requirements-dev.txt) is not installed")
-    base = tmp_path_factory.mktemp("bench")
-    (base / "datasets").mkdir()
-    run = make_run(base / "runs")
-    port = free_port()
-    proc, _ = start(["--port", str(port), "--demo", "--checkpoint-dir", str(base / "ck"),
-                     "--root", str(base / "datasets"), "--root", str(base / "runs")], "ACE-Step Studio trainer: ",
-                    timeout=300)
-    yield f"http://127.0.0.1:{port}", base, run
-    proc.terminate()
-    proc.wait(timeout=30)
+def bench(studio):
+    """The shared studio (conftest.py) and a run folder for the bench inside one of its roots."""
+    base = studio.base / "datasets" / "bench"
+    return studio.url, base, make_run(base)
 
 
 def fill_grid(page, base: Path, run: Path) -> None:
@@ -44,7 +35,7 @@ def fill_grid(page, base: Path, run: Path) -> None:
     page.get_by_label("Prompt 1 caption (with the trigger word)").fill("zzq warm piano")
     page.get_by_label("Seconds per clip").fill("1")
     page.get_by_label("Steps (blank: the variant's)").fill("2")
-    page.get_by_label("Grid folder").fill(str(base / "runs" / "grid"))
+    page.get_by_label("Grid folder").fill(str(base / "grid"))
 
 
 def test_render_the_grid_and_play_a_cell(bench):
@@ -83,11 +74,11 @@ def test_render_the_grid_and_play_a_cell(bench):
         result = page.get_by_label("Favourite / export")
         page.wait_for_function("e => e.value.includes('favourite: step 4 at strength 0.5')",
                                arg=result.element_handle(), timeout=30_000)
-        page.get_by_label("Export folder").last.fill(str(base / "runs" / "chosen"))
+        page.get_by_label("Export folder").last.fill(str(base / "chosen"))
         page.get_by_role("button", name="Export this one").click()
         page.wait_for_function("e => e.value.includes('baked in')", arg=result.element_handle(), timeout=60_000)
         browser.close()
-    exported, source = load_adapter(base / "runs" / "chosen"), load_adapter(run / "checkpoints" / "4")
+    exported, source = load_adapter(base / "chosen"), load_adapter(run / "checkpoints" / "4")
     assert exported.metadata["strength"] == 0.5
     a, b = exported.deltas(), source.deltas(0.5)
     assert max((a[k] - b[k]).abs().max().item() for k in b) < 1e-5

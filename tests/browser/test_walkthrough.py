@@ -19,22 +19,12 @@ import re
 import time
 import urllib.request
 
-import pytest
 import soundfile
 from audio_fixtures import tone
-from studio_page import Studio, close_toasts, errors_on_screen, needs_chromium, open_browser, shot, wait_text
-from test_launch import free_port
+from studio_page import close_toasts, errors_on_screen, needs_chromium, open_browser, settle, shot, wait_text
 
 pytestmark = needs_chromium
 TIMEOUT = 600  # a loaded 2-core machine runs the tiny model slowly
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    pytest.importorskip("playwright", reason="playwright (requirements-dev.txt) is not installed")
-    studio = Studio(tmp_path_factory.mktemp("walk"), free_port())
-    yield studio
-    studio.stop()
 
 
 def status_box(page):
@@ -83,14 +73,14 @@ def new_project_and_scan(page, studio) -> None:
     shot(page, "02-dataset")
 
 
-def label(page, studio) -> None:
+def label(page, studio, ticks: list) -> None:
     tab(page, "3 · Auto-label")
     page.get_by_label("Only songs missing these fields").uncheck()  # label every song, imported ones too
     page.get_by_role("button", name="Label", exact=True).click()
     page.get_by_text("Started autolabel job").wait_for(timeout=30_000)
     status = wait_text(status_box(page), "Summary:", TIMEOUT)
     assert "autolabel" in status and ": finished" in status and "captioned" in status
-    time.sleep(3)  # the poll ran again: the button's message is still there
+    after_a_tick(page, ticks)  # the poll ran again: the button's message is still there
     assert page.get_by_text("Started autolabel job").is_visible()
     song0 = json.loads((studio.base / "datasets" / "my-band" / "songs" / "song0.json").read_text())
     assert (song0["bpm"], song0["keyscale"]) == (128, "G major")  # the import's values are the user's
@@ -125,10 +115,10 @@ def two_runs(page, studio) -> tuple[str, str]:
     return first, second
 
 
-def control_the_visible_run(page, first: str, second: str) -> None:
+def control_the_visible_run(page, ticks: list, first: str, second: str) -> None:
     page.get_by_role("button", name="Sample now").click()
     page.get_by_text(f"Sample requested: {first}").wait_for(timeout=30_000)
-    time.sleep(4)  # the status poll ran: the message stays
+    after_a_tick(page, ticks)  # the status poll ran: the message stays
     assert page.get_by_text(f"Sample requested: {first}").is_visible()
     label = page.get_by_text("Latest preview, adapter strength").first
     label.wait_for(timeout=TIMEOUT * 1000)  # listen: the players say their strength
@@ -154,8 +144,7 @@ def reload_keeps_the_project(page, studio) -> None:
     trigger = page.get_by_label("Trigger word (metadata)")
     trigger.fill("zzq")  # typed right after opening: kept
     tab(page, "5 · Train")
-    time.sleep(3)
-    assert page.get_by_label("Epochs", exact=True).input_value() == "400"
+    assert wait_text(page.get_by_label("Epochs", exact=True), "400", 60) == "400"  # once the page's load ran
     assert page.get_by_label("Project folder (new or existing)").input_value().endswith("my-band")
     assert trigger.input_value() == "zzq"
 
@@ -163,7 +152,7 @@ def reload_keeps_the_project(page, studio) -> None:
 def export(page) -> None:
     tab(page, "6 · Export & merge")
     page.get_by_role("button", name="Find checkpoints").click()
-    time.sleep(2)
+    settle(page)
     page.get_by_label("comfyui").check()
     page.get_by_label("diffusers").check()
     page.get_by_role("button", name="Export", exact=True).click()
@@ -178,11 +167,12 @@ def test_a_musicians_path(studio):
 
     with sync_playwright() as playwright:
         browser, page = open_browser(playwright)
+        ticks = timer_ticks(page, studio)
         new_project_and_scan(page, studio)
-        label(page, studio)
+        label(page, studio, ticks)
         preprocess(page)
         first, second = two_runs(page, studio)
-        control_the_visible_run(page, first, second)
+        control_the_visible_run(page, ticks, first, second)
         reload_keeps_the_project(page, studio)
         export(page)
         assert errors_on_screen(page) == 0
@@ -190,10 +180,10 @@ def test_a_musicians_path(studio):
     assert "Traceback" not in studio.console()
 
 
-def click(page, name: str, wait: float = 2.0) -> None:
+def click(page, name: str) -> None:
     """Click a button of the tab on screen, wait for its answer, and require no error on screen."""
     page.get_by_role("button", name=name, exact=True).filter(visible=True).first.click()
-    time.sleep(wait)
+    settle(page)
     assert errors_on_screen(page) == 0, f"{name}: an error on screen"
 
 
@@ -240,7 +230,7 @@ def click_jobs_to_a_run(page, project) -> None:
         fill(page, name, value)
     page.get_by_text("Advanced: every setting, resume, layer sensitivity").click()
     click(page, "Show every setting this run would use")
-    click(page, "Start", wait=1)
+    click(page, "Start")
     running = re.match(r"train (\S+): running", wait_text(status_box(page), "step ", TIMEOUT)).group(1)
     click(page, "Save now")
     click(page, "Sample now")
@@ -269,14 +259,14 @@ def pick_job(page, job_id: str) -> str:
 def click_the_jobs_panel(page, running: str) -> None:
     """A preprocess queued behind the running training run: pick each row, read it, cancel the queued one."""
     tab(page, "4 · Preprocess")
-    click(page, "Preprocess", wait=0)
+    click(page, "Preprocess")
     queued_note = page.get_by_text("Queued preprocess job")
     queued_note.wait_for(timeout=60_000)
     queued = re.search(r"Queued preprocess job (\S+):", queued_note.inner_text()).group(1)
     page.get_by_text("Jobs (they keep running when you close this page)").click()
     job_row(page, queued).wait_for(timeout=30_000)
     assert pick_job(page, queued).startswith(f"preprocess {queued}: queued")
-    click(page, "Stop", wait=0)
+    click(page, "Stop")
     page.get_by_text(f"Cancelled {queued}: it had not started.").wait_for(timeout=30_000)
     job_row(page, queued).get_by_role("gridcell", name="stopped", exact=True).wait_for(timeout=30_000)
     details = pick_job(page, running)
@@ -300,10 +290,20 @@ def timer_ticks(page, studio) -> list:
     return ticks
 
 
+def after_a_tick(page, ticks: list, timeout: float = 60) -> None:
+    """Wait until a timer ticked once more (``ticks`` from ``timer_ticks``) and its answer had time to land."""
+    page.wait_for_timeout(100)  # requests sent while the test slept are counted first
+    seen, deadline = len(ticks), time.monotonic() + timeout
+    while len(ticks) == seen:
+        assert time.monotonic() < deadline, "no timer ticked"
+        page.wait_for_timeout(200)
+    page.wait_for_timeout(1000)
+
+
 def polls_only_what_is_shown(page, studio) -> None:
     """On the Project tab (nothing to poll) with the Jobs panel closed no timer ticks; on Train its own does."""
     ticks = timer_ticks(page, studio)
-    page.wait_for_timeout(7000)  # (not time.sleep: playwright hands over requests only while it runs)
+    page.wait_for_timeout(5000)  # (not time.sleep: playwright hands over requests only while it runs)
     assert ticks == [], f"timers ticked on the Project tab: {ticks}"  # they tick every 2-3 s when on
     tab(page, "5 · Train")
     deadline = time.monotonic() + 60
@@ -334,7 +334,7 @@ def test_click_everything(studio):
         polls_only_what_is_shown(page, studio)
         tab(page, "Service")  # first: it rewrites the demo model, which the jobs below read
         click(page, "Scan for models")
-        click(page, "Write the tiny demo model", wait=6)
+        click(page, "Write the tiny demo model")
         page.get_by_text("Session profile: every tab's settings in one file").click()
         click(page, "Save settings")
         click(page, "Load settings")
@@ -342,7 +342,7 @@ def test_click_everything(studio):
         click_jobs_to_a_run(page, project)
         tab(page, "6 · Export & merge")
         click(page, "Find checkpoints")
-        click(page, "Export", wait=6)
+        click(page, "Export")
         click(page, "Merge into the base model")
         shot(page, "09-click-everything")
         browser.close()
