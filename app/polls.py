@@ -2,7 +2,7 @@
 panel's while the panel is open; a page on another tab sends no polls.
 
 A tab creates its timers with ``tab_timer`` inside its ``gr.Tab``; ``wire_tabs`` (called once the tabs are
-built) makes selecting a tab switch its own timers on and every other tab's off. The timers' tick events keep
+built) makes selecting a tab switch its own timers on and every other tab's off, and run its polls once. The timers' tick events keep
 their API names: an API client calls them whatever a page shows.
 """
 
@@ -36,13 +36,22 @@ def switched(timers: list[gr.Timer], own: set[int]) -> list:
     return [gr.Timer(active=timer._id in own) for timer in timers]
 
 
-def wire_tabs(root) -> dict:
-    """Selecting a tab turns its timers on and the others off. Returns {tab label: its timers}."""
+def ticks_of(root: gr.Blocks, timers: list[gr.Timer]) -> list:
+    """The handlers registered on ``timers``' ticks, in the order they were wired."""
+    ids = {timer._id for timer in timers}
+    return [fn for fn in root.fns.values() if any(target in ids and event == "tick" for target, event in fn.targets)]
+
+
+def wire_tabs(root: gr.Blocks) -> dict:
+    """Selecting a tab turns its timers on and the others off, then runs its polls once, so what it shows is
+    fresh at once rather than one interval later. Returns {tab label: its timers}."""
     owned = {tab: timers_in(tab) for tab in tabs_in(root)}
     timers = [timer for own in owned.values() for timer in own]
     for tab, own in owned.items():
-        tab.select(partial(switched, timers, {timer._id for timer in own}), None, timers, show_progress="hidden",
-                   api_visibility="private")
+        event = tab.select(partial(switched, timers, {timer._id for timer in own}), None, timers,
+                           show_progress="hidden", api_visibility="private")
+        for poll in ticks_of(root, own):
+            event = event.then(poll.fn, poll.inputs, poll.outputs, show_progress="hidden", api_visibility="private")
     return {tab.label: own for tab, own in owned.items()}
 
 

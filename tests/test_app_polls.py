@@ -51,6 +51,17 @@ def test_showing_a_tab_turns_on_its_timers_only(demo):
         assert len(updates) == len(POLLED)  # every tab timer is switched, on or off
 
 
+def test_showing_a_tab_refreshes_what_it_polls_at_once(demo):
+    """A timer switched on ticks one interval later; the tab's select runs its polls straight away."""
+    tabs = {block.label: block for block in demo.blocks.values() if isinstance(block, gr.Tab)}
+    for label in POLLED:
+        timers = {timer._id for timer in timers_in(tabs[label])}
+        polls = [fn.fn for fn in demo.fns.values() if any(t in timers and e == "tick" for t, e in fn.targets)]
+        chained = [fn.fn for fn in demo.fns.values() if fn.trigger_after is not None
+                   and fn.trigger_after == handler(demo, tabs[label], "select")._id]
+        assert polls and chained[:1] == polls[:1], label  # the first poll follows the switch
+
+
 def test_the_jobs_panel_polls_while_open(demo):
     panel = next(block for block in demo.blocks.values() if isinstance(block, gr.Accordion)
                  and block.label.startswith("Jobs"))
