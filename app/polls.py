@@ -13,9 +13,10 @@ from functools import partial
 import gradio as gr
 
 
-def tab_timer(seconds: float) -> gr.Timer:
-    """A timer of the tab being built: off until ``wire_tabs`` switches it on with its tab."""
-    return gr.Timer(seconds, active=False)
+def tab_timer(seconds: float, first_tab: bool = False) -> gr.Timer:
+    """A timer of the tab being built: off until ``wire_tabs`` switches it on with its tab (on from the start
+    in the tab a page opens on)."""
+    return gr.Timer(seconds, active=first_tab)
 
 
 def timers_in(block) -> list[gr.Timer]:

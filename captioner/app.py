@@ -18,8 +18,10 @@ from app import dataset_ops as ops
 from app.caption_jobs import (
     BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, submit_captioning,
 )
+from app import polls
 from app.context import AppContext
 from app.peer import Peer, header
+from app.polls import tab_timer
 from app.status import kind_status
 from app.tabs import jobs_panel
 from app.wiring import first_cell, named
@@ -87,10 +89,10 @@ def caption_tab(ctx: AppContext):
             get = gr.Button("Download models (ACE-Step captioner + transcriber)")
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "caption"))
         fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "download"))
+        timer = tab_timer(2.0, first_tab=True)  # the page opens on this tab
     go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="caption")
     model_dirs = {dir_key(name): fields[dir_key(name)] for name in DOWNLOADABLE}
     get.click(*named(model_dirs, lambda values: download(ctx, values)), fetched, api_name="download_models")
-    timer = gr.Timer(2.0)
     timer.tick(lambda: kind_status(ctx.jobs, "caption"), outputs=status, api_name="caption_status",
                show_progress="hidden")
     timer.tick(lambda: kind_status(ctx.jobs, "download"), outputs=fetched, api_name="download_status",
@@ -109,7 +111,7 @@ def review_tab(ctx: AppContext, folder_default: str) -> None:
             folder = gr.Textbox(label="Song folder", scale=4, value=folder_default)
             load = gr.Button("Load")
         summary = gr.Markdown()
-        table = gr.Dataframe(value={"headers": ops.TABLE, "data": []}, headers=ops.TABLE, col_count=len(ops.TABLE),
+        table = gr.Dataframe(value={"headers": ops.TABLE, "data": []}, headers=ops.TABLE, column_count=len(ops.TABLE),
                              interactive=False, max_height=360)
         song = gr.Dropdown(label="Song", choices=[], allow_custom_value=True)
         open_button = gr.Button("Open")
@@ -133,4 +135,5 @@ def build_captioner_app(ctx: AppContext, trainer: Peer | None = None) -> gr.Bloc
         jobs_panel.build(ctx)
         folder = caption_tab(ctx)
         review_tab(ctx, folder.value)
+        polls.wire_tabs(demo)
     return demo

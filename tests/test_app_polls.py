@@ -75,3 +75,16 @@ def test_the_jobs_panel_polls_while_open(demo):
 def test_the_polls_keep_their_api_names(demo):
     names = {fn.api_name for fn in demo.fns.values()}
     assert {"jobs", *filter(None, POLLED.values())} <= names
+
+
+def test_the_captioner_polls_its_caption_tab_only_while_shown(tmp_path):
+    from captioner.app import build_captioner_app
+
+    roots = [str(tmp_path / "ck"), str(tmp_path / "state")]
+    app = build_captioner_app(AppContext(make_settings("127.0.0.1", 7862, False, None, roots, False), tmp_path / "ck",
+                                         tmp_path / "state"))
+    tabs = {block.label: block for block in app.blocks.values() if isinstance(block, gr.Tab)}
+    (timer,) = timers_in(tabs["Caption"])
+    assert timer.active  # the page opens on the Caption tab: its status polls from the start
+    switch = handler(app, tabs["Review"], "select")
+    assert not active(dict(zip([b._id for b in switch.outputs], switch.fn()))[timer._id])
