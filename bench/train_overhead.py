@@ -5,13 +5,19 @@ the tensor files, noise and timesteps, the cross-attention mask, loss, clipping,
 events). The bare step is the DiT with the same LoRA on one pre-built batch. The model is
 sized so compute dominates on a CPU (goal: ratio <= 1.05).
 
-    python -m bench.train_overhead [--hidden 512 --layers 8 --frames 256 --batch 2 --steps 12]
+    python -m bench.train_overhead [--hidden 512 --layers 8 --frames 256 --batch 2 --steps 12 --rounds 7]
+
+A shared machine's speed drifts between and within runs, so the two are interleaved: each round
+runs the bare loop, then ours, and gives one ratio of their median step times (neighbours in
+time see the same load; which one goes first alternates). The figure is the median of the rounds'
+ratios, with its quartiles.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -88,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--frames", type=int, default=256)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     spec = TinySpec(hidden_size=args.hidden, intermediate_size=3 * args.hidden, layers=args.layers,
@@ -100,18 +106,28 @@ def main(argv: list[str] | None = None) -> dict:
         info = find_model([root / "model"], "turbo")
         (root / "tensors").mkdir()
         synthetic_tensors(root / "tensors", info, args.batch * (args.steps + 2), args.frames, 64)
-        # A shared 2-core machine is noisy (+-15 % between runs): alternate the two, several
-        # rounds, and compare each one's best median.
         bare, ours = [], []
-        for round_ in range(args.rounds):
+        for round_ in range(args.rounds):  # alternate which goes first, so neither always runs warmer
+            if round_ % 2:
+                ours.append(our_step_seconds(root, root / "tensors", args, f"run{round_}"))
             bare.append(bare_step_seconds(info, args))
-            ours.append(our_step_seconds(root, root / "tensors", args, f"run{round_}"))
-        bare, ours = min(bare), min(ours)
+            if not round_ % 2:
+                ours.append(our_step_seconds(root, root / "tensors", args, f"run{round_}"))
     figures = {"hidden": args.hidden, "layers": args.layers, "frames": args.frames, "batch": args.batch,
-               "our_step_s": round(ours, 4), "bare_step_s": round(bare, 4), "overhead_ratio": round(ours / bare, 3)}
+               "steps": args.steps, "rounds": args.rounds, "our_step_s": round(statistics.median(ours), 4),
+               "bare_step_s": round(statistics.median(bare), 4), **ratio_figures(bare, ours)}
     print(json.dumps(figures))
     write_result("train_overhead_cpu", figures, args.results_dir)
     return figures
+
+
+def ratio_figures(bare: list[float], ours: list[float]) -> dict:
+    """Median of the per-round ratios (ours / bare), the quartiles and the extremes."""
+    ratios = sorted(o / b for b, o in zip(bare, ours))
+    quartiles = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else [ratios[0]] * 3
+    return {"overhead_ratio": round(statistics.median(ratios), 3),
+            "ratio_iqr": [round(quartiles[0], 3), round(quartiles[2], 3)],
+            "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)]}
 
 
 if __name__ == "__main__":
