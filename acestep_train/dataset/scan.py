@@ -129,7 +129,7 @@ def _with_handle(path: Path, check):
 
     try:
         with soundfile.SoundFile(str(path)) as handle:
-            return _checked(path, handle, check)
+            return check(handle)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise AudioError(f"{path}: corrupt audio data ({error})") from error
 

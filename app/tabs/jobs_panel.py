@@ -64,8 +64,10 @@ def build(ctx: AppContext) -> None:
             stop = gr.Button("Stop", variant="stop", scale=1)
             show = gr.Button("Show status and log", scale=1)
         details = gr.Textbox(label="Status and log", lines=14, max_lines=30)
-    panel_timer(panel, 2.0, lambda: job_rows(store), table).tick(lambda: job_rows(store), outputs=table, api_name="jobs",
-                                                                 show_progress="hidden")
+    def rows() -> list[list]:
+        return job_rows(store)
+
+    panel_timer(panel, 2.0, rows, table).tick(rows, outputs=table, api_name="jobs", show_progress="hidden")
     table.select(first_cell, None, job_id)
     stop.click(lambda job: stop_job(store, job), job_id, table, api_name="stop_job")
     show.click(lambda job: job_details(store, job), job_id, details, api_name="job_log")

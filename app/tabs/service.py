@@ -9,8 +9,8 @@ from acestep_train.models.discovery import discover_models
 from acestep_train.models.download import ALIASES
 from acestep_train.models.variants import OFFICIAL_DIT_REPOS
 from app.context import AppContext
-from app.polls import tab_timer
 from app.errors import UserError
+from app.polls import tab_timer
 from app.status import kind_status
 
 COLUMNS = ["name", "layout", "variant", "official", "parameters (M)", "dtype", "status"]
