@@ -150,8 +150,8 @@ def check_free(output: Path) -> None:
 def earlier_run(output: Path) -> list[str]:
     """What of an earlier run the folder holds (empty when none)."""
     found = [name for name in EARLIER if (output / name).exists()]
-    if "checkpoints" in found and not any((output / "checkpoints").iterdir()):
-        found.remove("checkpoints")
+    if "checkpoints" in found and not any(p.name.isdigit() for p in (output / "checkpoints").iterdir()):
+        found.remove("checkpoints")  # only leftovers of an interrupted save (cleaned at the start)
     return found
 
 
