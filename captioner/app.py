@@ -30,6 +30,7 @@ from captioner.omni_backend import CAPTION_PROMPT, TRANSCRIBE_PROMPT
 MODES = {"Caption all": ["librosa", "acestep-captioner"], "Transcribe only": ["acestep-transcriber"],
          "Analyze only": ["librosa"]}
 DOWNLOADABLE = ("acestep-captioner", "acestep-transcriber")
+DOWNLOAD = "captioner_download"  # the job kind: the trainer's model downloads are shown in the trainer only
 
 
 def require_downloaded(backends: list[str], dirs: dict[str, str]) -> None:
@@ -52,7 +53,7 @@ def download(ctx: AppContext, values: dict) -> str:
     command = ["captioner", "--download-only", "--backend", ",".join(DOWNLOADABLE)]
     for backend in DOWNLOADABLE:
         command += [MODEL_FLAGS[backend], str(ctx.path(values[dir_key(backend)], f"{backend} model folder"))]
-    job = ctx.jobs.submit("download", command, ctx.work_root / "downloads" / "captioner", gpus=[])
+    job = ctx.jobs.submit(DOWNLOAD, command, ctx.work_root / "downloads" / "captioner", gpus=[])
     return f"download job {job.id}: {job.status}"
 
 
@@ -88,14 +89,14 @@ def caption_tab(ctx: AppContext):
             go = gr.Button("Start", variant="primary")
             get = gr.Button("Download models (ACE-Step captioner + transcriber)")
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "caption"))
-        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "download"))
+        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, DOWNLOAD))
         timer = tab_timer(2.0, first_tab=True)  # the page opens on this tab
     go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="caption")
     model_dirs = {dir_key(name): fields[dir_key(name)] for name in DOWNLOADABLE}
     get.click(*named(model_dirs, lambda values: download(ctx, values)), fetched, api_name="download_models")
     timer.tick(lambda: kind_status(ctx.jobs, "caption"), outputs=status, api_name="caption_status",
                show_progress="hidden")
-    timer.tick(lambda: kind_status(ctx.jobs, "download"), outputs=fetched, api_name="download_status",
+    timer.tick(lambda: kind_status(ctx.jobs, DOWNLOAD), outputs=fetched, api_name="download_status",
                show_progress="hidden")
     return fields["folder"]
 

@@ -8,6 +8,7 @@ auto-labeler) set; auto-labeling never overwrites them unless asked.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -65,6 +66,8 @@ class Sample:
             if source not in OWNER_SOURCES and name in self.edited and not overwrite:
                 continue
             value = coerce(name, value)
+            if name == "keyscale":
+                check_key(value)
             if getattr(self, name) != value:
                 setattr(self, name, value)
                 changed.append(name)
@@ -106,6 +109,18 @@ def coerce(name: str, value):
     if name == "timesignature" and value not in (None, ""):
         return str(value).split("/")[0].strip()  # "4/4" -> "4", as the pipeline writes it
     return "" if value is None else str(value)
+
+
+#: a key as ACE-Step writes it: a note A-G, an optional sharp or flat, an optional major / minor
+KEY = re.compile(r"[A-G](#|b|\u266f|\u266d)?\s*(major|minor|maj|min|m)?", re.IGNORECASE)
+
+
+def check_key(value: str) -> None:
+    """A key typed or imported: blank, or a note A-G with #/b and major/minor (ValueError naming the field)."""
+    text = value.strip()
+    if text and not KEY.fullmatch(text):
+        raise ValueError(f"keyscale (Key): {value!r} is not a key; write a note A to G, then # or b if needed, "
+                         "then major or minor, e.g. F# minor")
 
 
 def is_unset(sample: Sample, name: str) -> bool:

@@ -40,7 +40,7 @@ def tab(page, name: str) -> None:
 def songs_in(folder) -> None:
     """What the musician copies in: three songs, one broken file, and a CSV from another tool."""
     for index in range(3):
-        soundfile.write(folder / f"song{index}.wav", tone(1.6 + 0.4 * index, freq=220 + 70 * index), 48000)
+        soundfile.write(folder / f"song{index}.wav", tone(10.4 + 0.4 * index, freq=220 + 70 * index), 48000)
     (folder / "broken.wav").write_bytes(b"RIFF this is not audio")
     (folder / "labels.csv").write_text("filename,caption,genre,bpm,keyscale,timesignature,lyrics,language\n"
                                        "song0.wav,warm synth pads,ambient,128,G major,4,,en\n"
@@ -79,7 +79,7 @@ def label(page, studio, ticks: list) -> None:
     page.get_by_role("button", name="Label", exact=True).click()
     page.get_by_text("Started autolabel job").wait_for(timeout=30_000)
     status = wait_text(status_box(page), "Summary:", TIMEOUT)
-    assert "autolabel" in status and ": finished" in status and "captioned" in status
+    assert "autolabel" in status and ": finished" in status and "labelled" in status
     after_a_tick(page, ticks)  # the poll ran again: the button's message is still there
     assert page.get_by_text("Started autolabel job").is_visible()
     song0 = json.loads((studio.base / "datasets" / "my-band" / "songs" / "song0.json").read_text())
@@ -196,7 +196,7 @@ def click_project_and_dataset(page, studio, project) -> None:
     fill(page, "Project folder (new or existing)", str(project))
     click(page, "Open or create")
     for index in range(2):
-        soundfile.write(project / "songs" / f"take{index}.wav", tone(1.6 + index), 48000)
+        soundfile.write(project / "songs" / f"take{index}.wav", tone(10.4 + index), 48000)  # >= 10 s: trainable
     (project / "songs" / "take.csv").write_text("filename,caption\ntake0.wav,a slow take\n")
     tab(page, "2 · Dataset")
     click(page, "Scan")
