@@ -89,7 +89,7 @@ def download_model(
     if not info.usable:  # huggingface_hub returns what is on disk when it cannot reach the hub, without an error
         hints = "\n".join(s.manual_hint() for s in steps)
         raise DownloadError(
-            f"{model_dir.name} was not downloaded ({'; '.join([*(f'missing {x}' for x in info.missing), *info.problems])})"
-            f": the hub could not be reached (offline?) or does not hold these files.\n"
+            f"{model_dir.name} is still incomplete ({'; '.join([*(f'missing {x}' for x in info.missing), *info.problems])}"
+            f"): the hub could not be reached (offline?) or does not hold these files.\n"
             f"Without internet, fetch these on another machine and copy them here:\n{hints}")
     return model_dir
