@@ -93,11 +93,11 @@ def rank(backends: list[Backend], model_metadata: bool) -> list[Backend]:
 def drop_unsure(found: dict, backend: str, min_confidence: float, notes: list[str]) -> None:
     """Take out of one backend's ``found`` the values measured with less than ``min_confidence``."""
     sureness = found.get(CONFIDENCE, {})
-    for name, sure in list(sureness.items()):
-        if sure < min_confidence and name in found:
-            notes.append(f"{name} {found.pop(name)} from {backend} not written: confidence {sure:.2f} is below "
-                         f"the minimum {min_confidence:.2f}")
-            del sureness[name]
+    for name in [name for name, sure in sureness.items() if sure < min_confidence and name in found]:
+        notes.append(f"{name} {found.pop(name)} from {backend} not written: confidence {sureness[name]:.2f} is "
+                     f"below the minimum {min_confidence:.2f}")
+    if sureness:
+        found[CONFIDENCE] = {name: sure for name, sure in sureness.items() if name in found}
 
 
 def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummary,
