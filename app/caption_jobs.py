@@ -63,8 +63,12 @@ def captioner_command(ctx: AppContext, form: CaptionForm, events: str) -> list[s
 
 def label_flags(form: CaptionForm) -> list[str]:
     """The language hint, timed lyrics, Gemini and confidence options as ``python -m captioner`` flags."""
-    if not 0.0 <= form.min_confidence <= 1.0:
-        raise UserError(f"Minimum confidence must be between 0 and 1, not {form.min_confidence:g}.")
+    try:
+        least = float(form.min_confidence or 0.0)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"Minimum confidence: {form.min_confidence!r} is not a number.") from error
+    if not 0.0 <= least <= 1.0:
+        raise UserError(f"Minimum confidence must be between 0 and 1, not {least:g}.")
     language = form.language.strip()
     if language and normalize.language(language) in (None, "unknown"):
         raise UserError(f"Language {language!r} is not a language code ACE-Step knows (en, ja, yue, ...); "
@@ -73,7 +77,7 @@ def label_flags(form: CaptionForm) -> list[str]:
     flags += ["--timestamps"] if form.timestamps else []
     flags += ["--gemini-lyrics"] if form.gemini_lyrics else []
     flags += ["--gemini-model", form.gemini_model.strip()] if form.gemini_model.strip() else []
-    return flags + (["--min-confidence", f"{form.min_confidence:g}"] if form.min_confidence else [])
+    return flags + (["--min-confidence", f"{least:g}"] if least else [])
 
 
 def label_fields() -> dict:

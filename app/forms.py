@@ -155,7 +155,7 @@ class CaptionForm(Form):
     tag: str
     mode: str = ""
     model_metadata: bool = False  # BPM / key / meter: the model's over the analysis's
-    min_confidence: float = 0.0  # measured values less sure than this are not written
+    min_confidence: Number = 0.0  # measured values less sure than this (0-1) are not written; blank: 0
     language: str = ""  # the sung language (blank: detected)
     timestamps: bool = False  # timed lyrics as {stem}.lrc
     gemini_lyrics: bool = False
