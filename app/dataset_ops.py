@@ -54,7 +54,9 @@ def scan(ctx: AppContext, folder: str, txt_mode: str):
 def load_sample(ctx: AppContext, folder: str, name: str, txt_mode: str) -> Sample:
     if not name:
         raise UserError("Choose a song first.")
-    audio = ctx.path(str(Path(folder) / name), "song")
+    typed = Path(folder.strip()) / name
+    ctx.path(str(typed), "song")  # the song (a link's target included) lies in the roots
+    audio = ctx.path(str(typed.parent), "song folder") / typed.name  # named by the link, as a scan names it
     if not audio.is_file():
         raise UserError(f"{audio}: no such song")
     sample = Sample(audio)
@@ -65,6 +67,8 @@ def load_sample(ctx: AppContext, folder: str, name: str, txt_mode: str) -> Sampl
 def open_sample(ctx: AppContext, folder: str, name: str, txt_mode: str) -> list:
     """[audio for the player, then the FIELDS in order]."""
     sample = load_sample(ctx, folder, name, txt_mode)
+    if not sample.usable:
+        gr.Warning(f"{name}: {sample.status}")
     audio = str(sample.audio_path)
     if not ctx.served(sample.audio_path):
         gr.Warning(f"{sample.audio_path.parent} is not a folder this studio serves, so the browser cannot play it; "

@@ -10,8 +10,6 @@ editor.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
 from app import dataset_ops as ops
@@ -32,19 +30,26 @@ MODES = {"Caption all": ["librosa", "acestep-captioner"], "Transcribe only": ["a
 DOWNLOADABLE = ("acestep-captioner", "acestep-transcriber")
 
 
-def require_downloaded(backends: list[str], dirs: dict[str, str]) -> None:
-    """An ACE-Step model that is not in its folder yet stops the start with what to do."""
+def require_downloaded(ctx: AppContext, backends: list[str], dirs: dict[str, str]) -> None:
+    """An ACE-Step model that is not in its folder yet stops the start with what to do.
+
+    Each folder is held to the roots before anything in it is looked at: a folder outside them is
+    refused with the same words whether or not it holds a model (no existence oracle)."""
     for backend in backends:
-        folder = (dirs.get(backend) or "").strip()
-        if backend in DOWNLOADABLE and folder and not (Path(folder) / "config.json").is_file():
-            raise gr.Error(f"{backend} is not downloaded yet ({folder} has no config.json). Press 'Download "
+        typed = (dirs.get(backend) or "").strip()
+        if backend not in DOWNLOADABLE or not typed:
+            continue
+        folder = ctx.path(typed, f"{backend} model folder")
+        if not (folder / "config.json").is_file():
+            raise gr.Error(f"{backend} is not downloaded yet ({typed} has no config.json). Press 'Download "
                            "models' first, or choose 'Analyze only', which needs no model.")
 
 
 def start(ctx: AppContext, values: dict) -> str:
     form = caption_form(values)
     form = form.but(backends=form.backends or MODES[form.mode])  # no backend ticked: the mode's
-    require_downloaded(form.backends, form.model_dirs)
+    ctx.path(form.folder, "song folder")  # the song folder first, as the job command checks it
+    require_downloaded(ctx, form.backends, form.model_dirs)
     return submit_captioning(ctx, "caption", form)
 
 

@@ -86,3 +86,18 @@ def test_default_mode_without_weights_says_download_first(captioner):
     assert answer.startswith("download job")
     status = wait_for(client, "/download_status", 90)
     assert ": failed" in status and "could not download ACE-Step/acestep-captioner" in status
+
+
+def test_an_outside_model_folder_gets_one_answer_whatever_it_holds(captioner, tmp_path):
+    client, songs, _ = captioner
+    answers = []
+    for name, holds_model in (("with-model", True), ("empty", False)):
+        folder = tmp_path / name
+        folder.mkdir()
+        if holds_model:
+            (folder / "config.json").write_text("{}")
+        with pytest.raises(Exception) as refused:
+            client.predict(folder=str(songs), mode="Caption all", backends=[], acestep_captioner_dir=str(folder),
+                           acestep_transcriber_dir=str(folder), api_name="/caption")
+        answers.append(str(refused.value).replace(str(folder), "<folder>"))
+    assert answers[0] == answers[1] and "outside the folders this studio serves" in answers[0]  # no oracle

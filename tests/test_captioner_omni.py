@@ -74,7 +74,8 @@ def test_chat_is_the_model_cards_contract(omni_dir, role, task):
     assert len(calls) == 1  # one question: no extra JSON / metadata prompt
     assert calls[0]["prompt"] == task and len(calls[0]["samples"]) == 2 * 16000
     assert calls[0]["prompt_text"] == (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
-                                       f"{task}\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>\n<|im_start|>assistant\n")
+                                       f"{task}\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>\n"
+                                       "<|im_start|>assistant\n")
     assert set(fields) <= {*backend.provides, NOTES}
     ids = backend.prepare(calls[0]["samples"], task)["input_ids"][0].tolist()  # the order in the token ids
     tokenizer = backend.processor.tokenizer
@@ -91,7 +92,8 @@ def test_task_prompt_override(omni_dir):
     calls = recorder(backend)
     backend.caption(Audio(Path("song.wav"), tone(1.0, rate=16000), 16000))
     assert calls[0]["prompt"] == "*Task* Describe the drums only"
-    assert "user\n*Task* Describe the drums only\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>" in calls[0]["prompt_text"]
+    assert ("user\n*Task* Describe the drums only\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>"
+            in calls[0]["prompt_text"])
     assert SYSTEM_PROMPT in calls[0]["prompt_text"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 
@@ -140,3 +141,21 @@ def test_import_another_trainers_dataset(folder):
     (folder / "bad.json").write_text(json.dumps({"samples": [{"audio_path": "a.wav", "bpm": "fast"}]}))
     with pytest.raises(ValueError, match=r"bad.json: sample 0 \(a.wav\): bpm must be a number"):
         load_dataset(folder / "bad.json")
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "@SUM(A1:A9)", "+1+1", "-2+3", "\tcmd", "\rcmd",
+            "'=already quoted", "''@two", "it's fine", "plain"]
+
+
+def test_dataset_csv_escapes_formula_cells_and_reads_them_back(tmp_path):
+    samples = [Sample(tmp_path / f"s{i}.wav", caption=text, genre=text) for i, text in enumerate(FORMULAS)]
+    samples.append(Sample(tmp_path / "=cmd.wav", caption="named like a formula"))
+    write_csv(tmp_path / "dataset.csv", samples)
+    with open(tmp_path / "dataset.csv", newline="", encoding="utf-8") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]  # nothing a sheet would run
+    assert "'=HYPERLINK(\"http://evil.example\",\"click\")" in cells and "'''@two" in cells
+    rows = read_csv(tmp_path / "dataset.csv")
+    assert [rows[f"s{i}.wav"]["caption"] for i in range(len(FORMULAS))] == FORMULAS  # the round trip keeps them
+    assert [rows[f"s{i}.wav"]["genre"] for i in range(len(FORMULAS))] == FORMULAS
+    assert rows["=cmd.wav"]["caption"] == "named like a formula"

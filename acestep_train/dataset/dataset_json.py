@@ -21,7 +21,7 @@ from pathlib import Path
 
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
-from acestep_train.paths import env_roots, readable_link
+from acestep_train.paths import env_roots, named_location, readable_link
 from acestep_train.dataset.record import PROMPT_OVERRIDES, SIDECAR_FIELDS, TAG_POSITIONS, Sample, coerce
 
 PATH_KEYS = ("audio_path", "path", "filename", "file")
@@ -59,7 +59,7 @@ def save_dataset(path: str | Path, meta: DatasetMeta, samples: list[Sample]) -> 
     base = path.parent.resolve()
     records, excluded = [], []
     for sample in samples:
-        audio = sample.audio_path.resolve()
+        audio = named_location(sample.audio_path)  # a symlinked song keeps its link's name
         record = {k: v for k, v in sample.sidecar().items() if k != "filename"}
         record["audio_path"] = str(audio.relative_to(base)) if audio.is_relative_to(base) else str(audio)
         record["prompt_override"] = sample.prompt_override
