@@ -14,7 +14,8 @@ import gradio as gr
 
 from app import dataset_ops as ops
 from app.caption_jobs import (
-    BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, submit_captioning,
+    BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, label_fields,
+    submit_captioning,
 )
 from app import polls
 from app.context import AppContext
@@ -70,10 +71,8 @@ def settings_rows(ctx: AppContext, fields: dict) -> None:
     with gr.Row():
         fields.update({dir_key(name): gr.Textbox(label=f"{name} model folder",
                                                  value=str(ctx.checkpoint_root / name)) for name in MODEL_FLAGS})
-    with gr.Row():
-        fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
-        fields["model_metadata"] = gr.Checkbox(
-            label="Use the captioner's BPM / key / time signature (default: librosa's measurement wins)", value=False)
+    fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
+    fields.update(label_fields())
     fields.update(key_fields())
     with gr.Accordion("Advanced: task prompts", open=False):
         gr.Markdown("The ACE-Step models were fine-tuned on these exact task texts; leave them empty to use them.")
@@ -125,12 +124,14 @@ def review_tab(ctx: AppContext, folder_default: str) -> None:
                          gr.Textbox(label=name, lines=6 if name == "lyrics" else 1)) for name in ops.FIELDS}
         save = gr.Button("Save")
         saved = gr.Markdown()
+        loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
     load.click(lambda f: review_scan(ctx, f), folder, [table, song, summary], api_name="review_scan")
     table.select(first_cell, None, song)
-    open_button.click(lambda f, n: ops.open_sample(ctx, f, n, "caption"), [folder, song], [audio, *fields.values()],
-                      api_name="review_open")
-    save.click(*named({"folder": folder, "song": song, **fields},
-                      lambda v: ops.save_sample(ctx, v["folder"], v["song"], "caption", {k: v[k] for k in ops.FIELDS})),
+    open_button.click(lambda f, n: ops.open_sample(ctx, f, n, "caption"), [folder, song],
+                      [audio, *fields.values(), loaded], api_name="review_open")
+    save.click(*named({"folder": folder, "song": song, **fields, "loaded": loaded},
+                      lambda v: ops.save_sample(ctx, v["folder"], v["song"], "caption", {k: v[k] for k in ops.FIELDS},
+                                                v["loaded"])),
                saved, api_name="save_review")
 
 

@@ -14,8 +14,10 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the UI reads headers without importing torch
+    import torch
 
 from acestep_train import safe_json
 
