@@ -91,6 +91,7 @@ class TrainForm(Form):
     advanced: str = ""
     resume: str = ""
     use_estimate: bool = False
+    archive_previous: bool = False  # the run folder holds an earlier run: move it to archive/<time>/ first
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class ExportForm(Form):
     model: str
     strength: float
     merged: str
+    overwrite: bool = False  # replace an earlier export / merge of something else (the user's files moved aside)
 
 
 @dataclass(frozen=True)

@@ -51,26 +51,60 @@ def gpu_choice(gpus: list[str]) -> tuple[list[int], bool, list[str]]:
     return picked, True, ["--devices", str(len(picked))]
 
 
+def check_run_folder(ctx: AppContext, output: Path, resume: Path | None, archive: bool) -> None:
+    """Before a run is queued: the folder is not in use, and an earlier run there is resumed or archived."""
+    from acestep_train.train.run_folder import RunFolderError, check_free, earlier_run, next_free_folder
+
+    queued = [job for job in ctx.jobs.jobs() if job.kind == "train" and job.active
+              and Path(job.output_dir) == output]
+    if queued:
+        raise UserError(f"{output}: train job {queued[0].id} ({queued[0].status}) already uses this run folder; "
+                        f"wait for it, stop it, or press 'Use a new run folder' ({next_free_folder(output)})")
+    try:
+        check_free(output)
+    except RunFolderError as error:
+        raise UserError(str(error)) from error
+    found = earlier_run(output)
+    if archive and resume is not None:
+        raise UserError("'Archive the earlier run' starts a new run and 'Resume from' continues one: choose one.")
+    if found and not archive and (resume is None or not resume.resolve().is_relative_to(output.resolve())):
+        raise UserError(
+            f"{output} holds an earlier run ({', '.join(found)}); a new run there would mix its checkpoints with "
+            f"this one's. Choose one: press 'Use a new run folder' ({next_free_folder(output)}), tick 'Archive the "
+            "earlier run' (moved to archive/<time>/ in that folder), or resume it (Advanced: Find checkpoints, "
+            "then 'Resume from').")
+
+
+def new_run_folder(ctx: AppContext, output: str) -> str:
+    """The next free sibling of the Run folder: ``run`` -> ``run-2`` (what the refusal proposes)."""
+    from acestep_train.train.run_folder import earlier_run, next_free_folder
+
+    folder = ctx.path(output, "run folder")
+    if not folder.exists() or not earlier_run(folder):
+        return str(folder)
+    return str(ctx.path(str(next_free_folder(folder)), "run folder"))
+
+
 def start(ctx: AppContext, form: TrainForm) -> str:
     config, paths = resolved(ctx, form)  # refuse a bad setting now, not as a failed job
     if not (paths["tensors"] / "manifest.json").is_file():
         raise UserError(f"{paths['tensors']}: no preprocessed tensors (manifest.json); run Preprocess first")
-    extra = []
-    if form.advanced.strip():
-        file = paths["output"] / "advanced.json"
-        atomic_write_text(file, form.advanced)
-        extra += ["--config", str(file)]
+    extra, resume = [], None
     if form.resume:
         resume = ctx.path(form.resume, "checkpoint")
         if not (resume / TRAINER_STATE).is_file():
             raise UserError(f"{resume} holds an adapter but no trainer state, so a run cannot resume from it; "
                            "pick a step checkpoint (Find checkpoints)")
-        extra += ["--resume-from", str(resume)]
+    check_run_folder(ctx, paths["output"], resume, form.archive_previous)  # before anything is written or queued
+    if form.advanced.strip():
+        file = paths["output"] / "advanced.json"
+        atomic_write_text(file, form.advanced)
+        extra += ["--config", str(file)]
+    extra += ["--resume-from", str(resume)] if resume else []
+    extra += ["--archive-previous"] if form.archive_previous else []
     estimate = estimate_file(paths, form)
     extra += ["--from-estimate", str(estimate)] if estimate else []
     gpus, pin, flags = gpu_choice(form.gpus)
-    if (paths["output"] / "events.jsonl").is_file() and not form.resume:
-        gr.Warning(f"{paths['output']} holds an earlier run; its checkpoints may be replaced.")
     job = ctx.jobs.submit("train", ts.command(form, paths, extra + flags), paths["output"], gpus=gpus, pin_gpus=pin)
     text = f"Started train job {job.id} ({config.adapter.type}, {config.loop.epochs} epochs)."
     if job.status == "queued":

@@ -1,13 +1,15 @@
 """Crash safety: kill -9 a tiny training run at random moments, then resume from "latest".
 
 Each trial starts ``python -m acestep_train train`` (tiny model, a checkpoint every step; forked
-from ``bench.crash_worker`` so the imports are paid once), waits
-for its first checkpoint (before it there is nothing to resume: ``--resume-from latest`` then fails
-loudly rather than start over), sleeps a random time and sends SIGKILL. It then counts the
-half-written folders the kill left, resumes from ``latest`` in a fresh process and checks
-that the resume succeeded, used a complete checkpoint and lost at most one save interval.
+from ``bench.crash_worker`` so the imports are paid once) and kills it with SIGKILL at a random
+point of its progress, never on a clock: just before a random file-system operation counted from
+its first checkpoint (before it there is nothing to resume: ``--resume-from latest`` then fails
+loudly rather than start over), and at the latest two steps before its end, so the kill lands
+mid-run on a fast or a loaded machine alike. It then counts the half-written folders the kill
+left, resumes from ``latest`` in a fresh process and checks that the resume succeeded, used a
+complete checkpoint and lost at most one save interval.
 
-    python -m bench crash_resume [--trials 20] [--seed 0] [--max-delay 4]
+    python -m bench crash_resume [--trials 20] [--seed 0] [--max-ops 120]
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 SAVE_EVERY = 1
+SONGS = 3  # one step per song per epoch (batch size 1)
+MAX_OPS = 120  # file-system operations after the first checkpoint: about four steps' saves, prunes and best/
 REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
 class Trial:
-    delay_s: float  # time from the first checkpoint to the kill
+    after_ops: int  # the kill came before this file-system operation after the first checkpoint...
+    killed_at: str  # ...or at the fallback step; what the killed run wrote as its last word
     steps_logged: int  # last step the killed run logged
     latest: int | None  # step of the checkpoint "latest" resolved to
     lost_steps: int | None
@@ -55,7 +59,7 @@ def prepare(root: Path) -> tuple[Path, Path]:
     write_demo_model(models, "original", ("turbo",), seed=0)
     tensors = root / "tensors"
     tensors.mkdir()
-    synthetic_tensors(tensors, find_model([models], "turbo"), songs=3, frames=40, tokens=16)
+    synthetic_tensors(tensors, find_model([models], "turbo"), songs=SONGS, frames=40, tokens=16)
     return models, tensors
 
 
@@ -123,18 +127,22 @@ class Runner:
         self.process.wait(timeout=60)
 
 
-def run_trial(runner: Runner, models: Path, tensors: Path, output: Path, delay_s: float, epochs: int = 5) -> Trial:
-    """One kill -9 at ``delay_s`` after the first checkpoint, then a resume from latest to the end."""
+def killed_at(log: str) -> str:
+    from bench.crash_worker import KILL_LINE
+
+    lines = [line for line in Path(log).read_text(errors="replace").splitlines() if line.startswith(KILL_LINE)]
+    return lines[-1][len(KILL_LINE):] if lines else ""
+
+
+def run_trial(runner: Runner, models: Path, tensors: Path, output: Path, after_ops: int, epochs: int = 5) -> Trial:
+    """One kill -9 before file-system operation ``after_ops`` of the run, then a resume from latest to the end."""
     from acestep_train.train.checkpoints import latest_checkpoint
 
     log = str(output.with_suffix(".log"))
-    pid = runner.ask(args=command(models, tensors, output, epochs, False), log=log)["pid"]
-    deadline = time.monotonic() + 300
-    while not saved(output) and time.monotonic() < deadline:  # a kill before any save has nothing to resume
-        time.sleep(0.02)
-    time.sleep(delay_s)
-    os.killpg(pid, signal.SIGKILL)
+    kill = {"after_ops": after_ops, "by_step": SONGS * epochs - 2}
+    pid = runner.ask(args=command(models, tensors, output, epochs, False), log=log, kill=kill)["pid"]
     killed = runner.ask(reap=pid)["exit"]
+    where = killed_at(log)
     logged, partial = last_step(output), partial_folders(output)
     latest = latest_checkpoint(output / "checkpoints", warn=lambda message: None)
     step = int(latest.name) if latest else None
@@ -147,7 +155,7 @@ def run_trial(runner: Runner, models: Path, tensors: Path, output: Path, delay_s
     error = "" if code == 0 else Path(log).read_text(errors="replace")[-3000:]
     if killed != -signal.SIGKILL:
         error = f"the run ended before the kill (exit status {killed}); " + error
-    return Trial(round(delay_s, 3), logged, step, None if step is None else logged - step, partial,
+    return Trial(after_ops, where, logged, step, None if step is None else logged - step, partial,
                  code == 0 and finished and killed == -signal.SIGKILL, first, error)
 
 
@@ -155,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-delay", type=float, default=2.0, help="seconds after the first checkpoint")
+    parser.add_argument("--max-ops", type=int, default=MAX_OPS,
+                        help="the kill comes before a random file-system operation up to this one")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     trials = []
@@ -163,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         models, tensors = prepare(Path(tmp))
         runner = Runner()
         for index in range(args.trials):
-            trial = run_trial(runner, models, tensors, Path(tmp) / f"run{index}", rng.uniform(0, args.max_delay))
+            trial = run_trial(runner, models, tensors, Path(tmp) / f"run{index}", rng.randint(1, args.max_ops))
             trials.append(trial)
             print(f"trial {index + 1}: {'ok' if trial.ok else 'FAILED'} {asdict(trial)}", flush=True)
         runner.close()

@@ -1,9 +1,10 @@
 """The one small interface every captioning backend implements.
 
 ``caption(audio) -> fields``: a dict with any of ``caption``, ``genre``, ``bpm``, ``keyscale``,
-``timesignature``, ``lyrics``, ``language``, ``is_instrumental``, ``duration``, and two extras
-the batch handles itself: ``LINES`` (timed lyric lines, written as ``{stem}.lrc`` on request)
-and ``NOTES`` (warnings worth showing, e.g. "the decode was cut"). Backends load their model on
+``timesignature``, ``lyrics``, ``language``, ``is_instrumental``, ``duration``, and three extras
+the batch handles itself: ``LINES`` (timed lyric lines, written as ``{stem}.lrc`` on request),
+``NOTES`` (warnings worth showing, e.g. "the decode was cut") and ``CONFIDENCE`` (a measuring
+backend's confidence in 0-1 per field it gives, e.g. ``{"bpm": 0.8, "keyscale": 0.4}``). Backends load their model on
 first use and free it in ``unload`` (two-pass: caption everything, unload, transcribe).
 """
 
@@ -18,6 +19,7 @@ RATE = 16000  # what every speech/audio-language model here takes
 METADATA = ("bpm", "keyscale", "timesignature")  # measurable from the audio itself
 LINES = "_lines"
 NOTES = "_notes"
+CONFIDENCE = "_confidence"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from acestep_train.dataset import ScanOptions, scan_folder, write_sidecar
 from acestep_train.dataset.csv_io import write_csv
 from acestep_train.dataset.record import Sample, is_unset
 from acestep_train.events import EventLog
-from captioner.backend import LINES, METADATA, NOTES, RATE, Backend, load_audio
+from captioner.backend import CONFIDENCE, LINES, METADATA, NOTES, RATE, Backend, load_audio
 from captioner.http_client import CloudError
 from captioner.lyrics import to_lrc
 
@@ -80,7 +80,8 @@ def rank(backends: list[Backend], model_metadata: bool) -> list[Backend]:
 def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummary,
             model_metadata: bool = False) -> dict:
     """Every backend's fields for one song; the first backend to give a field wins (measured
-    metadata first, see the module docstring)."""
+    metadata first, see the module docstring). ``CONFIDENCE`` holds the winner's confidence for
+    the fields whose winner gave one."""
     found_by: dict[str, dict] = {}
     for backend in backends:
         try:
@@ -91,11 +92,16 @@ def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummar
             continue
         summary.notes += [(sample.audio_path.name, note) for note in found.pop(NOTES, [])]
         found_by[backend.name] = found
+    sureness = {name: found.pop(CONFIDENCE, {}) for name, found in found_by.items()}
     fields: dict = {}
+    confidence: dict = {}
     for name in {name for found in found_by.values() for name in found}:
         order = rank(backends, model_metadata) if name in METADATA else backends
-        fields[name] = next(found_by[b.name][name] for b in order if name in found_by.get(b.name, {}))
-    return fields
+        winner = next(b.name for b in order if name in found_by.get(b.name, {}))
+        fields[name] = found_by[winner][name]
+        if name in sureness[winner]:
+            confidence[name] = sureness[winner][name]
+    return fields | ({CONFIDENCE: confidence} if confidence else {})
 
 
 def write_lrc(sample: Sample, lines, overwrite: bool) -> None:
@@ -107,6 +113,7 @@ def write_lrc(sample: Sample, lines, overwrite: bool) -> None:
 def caption_one(sample: Sample, audio, backends: list[Backend], options: BatchOptions, summary: BatchSummary):
     fields = collect(sample, audio, backends, summary, options.model_metadata)
     lines = fields.pop(LINES, None)
+    fields.pop(CONFIDENCE, None)  # per-field confidences: the sidecar's provenance records them (issue 23)
     fields.pop("duration", None)  # the scan reads it from the file header
     if options.tag:
         fields["custom_tag"] = options.tag

@@ -1,8 +1,10 @@
-"""BPM, key, time signature and duration measured from the audio (no model): ``acestep_train.analysis``."""
+"""BPM, key, time signature and duration measured from the audio (no model): ``acestep_train.analysis``.
+
+Each measured field comes with the analysis's confidence in 0-1 under ``CONFIDENCE``."""
 
 from __future__ import annotations
 
-from captioner.backend import Audio, Backend
+from captioner.backend import CONFIDENCE, Audio, Backend
 
 
 class LibrosaAnalysis(Backend):
@@ -13,8 +15,13 @@ class LibrosaAnalysis(Backend):
         from acestep_train.dataset.analysis import analyze
 
         result = analyze(audio.path)  # its own decode: the same figures as `acestep_train analyze-audio`
-        fields = {"duration": result.duration}
-        for field, value in (("bpm", result.bpm), ("keyscale", result.key), ("timesignature", result.timesignature)):
+        fields: dict = {"duration": result.duration}
+        confidence = {}
+        for field, value, sure in (("bpm", result.bpm, result.bpm_confidence),
+                                   ("keyscale", result.key, result.key_confidence),
+                                   ("timesignature", result.timesignature, result.timesignature_confidence)):
             if value:
                 fields[field] = value
+                confidence[field] = round(float(sure), 3)
+        fields[CONFIDENCE] = confidence
         return fields

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench.analysis import bpm_ok, key_tolerant, main
+from bench.analysis import bpm_ok, key_error, key_tolerant, main, tempo_error
 from bench.analysis_set import pieces
 
 
@@ -18,6 +18,49 @@ def test_set_covers_keys_tempi_meters_and_variations():
     assert any(not p.drums for p in songs) and any(p.drift for p in songs) and any(p.key_change for p in songs)
     assert any(p.swing for p in songs) and any(p.detune_cents for p in songs)
     assert pieces(3, seed=5) == pieces(3, seed=5)  # a generator, reproducible
+
+
+def test_set_is_shaped_like_produced_songs():
+    songs = pieces(24)
+    slow = [p for p in songs if p.bpm < 90]
+    assert any(abs(p.bpm - target) < 1.5 for p in slow for target in (68, 72, 84))
+    assert sum(p.hats == 4 for p in slow) >= 3 and any(p.half_time for p in songs)
+    assert any(p.bass == "syncopated" for p in songs) and any(p.echo for p in songs)
+    assert all(any(getattr(p, trait) for p in songs) for trait in ("dense", "pad", "sidechain", "intro", "reverb",
+                                                                     "limiter", "powerchords", "final_chord"))
+    minor_relative = [p for p in songs if p.mode == "minor" and p.progression in (1, 3)]  # dwell on III
+    assert len(minor_relative) >= 4
+    assert sum(p.beats_per_bar == 3 for p in songs) >= 5
+
+
+def test_render_is_fast_and_deterministic():
+    import time
+
+    import numpy as np
+
+    from bench.synth import render
+
+    piece = pieces(3, seconds=8)[2]  # the half-time, sixteenths, syncopated, dense, reverb archetype
+    start = time.process_time()
+    first = render(piece)
+    assert time.process_time() - start < 10  # CPU seconds, a generous bound for 8 s of audio
+    assert np.array_equal(first, render(piece)) and 0.8 < np.abs(first).max() <= 0.9
+
+
+@pytest.mark.parametrize(("found", "truth", "kind"), [
+    (136, 68, "octave"), (84, 168, "octave"), (95, 72, "3:4"), (83, 123, "3:4"), (69, 68, None), (110, 68, "other"),
+    (None, 68, "none"),
+])
+def test_tempo_error_classes(found, truth, kind):
+    assert tempo_error(found, truth) == kind
+
+
+@pytest.mark.parametrize(("found", "truth", "kind"), [
+    ("C major", "A minor", "relative"), ("G major", "C major", "dominant"), ("F major", "C major", "dominant"),
+    ("C minor", "C major", "parallel"), ("D major", "C major", "other"), ("A minor", "A minor", None),
+])
+def test_key_error_classes(found, truth, kind):
+    assert key_error(found, truth) == kind
 
 
 @pytest.mark.parametrize(("found", "truth", "ok"), [
@@ -38,7 +81,9 @@ def test_writes_the_table(tmp_path):
     figures = main(["--count", "2", "--seconds", "6"], results_dir=tmp_path)
     record = json.loads((tmp_path / "analysis.json").read_text())
     assert record["songs"] == 2 and record["bpm_correct"].endswith("/2") and record["analysis_s_per_song"] > 0
-    assert set(record) >= {"bpm_octave_correct", "key_correct", "key_tolerant_correct", "meter_correct", "failures"}
+    assert set(record) >= {"bpm_octave_correct", "key_correct", "key_tolerant_correct", "meter_correct", "failures",
+                           "error_classes"}
+    assert set(record["error_classes"]) == {"tempo", "key"}
     table = (tmp_path / "analysis.md").read_text()
-    assert "| key_tolerant |" in table and "seconds per song" in table
+    assert "| key_tolerant |" in table and "seconds per song" in table and "Errors by class" in table
     assert all(failure["missed"] for failure in figures["failures"])  # a listed song names what it missed

@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 import soundfile
 
+from acestep_train.dataset import ScanOptions, scan_folder
 from acestep_train.events import read_events
 from audio_fixtures import click_track, tone
 from captioner.__main__ import build_parser, config_from_args
 from captioner.__main__ import main as captioner_main
-from captioner.backend import NOTES, Backend
-from captioner.batch import BatchOptions, caption_folder
+from captioner.backend import CONFIDENCE, NOTES, Backend, load_audio
+from captioner.batch import BatchOptions, BatchSummary, caption_folder, collect
 from captioner.config import CaptionConfig
 from captioner.job import passes, run_passes
+from captioner.librosa_backend import LibrosaAnalysis
 from captioner.omni_backend import OmniSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,6 +175,22 @@ def test_measured_metadata_wins_over_mined_unless_asked(tmp_path, model_metadata
     assert found["genre"] == "pop" and found["caption"] == "a waltz"  # only the model gives these
 
 
+@pytest.mark.parametrize("model_metadata", [False, True])
+def test_confidence_travels_with_the_winning_value(tmp_path, model_metadata):
+    model = Fake("acestep-captioner", {"caption": "a waltz", "bpm": 120, "keyscale": "C major"})
+    measured = Fake("librosa", {"bpm": 96, "keyscale": "A minor", CONFIDENCE: {"bpm": 0.9, "keyscale": 0.3}})
+    measured.measures = True
+    folder = songs(tmp_path / "songs", ("a",))
+    sample = next(iter(scan_folder(folder, ScanOptions())))
+    fields = collect(sample, load_audio(folder / "a.wav"), [model, measured], BatchSummary(), model_metadata)
+    if model_metadata:  # the model's values won: no measured confidence claims them
+        assert fields["bpm"] == 120 and CONFIDENCE not in fields
+    else:
+        assert fields["bpm"] == 96 and fields[CONFIDENCE] == {"bpm": 0.9, "keyscale": 0.3}
+    caption_folder(folder, [model, measured], BatchOptions(model_metadata=model_metadata))
+    assert CONFIDENCE not in sidecar(folder, "a")  # not a sidecar field (ACE-Step's tools read the sidecar)
+
+
 def test_download_only_needs_an_ace_step_backend_and_a_folder(tmp_path, capsys):
     assert captioner_main(["--download-only", "--backend", "librosa"]) == 2
     assert "needs --backend acestep-captioner" in capsys.readouterr().err
@@ -196,6 +214,9 @@ def test_cli_with_librosa(tmp_path, capsys):
     (tmp_path / "bad.wav").write_text("not audio")
     assert captioner_main(["--audio-dir", str(tmp_path), "--backend", "librosa"]) == 0
     assert sidecar(tmp_path, "click")["bpm"] == 100
+    fields = LibrosaAnalysis().caption(load_audio(tmp_path / "click.wav"))
+    assert fields["bpm"] == 100 and set(fields[CONFIDENCE]) == {"bpm", "keyscale", "timesignature"} & set(fields)
+    assert all(0 < value <= 1 for value in fields[CONFIDENCE].values())
     output = capsys.readouterr().out
     assert "captioned 1, skipped 0, failed 1" in output and "bad.wav: unreadable" in output
     assert captioner_main(["--audio-dir", str(tmp_path), "--backend", "nope"]) == 2

@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a GPU preset (8gb, 12gb, 16gb, 24gb, 48gb, quick_test, high_quality or a file); "
                              "'auto' picks by the detected GPU")
     parser.add_argument("--checkpoint-dir", action="append", metavar="DIR")
+    parser.add_argument("--archive-previous", action="store_true",
+                        help="the run folder holds an earlier run: move it into <output>/archive/<time>/ and start "
+                             "fresh (without this, a fresh run there is refused; --resume-from latest continues it)")
     for flag, (field, kind) in FLAGS.items():
         parser.add_argument(flag, type=kind, default=None, help=f"config: {field}")
     for flag, field in SWITCHES.items():
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     repo = str(Path(__file__).resolve().parents[2])
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
     try:
-        result = run_training(config)
+        result = run_training(config, archive_previous=args.archive_previous)
     except TrainingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -37,28 +37,43 @@ def how_to(kind: str, fmt: str, written) -> str:
 
 def export(ctx: AppContext, form: ExportForm) -> str:
     """Each chosen format into ``<output>/<format>``; every file is read back by the library."""
-    from acestep_train.export.exporter import export_adapter
     from acestep_train.export.load import load_adapter
+    from acestep_train.export.model_check import check_shapes, model_for_adapter
 
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to export (Find checkpoints).")
     if not form.formats:
         raise UserError("Choose at least one format.")
     source, output = ctx.path(form.checkpoint, "checkpoint"), ctx.path(form.output, "export folder")
-    lines = []
     try:
         adapter = load_adapter(source)
         if form.trigger.strip():
             adapter.metadata["trigger_word"] = form.trigger.strip()
-        for fmt in form.formats:
-            as_lora = form.lokr_as_lora and adapter.kind == "lokr"
-            written = export_adapter(adapter, fmt, output / fmt if len(form.formats) > 1 else output,
-                                     lokr_to_lora=as_lora)
-            kind = "lora" if as_lora else adapter.kind
-            lines.append(f"{fmt}: wrote {written}, read back and verified.\n    {how_to(kind, fmt, written)}")
+        model = model_for_adapter(adapter, source, [str(ctx.checkpoint_root)], required=False)
+        if model is not None:
+            check_shapes(adapter, model)  # before anything is written
+        lines = export_formats(adapter, form, output)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
-    return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name}:\n" + "\n".join(lines)
+    checked = f"shapes checked against {model.name}" if model else "no base model found to check its shapes"
+    return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n" + "\n".join(lines)
+
+
+def export_formats(adapter, form: ExportForm, output) -> list[str]:
+    """Every folder checked first (nothing written when one is refused), then each format written."""
+    from acestep_train.export.exporter import export_adapter, export_identity
+    from acestep_train.export.output_folder import check_output, moved_note
+
+    folders = {fmt: output / fmt if len(form.formats) > 1 else output for fmt in form.formats}
+    plans = {fmt: check_output(folder, export_identity(adapter), form.overwrite) for fmt, folder in folders.items()}
+    lines = []
+    for fmt, plan in plans.items():
+        as_lora = form.lokr_as_lora and adapter.kind == "lokr"
+        written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, plan=plan)
+        kind = "lora" if as_lora else adapter.kind
+        lines.append(f"{fmt}: wrote {written}, read back and verified{moved_note(plan)}.\n"
+                     f"    {how_to(kind, fmt, written)}")
+    return lines
 
 
 def merge(ctx: AppContext, form: ExportForm) -> str:
@@ -67,7 +82,7 @@ def merge(ctx: AppContext, form: ExportForm) -> str:
     output = ctx.path(form.merged, "merged model folder")
     command = ["--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
                "--adapter", str(ctx.path(form.checkpoint, "checkpoint")), "--strength", str(form.strength),
-               "--output-dir", str(output)]
+               "--output-dir", str(output)] + (["--overwrite"] if form.overwrite else [])
     job = ctx.jobs.submit("merge", command, output, gpus=[])  # CPU only: never waits behind training
     return submitted(ctx.jobs, job)
 
@@ -91,6 +106,10 @@ def build(ctx: AppContext) -> dict:
             info="A LoKr's diffusers form loads only with pipe.transformer.load_lora_adapter(..., "
                  "prefix='transformer'). Tick to write its exact LoRA form instead, which pipe.load_lora_weights, "
                  "ACE-Step and ComfyUI load as a plain LoRA (refused, with the rank needed, when over 128).")
+        fields["overwrite"] = gr.Checkbox(
+            False, label="Replace the earlier export",
+            info="An export or merge folder holds one adapter. Tick to replace an earlier export of another adapter "
+                 "there; files the studio did not write are moved to a '.replaced-<time>' folder beside it.")
         go = gr.Button("Export", variant="primary")
         done = gr.Textbox(label="Export result: the files and how to load them", lines=7)
         with gr.Row():

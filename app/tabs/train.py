@@ -41,7 +41,7 @@ def gpu_line(gpus, preset) -> str:
     return f"{names}. Preset picked for this card: **{preset.name}** ({preset.title})."
 
 
-def run_section(ctx: AppContext, gpus, preset) -> dict:
+def run_section(ctx: AppContext, gpus, preset) -> tuple[dict, gr.Button]:
     with gr.Row():
         fields = {"model": model_picker(ctx),
                   "preset": gr.Dropdown([(p.title, p.name) for p in builtin_presets()], value=preset.name,
@@ -51,8 +51,13 @@ def run_section(ctx: AppContext, gpus, preset) -> dict:
                                            label="GPUs (several: one DDP run)", visible=len(gpus) > 1)}
     with gr.Row():
         fields.update(tensors=gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors")),
-                      output=gr.Textbox(label="Run folder", value=str(ctx.work_root / "run")))
-    return fields
+                      output=gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=2))
+        with gr.Column(min_width=160):
+            fields["archive_previous"] = gr.Checkbox(
+                False, label="Archive the earlier run",
+                info="When the Run folder holds an earlier run: move it to archive/<time>/ there, then start fresh")
+            new_folder = gr.Button("Use a new run folder", size="sm")
+    return fields, new_folder
 
 
 def adapter_section() -> dict:
@@ -120,7 +125,7 @@ def build(ctx: AppContext) -> dict:
     preset = pick_preset(gpus[0].total_gb if gpus else None)
     with gr.Tab("5 · Train"):
         gr.Markdown("Needs the tensor folder from step 4. " + gpu_line(gpus, preset))
-        fields = run_section(ctx, gpus, preset)
+        fields, new_folder = run_section(ctx, gpus, preset)
         adapter, lora_row, lokr_row = adapter_section()
         fields.update(adapter, **basic_section())
         for name, value in zip(FILLED, actions.preset_fill(preset.name, "lora", list(FILLED))):
@@ -130,12 +135,14 @@ def build(ctx: AppContext) -> dict:
         defaults = TrainForm.of({name: box.value for name, box in fields.items()})
         memory_note = gr.Markdown(actions.vram(ctx, defaults))
         extra, tools = advanced_section()
+        tools["new_folder"] = new_folder
         ui = monitor_section(bool(gpus))
         ui["timer"] = tab_timer(3.0)
     fields.update(extra)
     wire(ctx, fields, tools, ui, memory_note)
     wire_presets(fields, lora_row, lokr_row)
-    return {name: box for name, box in fields.items() if name not in ("gpus", "resume", "use_estimate")}
+    return {name: box for name, box in fields.items()
+            if name not in ("gpus", "resume", "use_estimate", "archive_previous")}
 
 
 def wire_presets(fields: dict, lora_row, lokr_row) -> None:
@@ -168,6 +175,8 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
     tools["estimate"].click(*form_event(lambda form: actions.estimate(ctx, form)), ui["note"], api_name="estimate")
     tools["show"].click(*form_event(lambda form: actions.resolved(ctx, form)[0].to_dict()), tools["resolved"],
                         api_name="resolved_settings")
+    tools["new_folder"].click(lambda output: actions.new_run_folder(ctx, output), fields["output"], fields["output"],
+                               api_name="new_run_folder")
     tools["find"].click(lambda output: actions.checkpoints(ctx, output, resumable_only=True), fields["output"],
                         fields["resume"], api_name="find_checkpoints")
     for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
