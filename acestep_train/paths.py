@@ -21,6 +21,8 @@ from pathlib import Path
 
 ROOTS_ENV = "ACESTEP_STUDIO_ROOTS"
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: the status of a song (or a ``dataset.json`` entry) that is a link to a file outside the roots
+OUTSIDE_LINK = "a link to a file outside the folders this studio serves: skipped"
 
 
 def _inside(resolved: Path, root: Path) -> bool:
@@ -76,6 +78,13 @@ def confine(path: str | Path, what: str = "path") -> Path:
         return resolve_within(path, roots)
     except ValueError as error:
         raise ValueError(f"{what}: {error}") from None
+
+
+def named_location(path: str | Path) -> Path:
+    """An absolute path with its folder resolved and its own name kept: a symlinked file stays named by
+    its link (a song called ``intro.wav`` that links to ``take-7.wav`` is ``intro.wav``)."""
+    path = Path(path).absolute()
+    return path.parent.resolve() / path.name
 
 
 def readable_link(path: Path, roots=None) -> bool:

@@ -24,6 +24,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def parse_proxies(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``--trusted-proxy`` values: IP addresses or networks (``10.0.0.0/8``); anything else is refused."""
+    proxies = []
+    for value in values:
+        text = value.strip()
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(f"--trusted-proxy {value!r}: not an IP address or network (e.g. 127.0.0.1, "
+                             "10.0.0.0/8); host names and '*' are not accepted") from None
+        proxies.append(str(network.network_address) if network.num_addresses == 1 else str(network))
+    return tuple(proxies)
+
+
 def parse_auth(value: str | None) -> tuple[str, str] | None:
     """``USER:PASS`` -> (user, pass); the password may itself contain colons."""
     if value is None:
@@ -43,6 +57,8 @@ class AppSettings:
     roots: tuple[Path, ...] = field(default=())
     demo: bool = False
     generated_password: bool = False  # True when we made up the password (print it once)
+    #: peers whose X-Forwarded-For names the client (a reverse proxy the user runs); nobody's by default
+    trusted_proxies: tuple[str, ...] = ()
     state_dir: Path | None = None  # the studio's own state (job records, their secret), outside every root
 
     @property
@@ -59,12 +75,14 @@ class AppSettings:
 
 
 def make_settings(
-    host: str, port: int, share: bool, auth: str | None, roots: list[str], demo: bool, state_dir: str | None = None
+    host: str, port: int, share: bool, auth: str | None, roots: list[str], demo: bool,
+    trusted_proxies: list[str] | tuple[str, ...] = (), state_dir: str | None = None,
 ) -> AppSettings:
     """Validate launch options; an exposed app without ``--auth`` gets a generated password. ``state_dir``:
     the studio's state folder (None: the default, ``studio_state``); refused inside a root."""
     if not 0 < port < 65536:
         raise ValueError(f"--port must be 1-65535, not {port}")
+    proxies = parse_proxies(trusted_proxies)
     resolved = []
     for root in roots:
         path = Path(root).expanduser().resolve()
@@ -77,4 +95,4 @@ def make_settings(
     if credentials is None and (share or not is_loopback(host)):
         credentials, generated = ("studio", secrets.token_urlsafe(12)), True
     state = prepare_state_dir(state_dir, resolved)
-    return AppSettings(host, port, share, credentials, tuple(resolved), demo, generated, state)
+    return AppSettings(host, port, share, credentials, tuple(resolved), demo, generated, proxies, state)

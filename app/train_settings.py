@@ -13,6 +13,7 @@ from pathlib import Path
 
 from acestep_train.commands.train import FLAGS
 from acestep_train import safe_json
+from acestep_train.paths import confine
 from acestep_train.train.config import config_from_dict, confine_paths, estimate_settings, flatten, merge_settings
 from app.forms import TrainForm
 
@@ -113,9 +114,11 @@ def advanced_settings(text: str) -> dict:
 
 def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
     """The TrainConfig the job would run with (ValueError names a bad field)."""
-    layered = merge_settings(preset, flatten(advanced_settings(form.advanced)))
-    if estimate is not None:
-        layered = merge_settings(layered, estimate_settings(str(estimate)))
+    advanced = flatten(advanced_settings(form.advanced))
+    layered = merge_settings(preset, advanced)
+    chosen_estimate = estimate or advanced.get("from_estimate")  # the job's order: the flag, then the file
+    if chosen_estimate:  # held to the roots before it is opened, in the job's words
+        layered = merge_settings(layered, estimate_settings(str(confine(chosen_estimate, "from_estimate"))))
     dotted = {FLAGS[flag][0]: value for flag, value in chosen(form).items()}
     on = switches(form)
     dotted.update({field: True for flag, field in SWITCH_FLAGS.values() if flag in on})

@@ -31,8 +31,9 @@ ALIASES = {
     "instrumental": "is_instrumental", "is_instrumental": "is_instrumental",
 }
 MULTILINE = ("caption", "lyrics")
-_LABEL = re.compile(r"^\s*(?P<bullet>[-*•>]+\s*|\d+[.)]\s*)?(?P<bold>\*\*|__)?\s*(?P<name>[A-Za-z][A-Za-z _/-]{0,30}?)"
-                    r"\s*(?:\*\*|__)?(?:\s*[:：=]|\s+(?P<dash>[-–—])\s)\s*(?:\*\*|__)?\s*(?P<value>.*?)\s*(?:\*\*|__)?\s*$")
+_LABEL = re.compile(r"^\s*(?P<bullet>[-*•>]+\s*|\d+[.)]\s*)?(?P<bold>\*\*|__)?\s*"
+                    r"(?P<name>[A-Za-z][A-Za-z _/-]{0,30}?)\s*(?:\*\*|__)?(?:\s*[:：=]|\s+(?P<dash>[-–—])\s)"
+                    r"\s*(?:\*\*|__)?\s*(?P<value>.*?)\s*(?:\*\*|__)?\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s*(?P<name>[A-Za-z][A-Za-z _/-]{0,30}?)\s*:?\s*$")
 _CHATTER = re.compile(r"^\s*(sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is|i hope|hope (?:this|it) "
                       r"helps|let me know|feel free|i'?m sorry|sorry|i cannot|i can'?t|as an ai|unfortunately)\b",

@@ -105,6 +105,7 @@ def read_blocks(lines: list[str]) -> list[Block]:
 
 
 def _headerless(lines: list[str]) -> str:
+    lines = [line for line in lines if header(line) is None]  # a lone "# Notes" or "# Lyr"
     if lines and _PREAMBLE.search(lines[0]) and not clean_lyrics(lines[0]).startswith("["):
         lines = lines[1:]
     return clean_lyrics("\n".join(lines))

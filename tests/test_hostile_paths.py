@@ -87,7 +87,7 @@ def test_a_link_inside_the_roots_is_still_read(planted):
 def test_loopback_paths_are_confined_and_the_job_records_are_out_of_reach(tmp_path):
     data = tmp_path / "data"
     settings = make_settings("127.0.0.1", 7861, False, None, [str(tmp_path / "ck"), str(data)], False,
-                             str(tmp_path / "state"))
+                             state_dir=str(tmp_path / "state"))
     ctx = AppContext(settings, tmp_path / "ck", data)
     (data / "escape").symlink_to(tmp_path.parent, target_is_directory=True)
     (data / "into-state").symlink_to(tmp_path / "state", target_is_directory=True)

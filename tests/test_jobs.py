@@ -157,7 +157,7 @@ def test_concurrent_ticks_from_several_processes_start_a_job_once(store, tmp_pat
 def studio(tmp_path, studio_state):
     """A fake-launcher store and an app context reading the same state folder (what the Train tab sees)."""
     settings = make_settings("127.0.0.1", 7861, False, None, [str(tmp_path / "ck"), str(tmp_path / "runs")], False,
-                             str(studio_state))
+                             state_dir=str(studio_state))
     ctx = AppContext(settings, tmp_path / "ck", tmp_path / "runs")
     return ctx, JobStore(ctx.jobs.root, launcher=FAKE), tmp_path / "runs"
 

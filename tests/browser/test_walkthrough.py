@@ -175,7 +175,7 @@ def test_a_musicians_path(studio):
         control_the_visible_run(page, ticks, first, second)
         reload_keeps_the_project(page, studio)
         export(page)
-        assert errors_on_screen(page) == 0
+        assert errors_on_screen(page) == []
         browser.close()
     assert "Traceback" not in studio.console()
 
@@ -184,7 +184,7 @@ def click(page, name: str) -> None:
     """Click a button of the tab on screen, wait for its answer, and require no error on screen."""
     page.get_by_role("button", name=name, exact=True).filter(visible=True).first.click()
     settle(page)
-    assert errors_on_screen(page) == 0, f"{name}: an error on screen"
+    assert errors_on_screen(page) == [], f"{name}: an error on screen"
 
 
 def fill(page, label: str, value: str) -> None:
