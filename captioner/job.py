@@ -33,7 +33,7 @@ def run_passes(config: CaptionConfig, backends: list[Backend], events: EventLog 
     done = []
     for stage, group in passes(backends, config.two_pass):
         options = BatchOptions(config.only_missing, config.overwrite, config.tag, None, config.timestamps,
-                               config.max_seconds, stage, config.model_metadata)
+                               config.max_seconds, stage, config.model_metadata, config.min_confidence)
         try:
             done.append(caption_folder(config.audio_dir, group, options, events))
         finally:

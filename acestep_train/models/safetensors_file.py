@@ -14,8 +14,10 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the UI reads headers without importing torch
+    import torch
 
 MAX_HEADER_BYTES = 16 * 1024 * 1024  # real headers are kilobytes; safetensors itself caps at 100 MB
 

@@ -53,7 +53,7 @@ def start(ctx: AppContext, form: CompareForm) -> str:
     output = Path(spec.output)
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_json(output / "grid_spec.json", spec.to_json())
-    job = ctx.jobs.submit("compare", ["compare", "--spec", str(output / "grid_spec.json")], output)
+    job = ctx.jobs.submit("compare", ["--spec", str(output / "grid_spec.json")], output)
     return f"compare job {job.id}: {job.status}"
 
 
