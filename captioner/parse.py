@@ -27,7 +27,7 @@ import re
 
 from captioner import normalize
 from captioner.prose import prose_fields
-from captioner.lyrics import clean_lyrics, drop_unfinished_line, strip_chat, trim_runaway
+from captioner.lyrics import CHATTER, clean_lyrics, drop_unfinished_line, strip_chat, trim_runaway
 
 ALIASES = {
     "caption": "caption", "description": "caption", "prompt": "caption", "music_description": "caption",
@@ -47,9 +47,6 @@ _LABEL = re.compile(r"^\s*(?P<bullet>[-*•>]+\s*|\d+[.)]\s*)?(?P<bold>\*\*|__)?
                     r"\s*(?:\*\*|__)?\s*(?P<value>.*?)\s*(?:\*\*|__)?\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s*(?P<name>[A-Za-z][A-Za-z _/-]{0,30}?)\s*:?\s*$")
 _MARKER = re.compile(r"^\s*(?:#{1,6}|[-*•>]+|\d+[.)])\s*")  # markdown headings, list items
-_CHATTER = re.compile(r"^\s*(sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is|i hope|hope (?:this|it) "
-                      r"helps|let me know|feel free|i'?m sorry|sorry|i cannot|i can'?t|as an ai|unfortunately)\b",
-                      re.IGNORECASE)
 
 
 def field_name(raw) -> str | None:
@@ -223,7 +220,8 @@ def prose_caption(lines: list[str]) -> str:
         line = re.sub(r"(\*\*|__|`)(.+?)\1", r"\2", line).strip()
         if not re.fullmatch(r"[{}\[\]`]*", line):
             parts = re.split(r"(?<=[.!?:])\s+", line)
-            kept += [part for index, part in enumerate(parts) if (continues and not index) or not _CHATTER.match(part)]
+            kept += [part for index, part in enumerate(parts)
+                     if (continues and not index) or not CHATTER.match(part)]
         continues = bool(line) and not _MARKER.match(raw) and not _CLOSED.search(line)
     return re.sub(r"\s+", " ", " ".join(kept)).strip()
 
