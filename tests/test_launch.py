@@ -116,6 +116,7 @@ def test_settings_rules(tmp_path):
 def test_the_state_folder_is_chosen_outside_every_root(tmp_path, monkeypatch, capsys):
     import launch
     from acestep_train.studio_state import default_state_dir
+    from app.context import AppContext
 
     data = tmp_path / "data"
     for inside in (data / "state", data):
@@ -127,6 +128,13 @@ def test_the_state_folder_is_chosen_outside_every_root(tmp_path, monkeypatch, ca
     settings = make_settings("127.0.0.1", 7861, False, None, [str(data)], False)
     assert settings.state_dir == (tmp_path / "xdg" / "acestep-studio").resolve()
     assert settings.state_dir.stat().st_mode & 0o777 == 0o700
+    old = data.resolve() / "jobs" / "20260101-000000-train-abcdef"  # where an earlier version kept its records
+    old.mkdir(parents=True)
+    (old / "job.json").write_text("{}")
+    launch.say_where_jobs_live(AppContext(settings, tmp_path / "ck", data.resolve()), data.resolve())
+    said = capsys.readouterr().out
+    assert f"Jobs live in {settings.state_dir / 'jobs'}" in said and f"{old.parent} by an earlier version" in said
+    assert (old / "job.json").read_text() == "{}"  # nothing moved
 
 
 def children_of(pid: int) -> dict[int, str]:
