@@ -14,7 +14,8 @@ import gradio as gr
 
 from app import dataset_ops as ops
 from app.caption_jobs import (
-    BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, submit_captioning,
+    BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, label_fields,
+    submit_captioning,
 )
 from app import polls
 from app.context import AppContext
@@ -54,10 +55,10 @@ def start(ctx: AppContext, values: dict) -> str:
 
 
 def download(ctx: AppContext, values: dict) -> str:
-    command = ["captioner", "--download-only", "--backend", ",".join(DOWNLOADABLE)]
+    command = ["--backend", ",".join(DOWNLOADABLE)]  # after ``python -m captioner --download-only``
     for backend in DOWNLOADABLE:
         command += [MODEL_FLAGS[backend], str(ctx.path(values[dir_key(backend)], f"{backend} model folder"))]
-    job = ctx.jobs.submit("download", command, ctx.work_root / "downloads" / "captioner", gpus=[])
+    job = ctx.jobs.submit("caption_download", command, ctx.work_root / "downloads" / "captioner", gpus=[])
     return f"download job {job.id}: {job.status}"
 
 
@@ -70,10 +71,8 @@ def settings_rows(ctx: AppContext, fields: dict) -> None:
     with gr.Row():
         fields.update({dir_key(name): gr.Textbox(label=f"{name} model folder",
                                                  value=str(ctx.checkpoint_root / name)) for name in MODEL_FLAGS})
-    with gr.Row():
-        fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
-        fields["model_metadata"] = gr.Checkbox(
-            label="Use the captioner's BPM / key / time signature (default: librosa's measurement wins)", value=False)
+    fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
+    fields.update(label_fields())
     fields.update(key_fields())
     with gr.Accordion("Advanced: task prompts", open=False):
         gr.Markdown("The ACE-Step models were fine-tuned on these exact task texts; leave them empty to use them.")
@@ -93,14 +92,14 @@ def caption_tab(ctx: AppContext):
             go = gr.Button("Start", variant="primary")
             get = gr.Button("Download models (ACE-Step captioner + transcriber)")
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "caption"))
-        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "download"))
+        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "caption_download"))
         timer = tab_timer(2.0, first_tab=True)  # the page opens on this tab
     go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="caption")
     model_dirs = {dir_key(name): fields[dir_key(name)] for name in DOWNLOADABLE}
     get.click(*named(model_dirs, lambda values: download(ctx, values)), fetched, api_name="download_models")
     timer.tick(lambda: kind_status(ctx.jobs, "caption"), outputs=status, api_name="caption_status",
                show_progress="hidden")
-    timer.tick(lambda: kind_status(ctx.jobs, "download"), outputs=fetched, api_name="download_status",
+    timer.tick(lambda: kind_status(ctx.jobs, "caption_download"), outputs=fetched, api_name="download_status",
                show_progress="hidden")
     return fields["folder"]
 
@@ -125,12 +124,14 @@ def review_tab(ctx: AppContext, folder_default: str) -> None:
                          gr.Textbox(label=name, lines=6 if name == "lyrics" else 1)) for name in ops.FIELDS}
         save = gr.Button("Save")
         saved = gr.Markdown()
+        loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
     load.click(lambda f: review_scan(ctx, f), folder, [table, song, summary], api_name="review_scan")
     table.select(first_cell, None, song)
-    open_button.click(lambda f, n: ops.open_sample(ctx, f, n, "caption"), [folder, song], [audio, *fields.values()],
-                      api_name="review_open")
-    save.click(*named({"folder": folder, "song": song, **fields},
-                      lambda v: ops.save_sample(ctx, v["folder"], v["song"], "caption", {k: v[k] for k in ops.FIELDS})),
+    open_button.click(lambda f, n: ops.open_sample(ctx, f, n, "caption"), [folder, song],
+                      [audio, *fields.values(), loaded], api_name="review_open")
+    save.click(*named({"folder": folder, "song": song, **fields, "loaded": loaded},
+                      lambda v: ops.save_sample(ctx, v["folder"], v["song"], "caption", {k: v[k] for k in ops.FIELDS},
+                                                v["loaded"])),
                saved, api_name="save_review")
 
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from acestep_train.audio import AUDIO_EXTENSIONS, FFMPEG_ONLY, AudioError, AudioInfo, header_info, open_sound, probe
 from acestep_train.dataset.csv_io import read_csv
-from acestep_train.dataset.record import Sample, coerce, is_unset
+from acestep_train.dataset.provenance import imported
+from acestep_train.dataset.record import Sample, is_unset
 from acestep_train.dataset.sidecars import TXT_MODES, apply_sidecars
 from acestep_train.paths import OUTSIDE_LINK, readable_link
 
@@ -209,8 +210,9 @@ def audio_status(sample: Sample, options: ScanOptions) -> None:
         sample.notes.append(f"{info.channels} channels: folded down to stereo")
 
 
-def apply_csv(samples: list[Sample], rows: dict[str, dict[str, str]]) -> None:
-    by_name = {sample.audio_path.name: sample for sample in samples}
+def apply_csv(samples: list[Sample], rows: dict[str, dict[str, str]], source: str) -> None:
+    """Fill the fields no one set from the CSV's rows (an import, by ``source``)."""
+    by_name, origin = {sample.audio_path.name: sample for sample in samples}, imported(source)
     for name, row in rows.items():
         sample = by_name.get(name)
         if sample is None:
@@ -218,7 +220,7 @@ def apply_csv(samples: list[Sample], rows: dict[str, dict[str, str]]) -> None:
         for field_name, value in row.items():
             if value and is_unset(sample, field_name):
                 try:
-                    setattr(sample, field_name, coerce(field_name, value))
+                    sample.update({field_name: value}, origin)
                 except ValueError as error:
                     sample.notes.append(f"CSV row for {name}: {error}; ignored")
 
@@ -240,5 +242,5 @@ def scan_folder(folder: str | Path, options: ScanOptions = ScanOptions()) -> lis
         except OSError as error:
             sample.notes.append(f"sidecars unreadable: {error}")
     if options.csv_path is not None:
-        apply_csv(samples, read_csv(Path(options.csv_path)))
+        apply_csv(samples, read_csv(Path(options.csv_path)), Path(options.csv_path).name)
     return samples

@@ -3,8 +3,9 @@
 Read, for ``song.mp3``: ``song.json`` (the captioner schema), ``song.caption.txt``,
 ``song.lyrics.txt``, ``song.lyrics``, and ``song.txt`` (caption, lyrics or ignored: a
 dataset option). ``song.json`` wins where it has a value; the text files fill the rest.
-Captions and lyrics found on disk count as the user's own work (``edited``), so an
-auto-labeler never overwrites them unless asked. We write only ``song.json``; the previous
+Who wrote each value is read from ``song.json``'s ``_provenance`` (``record.claim``): values in a
+hand-made or another tool's ``song.json`` are the user's, values from the text files an import's,
+so an auto-labeler never overwrites them unless asked. We write only ``song.json``; the previous
 version is kept as ``song.json.bak``.
 
 A sidecar that is a symlink to a file outside the studio's roots is not read (see
@@ -17,15 +18,16 @@ status (``SidecarError``); the other songs of the folder are unaffected.
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_path, atomic_write_json
-from acestep_train.dataset.record import SIDECAR_FIELDS, Sample, coerce
+from acestep_train.dataset.provenance import IMPORT, USER, Origin
+from acestep_train.dataset.record import SIDECAR_FIELDS, Sample, claim, coerce
 from acestep_train.paths import readable_link
 
 TXT_MODES = ("caption", "lyrics", "ignore")
-PROTECTED = ("caption", "lyrics")
 
 
 class SidecarError(ValueError):
@@ -103,11 +105,15 @@ def apply_sidecars(sample: Sample, txt_mode: str = "caption", listing: frozenset
 
 def _apply(sample: Sample, txt_mode: str, listing: frozenset[str] | None) -> None:
     json_path = sample.audio_path.with_suffix(".json")
-    data = json_sidecar(json_path, sample.notes) if confined(json_path, sample.notes, listing) else {}
+    has_json = confined(json_path, sample.notes, listing)
+    data = json_sidecar(json_path, sample.notes) if has_json else {}
+    found = {}
     for name, path in text_sidecars(sample.audio_path, txt_mode, listing).items():
         if not str(data.get(name) or "").strip() and confined(path, sample.notes, listing):
             text, note = read_text(path)
             data[name] = text
+            if text:
+                found[name] = Origin(IMPORT, path.name, modified(path))
             if note:
                 sample.notes.append(note)
     for name in SIDECAR_FIELDS:
@@ -117,8 +123,13 @@ def _apply(sample: Sample, txt_mode: str, listing: frozenset[str] | None) -> Non
             setattr(sample, name, coerce(name, data[name]))
         except ValueError as error:
             sample.notes.append(f"{json_path.name}: {error}; ignored")
-    edited = data.get("edited") if isinstance(data.get("edited"), list) else []
-    sample.edited = sorted({*map(str, edited), *(f for f in PROTECTED if getattr(sample, f).strip())})
+    at = modified(json_path) if has_json else ""
+    claim(sample, data, json_path.name, Origin(USER, json_path.name, at), found)
+
+
+def modified(path: Path) -> str:
+    """The file's modification time, ISO 8601 in UTC (when a value found in it was written)."""
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
 
 
 def write_sidecar(sample: Sample) -> Path:

@@ -45,14 +45,15 @@ def build(ctx: AppContext) -> dict:
         split = split_section()
         scan_button.click(lambda f, m: ops.scan(ctx, f, m), [folder, txt_mode], [table, song, summary],
                           api_name="scan")
-        opened = [audio, *fields.values()]
+        loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
+        opened = [audio, *fields.values(), loaded]
         table.select(first_cell, None, song).then(lambda f, n, m: ops.open_sample(ctx, f, n, m),
                                                   [folder, song, txt_mode], opened)  # a click opens the song
         open_button.click(lambda f, n, m: ops.open_sample(ctx, f, n, m), [folder, song, txt_mode], opened,
                           api_name="open_sample")
-        sample = {"folder": folder, "song": song, "txt_mode": txt_mode, **fields}
+        sample = {"folder": folder, "song": song, "txt_mode": txt_mode, **fields, "loaded": loaded}
         save_button.click(*named(sample, lambda v: ops.save_sample(ctx, v["folder"], v["song"], v["txt_mode"],
-                                                                   {k: v[k] for k in ops.FIELDS})),
+                                                                   {k: v[k] for k in ops.FIELDS}, v["loaded"])),
                           saved, api_name="save_sample")
         bulk["button"].click(*named(bulk["inputs"], lambda form: ops.bulk_edit(ctx, form), BulkForm), bulk["note"],
                              api_name="bulk_edit")
@@ -91,7 +92,7 @@ def bulk_section(folder, txt_mode) -> dict:
             field = gr.Dropdown(["genre", "language", "keyscale", "timesignature", "bpm", "is_instrumental",
                                  "caption"], value="genre", label="Field")
             value = gr.Textbox(label="Value for every song")
-            overwrite = gr.Checkbox(label="Also replace values songs already have")
+            overwrite = gr.Checkbox(label="Also replace values typed or imported (the studio's guesses always are)")
         button = gr.Button("Apply to all")
         source = gr.Textbox(label="Import captions from a CSV or a dataset.json")
         import_button = gr.Button("Import")
