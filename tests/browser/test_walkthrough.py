@@ -135,9 +135,9 @@ def two_runs(page, studio) -> tuple[str, str]:
 
 def control_the_visible_run(page, ticks: list, first: str, second: str) -> None:
     page.get_by_role("button", name="Sample now").click()
-    page.get_by_text(f"Sample requested: {first}").wait_for(timeout=30_000)
+    page.get_by_text(f"Sample asked for {first}").wait_for(timeout=30_000)
     after_a_tick(page, ticks)  # the status poll ran: the message stays
-    assert page.get_by_text(f"Sample requested: {first}").is_visible()
+    assert page.get_by_text(f"Sample asked for {first}").is_visible()
     label = page.get_by_text("Latest preview, adapter strength").first
     label.wait_for(timeout=TIMEOUT * 1000)  # listen: the players say their strength
     shot(page, "05-train-two-runs")
@@ -151,7 +151,7 @@ def control_the_visible_run(page, ticks: list, first: str, second: str) -> None:
     page.get_by_role("option", name=re.compile(first)).click()
     wait_text(status_box(page), f"train {first}: running", 30)
     page.get_by_role("button", name="Stop (saves a checkpoint)").click()
-    page.get_by_text(f"Stop requested for {first}").wait_for(timeout=30_000)
+    page.get_by_text(f"Stop asked for {first}").wait_for(timeout=30_000)
     wait_text(status_box(page), f"train {first}: stopped", TIMEOUT)
     shot(page, "06-train-stopped")
 
@@ -338,11 +338,10 @@ def test_click_everything(studio):
 
     from acestep_train.jobs import JobStore
 
-    store = JobStore(studio.base / "state" / "jobs")
+    store = JobStore(studio.base / "studio-state" / "jobs")
     for job in store.jobs():  # a run left by a failed walkthrough would hold the queue
         if job.active:
-            store.stop(job.id)
-            store.stop(job.id)  # a second stop ends a training run at once
+            store.end_now(job.id)  # no checkpoint needed
     project = studio.base / "datasets" / "clicks"
     with sync_playwright() as playwright:
         browser, page = open_browser(playwright)
