@@ -159,33 +159,6 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-@contextmanager
-def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
-    """An export or merge folder: ``atomic_dir`` when ``target`` is new or one of ours (marked).
-
-    A folder the user already keeps other files in is never replaced: the files are written and
-    sealed in a temporary folder beside it, then each is moved in with ``os.replace`` (each file
-    whole; the folder keeps its other files and gets no marker).
-    """
-    target = Path(target)
-    if not target.exists() or is_complete(target):
-        with atomic_dir(target) as tmp:
-            yield tmp
-        return
-    refuse_symlink(target)
-    staging = target.parent / f".{target.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
-    with atomic_dir(staging) as tmp:
-        yield tmp
-    try:
-        for path in files_of(staging):
-            destination = target / path.relative_to(staging)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, destination)
-        fsync_path(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def _swap_in(tmp: Path, target: Path) -> None:
     old = None
     if target.exists():

@@ -168,7 +168,12 @@ class CaptionForm(Form):
     quantize: str
     tag: str
     mode: str = ""
-    model_metadata: bool = False
+    model_metadata: bool = False  # BPM / key / meter: the model's over the analysis's
+    min_confidence: Number = 0.0  # measured values less sure than this (0-1) are not written; blank: 0
+    language: str = ""  # the sung language (blank: detected)
+    timestamps: bool = False  # timed lyrics as {stem}.lrc
+    gemini_lyrics: bool = False
+    gemini_model: str = ""  # blank: the CLI's default
     caption_prompt: str = ""
     transcribe_prompt: str = ""
     model_dirs: dict = field(default_factory=dict)

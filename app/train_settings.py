@@ -13,6 +13,7 @@ from pathlib import Path
 
 from acestep_train.commands.train import FLAGS
 from acestep_train import safe_json
+from acestep_train.paths import confine
 from acestep_train.train.config import config_from_dict, confine_paths, estimate_settings, flatten, merge_settings
 from app.forms import TrainForm
 
@@ -124,9 +125,11 @@ def advanced_settings(text: str) -> dict:
 
 def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
     """The TrainConfig the job would run with (ValueError names a bad field)."""
-    layered = merge_settings(preset, flatten(advanced_settings(form.advanced)))
-    if estimate is not None:
-        layered = merge_settings(layered, estimate_settings(str(estimate)))
+    advanced = flatten(advanced_settings(form.advanced))
+    layered = merge_settings(preset, advanced)
+    chosen_estimate = estimate or advanced.get("from_estimate")  # the job's order: the flag, then the file
+    if chosen_estimate:  # held to the roots before it is opened, in the job's words
+        layered = merge_settings(layered, estimate_settings(str(confine(chosen_estimate, "from_estimate"))))
     dotted = {FLAGS[flag][0]: value for flag, value in chosen(form).items()}
     on = switches(form)
     dotted.update({field: True for flag, field in SWITCH_FLAGS.values() if flag in on})
@@ -137,8 +140,8 @@ def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
 
 
 def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
-    """``train ...`` for the job: the preset, the user's fields as flags, and ``extra`` (config, resume...)."""
-    args = ["train", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
+    """The ``train`` job's arguments: the preset, the user's fields as flags, and ``extra`` (config, resume...)."""
+    args = ["--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
             "--preset", form.preset, "--adapter-type", form.adapter, "--dataset-dir", str(paths["tensors"]),
             "--output-dir", str(paths["output"])]
     for flag, value in chosen(form).items():

@@ -10,13 +10,12 @@ editor.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
 from app import dataset_ops as ops
 from app.caption_jobs import (
-    BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, submit_captioning,
+    BACKENDS, MODEL_FLAGS, caption_form, check_caption_fields, dir_key, key_fields, label_fields,
+    submit_captioning,
 )
 from app import polls
 from app.context import AppContext
@@ -30,30 +29,36 @@ from captioner.omni_backend import CAPTION_PROMPT, TRANSCRIBE_PROMPT
 MODES = {"Caption all": ["librosa", "acestep-captioner"], "Transcribe only": ["acestep-transcriber"],
          "Analyze only": ["librosa"]}
 DOWNLOADABLE = ("acestep-captioner", "acestep-transcriber")
-DOWNLOAD = "captioner_download"  # the job kind: the trainer's model downloads are shown in the trainer only
 
 
-def require_downloaded(backends: list[str], dirs: dict[str, str]) -> None:
-    """An ACE-Step model that is not in its folder yet stops the start with what to do."""
+def require_downloaded(ctx: AppContext, backends: list[str], dirs: dict[str, str]) -> None:
+    """An ACE-Step model that is not in its folder yet stops the start with what to do.
+
+    Each folder is held to the roots before anything in it is looked at: a folder outside them is
+    refused with the same words whether or not it holds a model (no existence oracle)."""
     for backend in backends:
-        folder = (dirs.get(backend) or "").strip()
-        if backend in DOWNLOADABLE and folder and not (Path(folder) / "config.json").is_file():
-            raise gr.Error(f"{backend} is not downloaded yet ({folder} has no config.json). Press 'Download "
+        typed = (dirs.get(backend) or "").strip()
+        if backend not in DOWNLOADABLE or not typed:
+            continue
+        folder = ctx.path(typed, f"{backend} model folder")
+        if not (folder / "config.json").is_file():
+            raise gr.Error(f"{backend} is not downloaded yet ({typed} has no config.json). Press 'Download "
                            "models' first, or choose 'Analyze only', which needs no model.")
 
 
 def start(ctx: AppContext, values: dict) -> str:
     form = caption_form(values)
     form = form.but(backends=form.backends or MODES[form.mode])  # no backend ticked: the mode's
-    require_downloaded(form.backends, form.model_dirs)
+    ctx.path(form.folder, "song folder")  # the song folder first, as the job command checks it
+    require_downloaded(ctx, form.backends, form.model_dirs)
     return submit_captioning(ctx, "caption", form)
 
 
 def download(ctx: AppContext, values: dict) -> str:
-    command = ["captioner", "--download-only", "--backend", ",".join(DOWNLOADABLE)]
+    command = ["--backend", ",".join(DOWNLOADABLE)]  # after ``python -m captioner --download-only``
     for backend in DOWNLOADABLE:
         command += [MODEL_FLAGS[backend], str(ctx.path(values[dir_key(backend)], f"{backend} model folder"))]
-    job = ctx.jobs.submit(DOWNLOAD, command, ctx.work_root / "downloads" / "captioner", gpus=[])
+    job = ctx.jobs.submit("caption_download", command, ctx.work_root / "downloads" / "captioner", gpus=[])
     return f"download job {job.id}: {job.status}"
 
 
@@ -66,10 +71,8 @@ def settings_rows(ctx: AppContext, fields: dict) -> None:
     with gr.Row():
         fields.update({dir_key(name): gr.Textbox(label=f"{name} model folder",
                                                  value=str(ctx.checkpoint_root / name)) for name in MODEL_FLAGS})
-    with gr.Row():
-        fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
-        fields["model_metadata"] = gr.Checkbox(
-            label="Use the captioner's BPM / key / time signature (default: librosa's measurement wins)", value=False)
+    fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
+    fields.update(label_fields())
     fields.update(key_fields())
     with gr.Accordion("Advanced: task prompts", open=False):
         gr.Markdown("The ACE-Step models were fine-tuned on these exact task texts; leave them empty to use them.")
@@ -89,14 +92,14 @@ def caption_tab(ctx: AppContext):
             go = gr.Button("Start", variant="primary")
             get = gr.Button("Download models (ACE-Step captioner + transcriber)")
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "caption"))
-        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, DOWNLOAD))
+        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "caption_download"))
         timer = tab_timer(2.0, first_tab=True)  # the page opens on this tab
     go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="caption")
     model_dirs = {dir_key(name): fields[dir_key(name)] for name in DOWNLOADABLE}
     get.click(*named(model_dirs, lambda values: download(ctx, values)), fetched, api_name="download_models")
     timer.tick(lambda: kind_status(ctx.jobs, "caption"), outputs=status, api_name="caption_status",
                show_progress="hidden")
-    timer.tick(lambda: kind_status(ctx.jobs, DOWNLOAD), outputs=fetched, api_name="download_status",
+    timer.tick(lambda: kind_status(ctx.jobs, "caption_download"), outputs=fetched, api_name="download_status",
                show_progress="hidden")
     return fields["folder"]
 
@@ -121,12 +124,14 @@ def review_tab(ctx: AppContext, folder_default: str) -> None:
                          gr.Textbox(label=name, lines=6 if name == "lyrics" else 1)) for name in ops.FIELDS}
         save = gr.Button("Save")
         saved = gr.Markdown()
+        loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
     load.click(lambda f: review_scan(ctx, f), folder, [table, song, summary], api_name="review_scan")
     table.select(first_cell, None, song)
-    open_button.click(lambda f, n: ops.open_sample(ctx, f, n, "caption"), [folder, song], [audio, *fields.values()],
-                      api_name="review_open")
-    save.click(*named({"folder": folder, "song": song, **fields},
-                      lambda v: ops.save_sample(ctx, v["folder"], v["song"], "caption", {k: v[k] for k in ops.FIELDS})),
+    open_button.click(lambda f, n: ops.open_sample(ctx, f, n, "caption"), [folder, song],
+                      [audio, *fields.values(), loaded], api_name="review_open")
+    save.click(*named({"folder": folder, "song": song, **fields, "loaded": loaded},
+                      lambda v: ops.save_sample(ctx, v["folder"], v["song"], "caption", {k: v[k] for k in ops.FIELDS},
+                                                v["loaded"])),
                saved, api_name="save_review")
 
 

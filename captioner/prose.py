@@ -55,11 +55,13 @@ _KEY_PHRASES = (
 # Tempo: "100 BPM", "100 b.p.m.", "100 beats-per-minute", "80-85 BPM" (a range: its first number, the
 # rule of ``normalize.bpm``), "tempo of 84", "Tempo ≈ 128", "tempo is moderate, around 100".
 _NUMBER = r"(?<![\d.,/])(?P<bpm>\d{2,3}(?:\.\d+)?)"
+_COUNTS = r"(?i:bars?|measures?|seconds?|secs?|minutes?|times?)"
+_CLAUSE = rf"(?:(?!\b{_COUNTS}\b)[^.!?;\d/])"  # the rest of the clause, no number and no count noun
+_NOT_BPM = rf"(?:{_COUNTS}|(?i:%|percent|s\b|beats?\b(?![\s-]per)|x\b))"
 _BPM_PHRASES = (
     re.compile(rf"{_NUMBER}(?:\s*(?:-|–|—|to)\s*\d{{2,3}}(?:\.\d+)?)?\s*"
                r"(?i:bpm\b|b\.\s?p\.\s?m\.?|beats?[\s-]per[\s-]minute\b)"),
-    re.compile(rf"\b(?i:tempo)\b(?:(?!\b(?i:bars?|measures?|seconds?|minutes?|times?)\b)[^.!?;\d/]){{0,40}}?{_NUMBER}(?![\d/]|\s*(?i:%|percent|seconds?|secs?|s\b|minutes?|"
-               r"bars?|measures?|beats?\b(?![\s-]per)|times|x\b))"),
+    re.compile(rf"\b(?i:tempo)\b{_CLAUSE}{{0,40}}?{_NUMBER}(?![\d/]|\s*{_NOT_BPM})"),
 )
 # Meter only from a meter phrase: "in 3/4", "3/4 time", "time signature 6/8" (never "at 3/4 of the way").
 _FRACTION = r"(?P<beats>\d{1,2})\s*/\s*(?:2|4|8|16)\b"

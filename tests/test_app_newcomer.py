@@ -169,10 +169,8 @@ def test_an_offline_download_says_what_to_fetch_and_each_app_shows_its_own(ctx, 
     message = str(failed.value)
     assert "download finished" not in message and "acestep-v15-turbo is still incomplete (missing" in message
     assert "Without internet, fetch these" in message and "acestep-v15-turbo/*" in message
-    from captioner.app import DOWNLOAD as CAPTIONER_DOWNLOAD
-
-    ctx.jobs.submit(CAPTIONER_DOWNLOAD, ["no-such-command"], tmp_path / "data" / "dl", gpus=[])
-    assert kind_status(ctx.jobs, service.DOWNLOAD) == "No model download job yet."  # not the captioner's
+    ctx.jobs.submit("caption_download", ["--no-such-flag"], tmp_path / "data" / "dl", gpus=[])
+    assert kind_status(ctx.jobs, service.DOWNLOAD) == "No download job yet."  # the captioner's is its own
     demo_ctx = AppContext(ctx.settings, tmp_path / "data" / "ck", ctx.work_root)
     said, table = service.write_demo(demo_ctx)
     assert said.startswith("Wrote the tiny demo model: tiny-turbo, tiny-base in")

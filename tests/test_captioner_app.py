@@ -13,8 +13,11 @@ import pytest
 import soundfile
 from gradio_client import Client
 
-from app.dataset_ops import TABLE
+from app.dataset_ops import FIELDS, TABLE
 from audio_fixtures import click_track
+from captioner.batch import BatchOptions, caption_folder
+from captioner.librosa_backend import LibrosaAnalysis
+from test_captioner import Fake
 from test_launch import free_port, start
 
 SECRET = "sk-test-never-written-4f9c2"
@@ -75,6 +78,29 @@ def test_analyze_then_review(captioner):
     assert json.loads((songs / "beat.json").read_text())["caption"] == "slow drum machine"
 
 
+def test_review_save_marks_only_the_changed_fields(captioner):
+    """Open, change two fields, Save: only those two become the user's; the empty lyrics stay free, so a
+    later transcription fills them (issue 23: one Save used to claim all 8 fields, empty ones included)."""
+    client, songs, _ = captioner
+    soundfile.write(songs / "second.wav", click_track(120, seconds=8, rate=44100), 44100)
+    caption_folder(songs, [LibrosaAnalysis()], BatchOptions(only_missing=True))  # the studio's analysis
+    opened = client.predict(str(songs), "second.wav", api_name="/review_open")
+    shown = dict(zip(FIELDS, opened[1:]))
+    assert shown["bpm"] == "120" and shown["lyrics"] == ""  # as the Textbox shows it
+    saved = client.predict(str(songs), "second.wav", *{**shown, "caption": "dusty drum loop",
+                                                        "genre": "trip hop"}.values(), api_name="/save_review")
+    assert saved == "Saved second.json (caption, genre)."
+    origins = json.loads((songs / "second.json").read_text())["_provenance"]
+    assert {name: origin["source"] for name, origin in origins.items()} == {
+        "caption": "user", "genre": "user", "bpm": "analysis", "keyscale": "analysis", "timesignature": "analysis"}
+    transcriber = Fake("acestep-transcriber", {"lyrics": "[Verse 1]\nfound later", "language": "de"}, lyrics=True)
+    summary = caption_folder(songs, [transcriber], BatchOptions(only_missing=True))
+    assert "second.wav" in summary.done
+    found = json.loads((songs / "second.json").read_text())
+    assert (found["lyrics"], found["language"], found["caption"]) == ("[Verse 1]\nfound later", "de",
+                                                                       "dusty drum loop")
+
+
 def test_default_mode_without_weights_says_download_first(captioner):
     client, songs, root = captioner
     with pytest.raises(Exception, match="not downloaded yet.*Download models"):
@@ -86,3 +112,18 @@ def test_default_mode_without_weights_says_download_first(captioner):
     assert answer.startswith("download job")
     status = wait_for(client, "/download_status", 90)
     assert ": failed" in status and "could not download ACE-Step/acestep-captioner" in status
+
+
+def test_an_outside_model_folder_gets_one_answer_whatever_it_holds(captioner, tmp_path):
+    client, songs, _ = captioner
+    answers = []
+    for name, holds_model in (("with-model", True), ("empty", False)):
+        folder = tmp_path / name
+        folder.mkdir()
+        if holds_model:
+            (folder / "config.json").write_text("{}")
+        with pytest.raises(Exception) as refused:
+            client.predict(folder=str(songs), mode="Caption all", backends=[], acestep_captioner_dir=str(folder),
+                           acestep_transcriber_dir=str(folder), api_name="/caption")
+        answers.append(str(refused.value).replace(str(folder), "<folder>"))
+    assert answers[0] == answers[1] and "outside the folders this studio serves" in answers[0]  # no oracle

@@ -25,7 +25,7 @@ from tiny_omni import write_tiny_omni
 
 FAST = OmniSettings(caption_tokens=6, min_lyrics_tokens=4, tokens_per_second=0.5)
 SIDECAR_KEYS = {"filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
-                "is_instrumental", "duration", "custom_tag", "edited"}
+                "is_instrumental", "duration", "custom_tag", "_provenance"}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,8 @@ def test_chat_is_the_model_cards_contract(omni_dir, role, task):
     assert len(calls) == 1  # one question: no extra JSON / metadata prompt
     assert calls[0]["prompt"] == task and len(calls[0]["samples"]) == 2 * 16000
     assert calls[0]["prompt_text"] == (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
-                                       f"{task}\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>\n<|im_start|>assistant\n")
+                                       f"{task}\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>\n"
+                                       "<|im_start|>assistant\n")
     assert set(fields) <= {*backend.provides, NOTES}
     ids = backend.prepare(calls[0]["samples"], task)["input_ids"][0].tolist()  # the order in the token ids
     tokenizer = backend.processor.tokenizer
@@ -91,7 +92,8 @@ def test_task_prompt_override(omni_dir):
     calls = recorder(backend)
     backend.caption(Audio(Path("song.wav"), tone(1.0, rate=16000), 16000))
     assert calls[0]["prompt"] == "*Task* Describe the drums only"
-    assert "user\n*Task* Describe the drums only\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>" in calls[0]["prompt_text"]
+    assert ("user\n*Task* Describe the drums only\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>"
+            in calls[0]["prompt_text"])
     assert SYSTEM_PROMPT in calls[0]["prompt_text"]
 
 
@@ -128,6 +130,12 @@ def test_batch_end_to_end_writes_valid_sidecars(model_root, tmp_path):
         assert isinstance(sidecar["caption"], str) and isinstance(sidecar["lyrics"], str)
         assert isinstance(sidecar["is_instrumental"], bool) and sidecar["duration"] > 3
     assert json.loads((songs / "a.json").read_text())["bpm"] == 120  # librosa listed first: its BPM wins
+    origins = json.loads((songs / "a.json").read_text())["_provenance"]  # who wrote each value, and when
+    assert origins["bpm"]["source"] == "analysis" and origins["bpm"]["by"] == "librosa"
+    assert 0 <= origins["bpm"]["confidence"] <= 1 and origins["bpm"]["at"].endswith("+00:00")
+    assert (origins["caption"]["source"], origins["caption"]["by"]) == ("model", "acestep-captioner")
+    assert (origins["lyrics"]["source"], origins["lyrics"]["by"]) == ("model", "acestep-transcriber")
+    assert origins["custom_tag"]["source"] == "user" and "duration" not in origins
     assert any("tokens" in note for _, note in summary.notes)  # a random model never ends: the cut is reported
     events = read_events(tmp_path / "events.jsonl")
     assert [e["stage"] for e in events if e["event"] == "summary"] == ["caption", "lyrics", "all"]

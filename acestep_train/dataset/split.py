@@ -51,7 +51,8 @@ def split_sample(sample: Sample, output_dir: Path, seconds: float) -> SplitResul
         segment = Sample(target, caption=sample.caption, genre=sample.genre, bpm=sample.bpm,
                          keyscale=sample.keyscale, timesignature=sample.timesignature, language=sample.language,
                          is_instrumental=sample.is_instrumental, custom_tag=sample.custom_tag,
-                         duration=round(piece.shape[1] / rate, 3), edited=list(sample.edited))
+                         duration=round(piece.shape[1] / rate, 3),
+                         provenance={k: v for k, v in sample.provenance.items() if k != "lyrics"})
         write_sidecar(segment)
         segments.append(target)
     return SplitResult(sample.audio_path, segments, round((total - kept) / rate, 3))

@@ -46,7 +46,8 @@ def build(ctx: AppContext) -> dict:
         split = split_section()
         scan_button.click(lambda f, m: ops.scan(ctx, f, m), [folder, txt_mode], [table, song, summary],
                           api_name="scan")
-        opened = [audio, *fields.values()]
+        loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
+        opened = [audio, *fields.values(), loaded]
         table.select(first_cell, None, song).then(lambda f, n, m: ops.open_sample(ctx, f, n, m),
                                                   [folder, song, txt_mode], opened).success(
             None, js=browser_js.SAVED)  # a click opens the song
@@ -54,10 +55,10 @@ def build(ctx: AppContext) -> dict:
                           api_name="open_sample").success(None, js=browser_js.SAVED)
         for box in fields.values():  # a reload asks before it loses what was typed here
             box.input(None, js=browser_js.EDITED)
-        sample = {"folder": folder, "song": song, "txt_mode": txt_mode, **fields}
+        sample = {"folder": folder, "song": song, "txt_mode": txt_mode, **fields, "loaded": loaded}
         shown = [table, song, summary]  # every edit shows the table again, as Scan would
         save_button.click(*named(sample, lambda v: refreshed(ctx, v, ops.save_sample(
-            ctx, v["folder"], v["song"], v["txt_mode"], {k: v[k] for k in ops.FIELDS}))),
+            ctx, v["folder"], v["song"], v["txt_mode"], {k: v[k] for k in ops.FIELDS}, v["loaded"]))),
                           [saved, *shown], api_name="save_sample").success(None, js=browser_js.SAVED)
         bulk_inputs = {**bulk["inputs"], "song": song}
         bulk["button"].click(*named(bulk_inputs, lambda v: refreshed(ctx, v, ops.bulk_edit(ctx, bulk_form(v)))),
@@ -106,7 +107,7 @@ def bulk_section(folder, txt_mode) -> dict:
             field = gr.Dropdown(["genre", "language", "keyscale", "timesignature", "bpm", "is_instrumental",
                                  "caption"], value="genre", label="Field")
             value = gr.Textbox(label="Value for every song")
-            overwrite = gr.Checkbox(label="Also replace values songs already have")
+            overwrite = gr.Checkbox(label="Also replace values typed or imported (the studio's guesses always are)")
         button = gr.Button("Apply to all")
         source = gr.Textbox(label="Import captions from a CSV or a dataset.json")
         import_button = gr.Button("Import")

@@ -83,7 +83,7 @@ def merge(ctx: AppContext, form: ExportForm) -> str:
     strength = number_in("Merge strength", form.strength, *MERGE_RANGE)
     output = ctx.path(form.merged, "merged model folder")
     adapter = ctx.path(form.checkpoint, "checkpoint")
-    command = ["merge", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
+    command = ["--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
                "--adapter", str(adapter), "--strength", str(strength),
                "--output-dir", str(output)] + (["--overwrite"] if form.overwrite else [])
     ctx.refuse_busy("merge", output)

@@ -60,7 +60,7 @@ def gpu_rows() -> list[list]:
     return [[g.index, g.name, g.total_gb, g.free_gb, g.driver] for g in gpus]
 
 
-DOWNLOAD = "model_download"  # the job kind; the captioner's own downloads are another kind, shown in its app
+DOWNLOAD = "download"  # the job kind (the command it runs); the captioner's own downloads are "caption_download"
 
 
 def write_demo(ctx: AppContext) -> tuple[str, list[list]]:
@@ -74,7 +74,7 @@ def write_demo(ctx: AppContext) -> tuple[str, list[list]]:
 
 def download(ctx: AppContext, model: str) -> str:
     ctx.refuse_busy(DOWNLOAD, ctx.work_root / "downloads" / model)
-    job = ctx.jobs.submit(DOWNLOAD, ["download", "--checkpoint-dir", str(ctx.checkpoint_root), "--model", model],
+    job = ctx.jobs.submit(DOWNLOAD, ["--checkpoint-dir", str(ctx.checkpoint_root), "--model", model],
                           ctx.work_root / "downloads" / model, gpus=[])
     return f"Started downloading {model} into {ctx.checkpoint_root} (job {job.id}); its progress shows below."
 
