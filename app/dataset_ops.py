@@ -123,7 +123,10 @@ def save_sample(ctx: AppContext, folder: str, name: str, txt_mode: str, values: 
     (None, or another song's: compared with the sidecar on disk instead)."""
     sample = load_sample(ctx, folder, name, txt_mode)
     before = loaded if loaded and loaded.get("song") == name else shown(sample)
-    changed = sample.update(edits(name, values, before), provenance.user(), Policy(overwrite=True))
+    try:
+        changed = sample.update(edits(name, values, before), provenance.user(), Policy(overwrite=True))
+    except ValueError as error:  # e.g. a key outside A-G: nothing is written
+        raise UserError(f"{name}: {error}") from error
     path = write_sidecar(sample)
     return f"Saved {path.name} ({', '.join(changed) or 'no change'})."
 
