@@ -53,7 +53,7 @@ def gpu_choice(gpus: list[str]) -> tuple[list[int], bool, list[str]]:
 
 def check_run_folder(ctx: AppContext, output: Path, resume: Path | None, archive: bool) -> None:
     """Before a run is queued: the folder is not in use, and an earlier run there is resumed or archived."""
-    from acestep_train.train.run_folder import RunFolderError, check_free, earlier_run, next_free_folder
+    from acestep_train.train.run_folder import RunFolderError, check_free, fresh_start_conflict, next_free_folder
 
     queued = [job for job in ctx.jobs.jobs() if job.kind == "train" and job.active
               and Path(job.output_dir) == output]
@@ -62,12 +62,10 @@ def check_run_folder(ctx: AppContext, output: Path, resume: Path | None, archive
                         f"wait for it, stop it, or press 'Use a new run folder' ({next_free_folder(output)})")
     try:
         check_free(output)
+        found = fresh_start_conflict(output, str(resume) if resume else None, archive)
     except RunFolderError as error:
         raise UserError(str(error)) from error
-    found = earlier_run(output)
-    if archive and resume is not None:
-        raise UserError("'Archive the earlier run' starts a new run and 'Resume from' continues one: choose one.")
-    if found and not archive and (resume is None or not resume.resolve().is_relative_to(output.resolve())):
+    if found:
         raise UserError(
             f"{output} holds an earlier run ({', '.join(found)}); a new run there would mix its checkpoints with "
             f"this one's. Choose one: press 'Use a new run folder' ({next_free_folder(output)}), tick 'Archive the "

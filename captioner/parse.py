@@ -153,13 +153,15 @@ def _label(line: str, open_prose: bool, wanted) -> tuple[str, str] | None:
     if heading:
         return name, ""
     value, structured = match.group("value"), bool(match.group("bullet") or match.group("bold"))
-    if not structured and (match.group("dash") or (open_prose and match.group("name")[:1].islower())):
-        metadata = name in normalize.NORMALIZERS and name not in ("caption", "genre")
-        if not (metadata and match.group("dash") and not open_prose and normalize.NORMALIZERS[name](value)):
-            return None
-    if (name in normalize.NORMALIZERS and name not in ("caption", "genre") and value
-            and normalize.NORMALIZERS[name](value) is None and len(value.split()) > 3):
-        return None
+    metadata = name in normalize.NORMALIZERS and name not in ("caption", "genre")
+    reads = metadata and bool(value) and normalize.NORMALIZERS[name](value) is not None
+    if not structured:
+        if open_prose and (match.group("dash") or match.group("name")[:1].islower()):
+            return None  # the wrapped sentence goes on
+        if match.group("dash") and not reads:
+            return None  # "Tempo - 120" is a label, "style - bright and punchy" prose
+    if metadata and value and not reads and len(value.split()) > 3:
+        return None  # "key: the melody stays low ..."
     return name, value
 
 
