@@ -112,6 +112,29 @@ def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
         ts.chosen(values(lr="fast"))
 
 
+def test_the_preview_prompt_lyrics_and_seed_reach_the_runs_config():
+    import argparse
+
+    from acestep_train.commands import train as train_command
+    from acestep_train.train.config import load_config
+
+    defaults = values()
+    assert (defaults.preview_caption, defaults.preview_lyrics, defaults.preview_seed) == ("", "[Instrumental]", 42)
+    paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
+    form = values(preview_caption="dark synthwave", preview_lyrics="[verse]\nneon rain", preview_seed="7")
+    args = ts.command(form, paths, [])
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    parsed = parser.parse_args(args)  # the job's own command line, parsed as the job parses it
+    config = load_config(None, train_command.overrides(parsed), train_command.preset_settings(parsed))
+    assert (config.previews.caption, config.previews.lyrics, config.previews.seed) == \
+        ("dark synthwave", "[verse]\nneon rain", 7)
+    shown = ts.resolve(load_preset("quick_test").for_adapter("lora"), form, paths, None).previews  # what Show says
+    assert (shown.caption, shown.seed) == ("dark synthwave", 7)
+    with pytest.raises(ValueError, match="Preview seed: must be a whole number"):
+        ts.chosen(values(preview_seed="1.5"))
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("epochs", None, "Epochs: enter a number"), ("lr", "", "Learning rate: enter a number"),
     ("epochs", 0, "Epochs must be at least 1"), ("batch", -1, "Batch must be at least 1")])

@@ -23,8 +23,8 @@ from app.tabs.service import model_picker
 from app.wiring import named
 
 NUMBERS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor", "epochs", "lr", "warmup", "batch", "grad_accum",
-           "crop", "save_every", "preview_every", "seed")  # the fields made by number()
-FILLED = (*NUMBERS, "targets", "optimizer", "scheduler")  # what choosing a preset fills in
+           "crop", "save_every", "preview_every", "seed", "preview_seed")  # the fields made by number()
+FILLED = (*NUMBERS, "targets", "optimizer", "scheduler", "preview_caption", "preview_lyrics")  # a preset fills these
 ADAPTER_FIELDS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor")
 
 
@@ -82,6 +82,12 @@ def basic_section() -> dict:
                       save_every=number("save_every"), preview_every=number("preview_every"))
     with gr.Row():
         fields.update(trigger=gr.Textbox(label="Trigger word"), seed=number("seed"))
+    with gr.Row():  # what the previews sing: written to previews.caption / lyrics / seed
+        fields.update(preview_caption=gr.Textbox(label="Preview prompt (caption)", scale=2,
+                                                 info="Blank: the trigger word alone; the trigger word is put first"),
+                      preview_lyrics=gr.Textbox(label="Preview lyrics", lines=2, scale=2,
+                                                info="[Instrumental] for none; blank: the preset's"),
+                      preview_seed=number("preview_seed"))
     return fields
 
 
