@@ -65,9 +65,14 @@ def loads(text: str | bytes, source: str) -> object:
         raise _too_deep(source) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{source}: not valid JSON ({error})") from None
-    if isinstance(data, (dict, list)):
+    if isinstance(data, (dict, list)) and _openers(text) > MAX_JSON_DEPTH:  # fewer brackets: cannot be too deep
         check_depth(data, source)
     return data
+
+
+def _openers(text: str | bytes) -> int:
+    """How many ``[`` and ``{`` the text holds (in strings too): an upper bound of its nesting depth."""
+    return text.count(b"[" if isinstance(text, bytes) else "[") + text.count(b"{" if isinstance(text, bytes) else "{")
 
 
 def load_file(path: str | Path) -> object:

@@ -42,7 +42,7 @@ def captioner_command(ctx: AppContext, form: CaptionForm, events: str) -> list[s
     backends = form.backends
     if not backends:
         raise UserError("Choose at least one backend.")
-    command = ["captioner", "--audio-dir", str(ctx.path(form.folder, "song folder")),
+    command = ["--audio-dir", str(ctx.path(form.folder, "song folder")),
                "--backend", ",".join(backends), "--events", events]
     for backend, flag in MODEL_FLAGS.items():
         if backend in backends:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from acestep_train.jobs import JobStore
 from acestep_train.paths import writable_within
+from acestep_train.studio_state import jobs_folder
 from app.errors import UserError
 from app.settings import AppSettings
 
@@ -15,11 +16,14 @@ from app.settings import AppSettings
 class AppContext:
     settings: AppSettings
     checkpoint_root: Path
-    work_root: Path  # runs, tensors and jobs live here by default
+    work_root: Path  # runs and tensors live here by default
 
     @property
     def jobs(self) -> JobStore:
-        return JobStore(self.work_root / "jobs")
+        """The job records, in the studio's own state folder (never inside a root)."""
+        if self.settings.state_dir is None:
+            raise ValueError("no state folder: build the settings with make_settings")
+        return JobStore(jobs_folder(self.settings.state_dir))
 
     @property
     def data_root(self) -> Path:
@@ -28,8 +32,8 @@ class AppContext:
 
     def user_path(self, typed: str) -> Path:
         """A path the user typed: inside a root (symlinks followed), on loopback too, and never inside the
-        jobs folder, whose records are the studio's own (ValueError otherwise)."""
-        return writable_within(typed, self.settings.roots, [self.jobs.root])
+        state folder, whose records are the studio's own (ValueError otherwise)."""
+        return writable_within(typed, self.settings.roots, [self.settings.state_dir] if self.settings.state_dir else [])
 
     def path(self, typed: str, what: str = "folder") -> Path:
         """``user_path`` for a handler: an empty or refused path is a readable error in the UI."""

@@ -10,7 +10,8 @@ logged-in user (or an app without a login) are passed through unchanged.
 
 from __future__ import annotations
 
-LOGIN_PAGE = b'window.gradio_config = {"auth_required":true'  # Gradio's config for "log in first"
+PAGE_CONFIG = b"window.gradio_config = "  # in the first part of every page Gradio renders
+LOGIN_PAGE = PAGE_CONFIG + b'{"auth_required":true'  # Gradio's config for "log in first"
 API_INFO = b"<script>window.gradio_api_info = "
 SCRIPT_END = b";</script>"
 
@@ -34,7 +35,8 @@ def _is_html(message: dict) -> bool:
 
 
 async def strip_login_page(app, scope, receive, send):
-    """Run ``app``; an HTML answer is held until complete and sent without the login page's API description."""
+    """Run ``app``; a Gradio page (HTML whose first part holds its config) is held until complete and sent
+    without the login page's API description. Anything else, a served .html file included, streams as is."""
     held: dict = {}
 
     async def hold(message):
@@ -42,6 +44,9 @@ async def strip_login_page(app, scope, receive, send):
             held.update(start=message, parts=[])
             return None
         if message["type"] != "http.response.body" or "start" not in held:
+            return await send(message)
+        if not held["parts"] and PAGE_CONFIG not in message.get("body", b""):  # not a page: stream it
+            await send(held.pop("start"))
             return await send(message)
         held["parts"].append(message.get("body", b""))
         if message.get("more_body"):

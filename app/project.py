@@ -7,11 +7,11 @@ new browser finds it again. Pure functions of paths: no Gradio here.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 
 FILE = "project.json"
@@ -71,7 +71,7 @@ def load_project(state_dir: Path) -> Project | None:
     if not record.is_file():
         return None
     try:
-        return Project(Path(json.loads(record.read_text(encoding="utf-8"))["folder"]))
+        return Project(Path(safe_json.load_file(record)["folder"]))
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"{record}: not a project record ({error}); choose the project again", file=sys.stderr, flush=True)
         return None

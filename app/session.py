@@ -10,7 +10,6 @@ from it (and forgets folders typed for the previous project).
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from functools import partial
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 from app.context import AppContext
 from app.project import load_project
@@ -32,7 +32,7 @@ def saved_settings(state_dir: Path) -> dict:
     if not record.is_file():
         return {}
     try:
-        data = json.loads(record.read_text(encoding="utf-8"))
+        data = safe_json.load_file(record)
     except (OSError, ValueError) as error:
         print(f"{record}: unreadable ({error}); settings start from their defaults", file=sys.stderr, flush=True)
         return {}

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acestep_train.studio_state import prepare_state_dir
+
 LOOPBACK_NAMES = {"localhost"}
 WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]", ""}
 TRAINER_PORT = 7861
@@ -57,6 +59,7 @@ class AppSettings:
     generated_password: bool = False  # True when we made up the password (print it once)
     #: peers whose X-Forwarded-For names the client (a reverse proxy the user runs); nobody's by default
     trusted_proxies: tuple[str, ...] = ()
+    state_dir: Path | None = None  # the studio's own state (job records, their secret), outside every root
 
     @property
     def exposed(self) -> bool:
@@ -73,9 +76,10 @@ class AppSettings:
 
 def make_settings(
     host: str, port: int, share: bool, auth: str | None, roots: list[str], demo: bool,
-    trusted_proxies: list[str] | tuple[str, ...] = (),
+    trusted_proxies: list[str] | tuple[str, ...] = (), state_dir: str | None = None,
 ) -> AppSettings:
-    """Validate launch options; an exposed app without ``--auth`` gets a generated password."""
+    """Validate launch options; an exposed app without ``--auth`` gets a generated password. ``state_dir``:
+    the studio's state folder (None: the default, ``studio_state``); refused inside a root."""
     if not 0 < port < 65536:
         raise ValueError(f"--port must be 1-65535, not {port}")
     proxies = parse_proxies(trusted_proxies)
@@ -90,4 +94,5 @@ def make_settings(
     generated = False
     if credentials is None and (share or not is_loopback(host)):
         credentials, generated = ("studio", secrets.token_urlsafe(12)), True
-    return AppSettings(host, port, share, credentials, tuple(resolved), demo, generated, proxies)
+    state = prepare_state_dir(state_dir, resolved)
+    return AppSettings(host, port, share, credentials, tuple(resolved), demo, generated, proxies, state)

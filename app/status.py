@@ -151,3 +151,13 @@ def submitted(store: JobStore, job: Job) -> str:
         return (f"Queued {job.kind} job {job.id}: it waits for {blocker(store, job) or 'its GPU'} to end "
                 "(the Jobs panel can cancel it).")
     return f"Started {job.kind} job {job.id}; its progress and summary show below."
+
+
+def stop_words(job: Job, action: str) -> str:
+    """What a press of Stop did, in words (``JobStore.stop``'s action)."""
+    return {"cancelled": f"Cancelled {job.id}: it had not started.",
+            "asked": f"Stop asked for {job.id}: it saves a checkpoint, then ends.",
+            "terminated": f"Stop asked for {job.id}: it is being ended.",
+            "already stopping": f"Already stopping {job.id}; nothing more to do (the Jobs panel's 'End now' ends it "
+                                "without a checkpoint).",
+            "ended": f"{job.id} has ended ({job.status}); nothing to stop."}[action]

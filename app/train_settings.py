@@ -129,8 +129,8 @@ def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
 
 
 def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
-    """``train ...`` for the job: the preset, the user's fields as flags, and ``extra`` (config, resume...)."""
-    args = ["train", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
+    """The ``train`` job's arguments: the preset, the user's fields as flags, and ``extra`` (config, resume...)."""
+    args = ["--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
             "--preset", form.preset, "--adapter-type", form.adapter, "--dataset-dir", str(paths["tensors"]),
             "--output-dir", str(paths["output"])]
     for flag, value in chosen(form).items():

@@ -55,10 +55,10 @@ def start(ctx: AppContext, values: dict) -> str:
 
 
 def download(ctx: AppContext, values: dict) -> str:
-    command = ["captioner", "--download-only", "--backend", ",".join(DOWNLOADABLE)]
+    command = ["--backend", ",".join(DOWNLOADABLE)]  # after ``python -m captioner --download-only``
     for backend in DOWNLOADABLE:
         command += [MODEL_FLAGS[backend], str(ctx.path(values[dir_key(backend)], f"{backend} model folder"))]
-    job = ctx.jobs.submit("download", command, ctx.work_root / "downloads" / "captioner", gpus=[])
+    job = ctx.jobs.submit("caption_download", command, ctx.work_root / "downloads" / "captioner", gpus=[])
     return f"download job {job.id}: {job.status}"
 
 
@@ -92,14 +92,14 @@ def caption_tab(ctx: AppContext):
             go = gr.Button("Start", variant="primary")
             get = gr.Button("Download models (ACE-Step captioner + transcriber)")
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "caption"))
-        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "download"))
+        fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "caption_download"))
         timer = tab_timer(2.0, first_tab=True)  # the page opens on this tab
     go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="caption")
     model_dirs = {dir_key(name): fields[dir_key(name)] for name in DOWNLOADABLE}
     get.click(*named(model_dirs, lambda values: download(ctx, values)), fetched, api_name="download_models")
     timer.tick(lambda: kind_status(ctx.jobs, "caption"), outputs=status, api_name="caption_status",
                show_progress="hidden")
-    timer.tick(lambda: kind_status(ctx.jobs, "download"), outputs=fetched, api_name="download_status",
+    timer.tick(lambda: kind_status(ctx.jobs, "caption_download"), outputs=fetched, api_name="download_status",
                show_progress="hidden")
     return fields["folder"]
 

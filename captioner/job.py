@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_text
 from acestep_train.dataset import ScanOptions, scan_folder
 from acestep_train.dataset.csv_io import write_csv
@@ -77,7 +78,7 @@ def read_keys_file(path: str | Path) -> dict[str, str]:
     """The keys, and the file is gone."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = safe_json.load_file(path)
     finally:
         path.unlink(missing_ok=True)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):

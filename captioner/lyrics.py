@@ -27,6 +27,9 @@ _COLON_HEADING = re.compile(rf"^\s*(?:\*\*|__)?\s*({_NAMED})\s*(?:\*\*|__)?\s*:\
 _BOLD_HEADING = re.compile(rf"^\s*(?:\*\*|__)\s*({_NAMED})\s*(?:\*\*|__)\s*$", re.IGNORECASE)
 _BRACKET_TAG = re.compile(r"^\s*(?:\*\*|__)?\s*\[([^\[\]]+)\]\s*(?:\*\*|__)?\s*$")
 _LRC_STAMP = re.compile(r"^\s*(\[\d{1,2}:\d{2}(?:[.:]\d{1,3})?\]\s*)+")
+CHATTER = re.compile(r"^\s*(sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is|i hope|hope (?:this|it) "
+                     r"helps|let me know|feel free|i'?m sorry|sorry|i cannot|i can'?t|as an ai|unfortunately)\b",
+                     re.IGNORECASE)  # a chat model's words around its answer
 _SECTION_START = re.compile(rf"^(?:{SECTION})\b", re.IGNORECASE)
 
 

@@ -3,7 +3,8 @@
 Prompted the way they were fine-tuned (their model cards: "usage is the same as Qwen2.5-Omni-7B"):
 the stock Qwen2.5-Omni system message, then one user turn holding the task text, a line break and
 the audio (16 kHz mono), in that order as the cards show it (``*Task* ...`` then ``<audio>``):
-``*Task* Describe this audio in detail`` (captioner: an answer in prose, the caption; genre / key / time signature / tempo words are mined from it by ``captioner.parse``)
+``*Task* Describe this audio in detail`` (captioner: an answer in prose, the caption; genre / key /
+time signature / tempo words are mined from it by ``captioner.parse``)
 or ``*Task* Transcribe this audio in detail`` (transcriber: ``# Languages`` / ``# Lyrics``
 with [Verse]/[Chorus] tags). No other question is asked: the fine-tunes degrade with any other
 system prompt or request. The task text can be overridden (``OmniSettings``) for experiments.

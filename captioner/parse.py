@@ -6,6 +6,17 @@ commas or single quotes); labeled lines (``Key: A minor``, ``**Genre**: rock``, 
 E minor", "around 96 BPM", "in 3/4 time", "a dreamy synth-pop song": ``captioner.prose``).
 ACE-Step's captioner answers with prose: what is not a labeled field becomes the caption. Values are
 normalized (``captioner.normalize``); what cannot be read is left out, never guessed.
+
+What counts as what, so prose is never cut or mined wrongly:
+- JSON: the whole answer or a fenced block that loads as an object; an object inside chatter only
+  when it loads and names a known field; a truncated object only when the answer starts with ``{``.
+  Braces in prose (``{"heavy" bass}``) are prose. A JSON answer's key / tempo / meter words are mined
+  from its caption only, and only for fields the object does not name (``"key": null`` stays unknown).
+- Labels: a known name with a colon (``Key: A minor``), a heading (``## Lyrics``), or the dash form in
+  a list or in bold (``1. Genre - Folk``); after a prose line that ends mid-sentence, a lowercase
+  name or a dash continues the sentence ("...with a steady\ntempo - the drums ..."). See ``_label``.
+- Cut decodes (``cut``): only then is a caption trimmed (to its last whole sentence or labeled line,
+  else its half word goes) and a lyrics value's unfinished line and looping tail dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ import re
 
 from captioner import normalize
 from captioner.prose import prose_fields
-from captioner.lyrics import clean_lyrics, drop_unfinished_line, strip_chat, trim_runaway
+from captioner.lyrics import CHATTER, clean_lyrics, drop_unfinished_line, strip_chat, trim_runaway
 
 ALIASES = {
     "caption": "caption", "description": "caption", "prompt": "caption", "music_description": "caption",
@@ -35,9 +46,7 @@ _LABEL = re.compile(r"^\s*(?P<bullet>[-*•>]+\s*|\d+[.)]\s*)?(?P<bold>\*\*|__)?
                     r"(?P<name>[A-Za-z][A-Za-z _/-]{0,30}?)\s*(?:\*\*|__)?(?:\s*[:：=]|\s+(?P<dash>[-–—])\s)"
                     r"\s*(?:\*\*|__)?\s*(?P<value>.*?)\s*(?:\*\*|__)?\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s*(?P<name>[A-Za-z][A-Za-z _/-]{0,30}?)\s*:?\s*$")
-_CHATTER = re.compile(r"^\s*(sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is|i hope|hope (?:this|it) "
-                      r"helps|let me know|feel free|i'?m sorry|sorry|i cannot|i can'?t|as an ai|unfortunately)\b",
-                      re.IGNORECASE)
+_MARKER = re.compile(r"^\s*(?:#{1,6}|[-*•>]+|\d+[.)])\s*")  # markdown headings, list items
 
 
 def field_name(raw) -> str | None:
@@ -124,7 +133,7 @@ def json_fields(data: dict) -> dict:
     return found
 
 
-_CLOSED = re.compile(r"""[.!?:;。！？…]["'”’)\]]*\s*$""")
+_CLOSED = re.compile(r"""[.!?。！？…]["'”’)\]]*\s*$""")
 
 
 def _label(line: str, open_prose: bool, wanted) -> tuple[str, str] | None:
@@ -144,13 +153,15 @@ def _label(line: str, open_prose: bool, wanted) -> tuple[str, str] | None:
     if heading:
         return name, ""
     value, structured = match.group("value"), bool(match.group("bullet") or match.group("bold"))
-    if not structured and (match.group("dash") or (open_prose and match.group("name")[:1].islower())):
-        metadata = name in normalize.NORMALIZERS and name not in ("caption", "genre")
-        if not (metadata and match.group("dash") and not open_prose and normalize.NORMALIZERS[name](value)):
-            return None
-    if (name in normalize.NORMALIZERS and name not in ("caption", "genre") and value
-            and normalize.NORMALIZERS[name](value) is None and len(value.split()) > 3):
-        return None
+    metadata = name in normalize.NORMALIZERS and name not in ("caption", "genre")
+    reads = metadata and bool(value) and normalize.NORMALIZERS[name](value) is not None
+    if not structured:
+        if open_prose and (match.group("dash") or match.group("name")[:1].islower()):
+            return None  # the wrapped sentence goes on
+        if match.group("dash") and not reads:
+            return None  # "Tempo - 120" is a label, "style - bright and punchy" prose
+    if metadata and value and not reads and len(value.split()) > 3:
+        return None  # "key: the melody stays low ..."
     return name, value
 
 
@@ -203,14 +214,17 @@ def trim_cut(text: str) -> str:
 
 def prose_caption(lines: list[str]) -> str:
     """The unlabeled text as one paragraph: markdown dropped, and chatter ("Sure! Here is...",
-    "Hope this helps", a refusal) dropped sentence by sentence."""
-    kept = []
-    for line in lines:
-        line = re.sub(r"^\s*(?:#{1,6}|[-*•>]+|\d+[.)])\s*", "", line)
+    "Hope this helps", a refusal) dropped sentence by sentence. A line that continues a wrapped
+    sentence keeps its start ("...a tempo of\n120. The ..." is no numbered list)."""
+    kept, continues = [], False
+    for raw in lines:
+        line = raw if continues else _MARKER.sub("", raw)
         line = re.sub(r"(\*\*|__|`)(.+?)\1", r"\2", line).strip()
-        if re.fullmatch(r"[{}\[\]`]*", line):
-            continue
-        kept += [part for part in re.split(r"(?<=[.!?:])\s+", line) if not _CHATTER.match(part)]
+        if not re.fullmatch(r"[{}\[\]`]*", line):
+            parts = re.split(r"(?<=[.!?:])\s+", line)
+            kept += [part for index, part in enumerate(parts)
+                     if (continues and not index) or not CHATTER.match(part)]
+        continues = bool(line) and not _MARKER.match(raw) and not _CLOSED.search(line)
     return re.sub(r"\s+", " ", " ".join(kept)).strip()
 
 

@@ -14,8 +14,9 @@ Read line by line:
   block's word for word is dropped (the same answer given again). The language is the one sung most.
 - No lyric line and no tag (an empty answer, or one cut inside its headers) gives lyrics "" and no
   ``is_instrumental``: that the song has no voice is not known. ``[Instrumental]`` says it.
-- Text before the first header is chatter ("Here is the transcription:") and goes; an answer with
-  no header at all is all lyrics, less a first line ending in a colon that speaks of the lyrics.
+- Lines before the first header are lyrics too (a model that names the language last), less chatter:
+  a line ending in a colon that opens like a chat answer or speaks of the lyrics ("Sure! Here are the
+  lyrics:"). An answer with no header at all is all lyrics, less such a first line.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 
 from captioner import normalize
-from captioner.lyrics import clean_lyrics, drop_unfinished_line, is_instrumental, strip_chat, sung_characters
-from captioner.lyrics import trim_runaway
+from captioner.lyrics import (CHATTER, clean_lyrics, drop_unfinished_line, is_instrumental, strip_chat,
+                              sung_characters, trim_runaway)
 
 HEADER_NAMES = {"language": "language", "languages": "language", "vocal language": "language",
                 "语言": "language", "語言": "language", "言語": "language", "语种": "language",
@@ -36,8 +37,15 @@ _LABEL_HEADER = re.compile(r"^\s*(?:\*\*|__)?\s*(?P<name>(?:vocal\s+)?languages?
 _PREAMBLE = re.compile(r"(?i)\b(lyrics|transcri\w*)\b.*[:：]\s*$")
 
 
+def _chatter(line: str) -> bool:
+    """An answer's opening words ("Sure! Here are the lyrics:"), not a sung line."""
+    return line.rstrip().endswith((":", "：")) and bool(CHATTER.match(line) or _PREAMBLE.search(line))
+
+
 @dataclass
 class Block:
+    """One ``# Languages`` / ``# Lyrics`` pair of an answer."""
+
     language: str | None = None
     lines: list[str] = field(default_factory=list)
     has_lyrics_header: bool = False
@@ -71,8 +79,10 @@ def _is_language_word(line: str) -> bool:
 
 
 def read_blocks(lines: list[str]) -> list[Block]:
-    """The answer's blocks, headers taken out; ``[]`` when it has no header."""
+    """The answer's blocks, headers taken out; ``[]`` when it has no header. Lines before the first
+    header (lyrics before a trailing ``Language: en``) are a block of their own, chatter aside."""
     blocks: list[Block] = []
+    before: list[str] = []
     section = None  # None: before any header; "language": waiting for its value; "lyrics"
     for line in lines:
         found = header(line)
@@ -93,7 +103,7 @@ def read_blocks(lines: list[str]) -> list[Block]:
                 block.lines.append(value)
             continue
         if section is None:
-            continue  # chatter before the first header
+            before.append(line)
         if section == "language" and line.strip():
             blocks[-1].language, section = language_value(line), "after-language"
         elif section == "after-language" and line.strip() and _is_language_word(line):
@@ -101,14 +111,13 @@ def read_blocks(lines: list[str]) -> list[Block]:
         elif section in ("after-language", "lyrics") or (section == "language" and not line.strip()):
             section = "lyrics" if line.strip() else section
             blocks[-1].lines.append(line)
-    return blocks
+    sung = [line for line in before if not _chatter(line)]
+    return [Block(lines=sung)] + blocks if blocks and any(line.strip() for line in sung) else blocks
 
 
 def _headerless(lines: list[str]) -> str:
     lines = [line for line in lines if header(line) is None]  # a lone "# Notes" or "# Lyr"
-    if lines and _PREAMBLE.search(lines[0]) and not clean_lyrics(lines[0]).startswith("["):
-        lines = lines[1:]
-    return clean_lyrics("\n".join(lines))
+    return clean_lyrics("\n".join(lines[1:] if lines and _chatter(lines[0]) else lines))
 
 
 def pick_language(candidates: list[tuple[str | None, str]]) -> str | None:

@@ -28,7 +28,8 @@ class Studio:
     def launch(self) -> None:
         port = free_port()
         self.proc, _ = start(["--port", str(port), "--demo", "--checkpoint-dir", str(self.base / "ck"),
-                              "--root", str(self.base / "datasets"), "--root", str(self.runs)],
+                              "--root", str(self.base / "datasets"), "--root", str(self.runs),
+                              "--state-dir", str(self.base / "studio-state")],
                              "ACE-Step Studio trainer: ", timeout=300)
         self.client = Client(f"http://127.0.0.1:{port}", verbose=False)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import pytest
 
-from acestep_train.jobs import Job
+from acestep_train.jobs import Job, child_environment
 from acestep_train.presets import load_preset
 from app import train_settings as ts
 from app.context import AppContext
@@ -83,7 +84,7 @@ def values(**changes) -> TrainForm:
 def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
     paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
     lora = ts.command(values(epochs="3", rank="4", linear_dim="9", lr="0.001", mlp=True), paths, ["--seed", "1"])
-    assert lora[:2] == ["train", "--checkpoint-dir"] and "--preset" in lora
+    assert lora[0] == "--checkpoint-dir" and "--preset" in lora
     assert ["--epochs", "3"] == lora[lora.index("--epochs"):lora.index("--epochs") + 2]
     assert "--rank" in lora and "--linear-dim" not in lora and "--mlp" in lora and lora[-2:] == ["--seed", "1"]
     lokr = ts.command(values(adapter="lokr", rank="4", linear_dim="9", decompose_both=True), paths, [])
@@ -148,9 +149,14 @@ class Sample(Form):
 
 
 def test_gpu_choice_pins_the_picked_gpus():
-    assert gpu_choice([]) == ([0], {}, [])
-    assert gpu_choice(["1"]) == ([1], {"CUDA_VISIBLE_DEVICES": "1"}, [])
-    assert gpu_choice(["2", "0"]) == ([0, 2], {"CUDA_VISIBLE_DEVICES": "0,2"}, ["--devices", "2"])
+    assert gpu_choice([]) == ([0], False, [])
+    assert gpu_choice(["1"]) == ([1], True, [])
+    assert gpu_choice(["2", "0"]) == ([0, 2], True, ["--devices", "2"])
+    # the job's environment comes from the studio and the record's validated GPUs, never from the record itself
+    env = child_environment(Job("x", [], "/o", "train", gpus=[0, 2], pin_gpus=True, token="t0k"))
+    assert env["CUDA_VISIBLE_DEVICES"] == "0,2" and env["ACESTEP_STUDIO_JOB_TOKEN"] == "t0k"
+    unpinned = child_environment(Job("x", [], "/o", "train", token="t0k"))
+    assert unpinned.get("CUDA_VISIBLE_DEVICES") == os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
 def test_typed_paths_are_confined_on_loopback_too(tmp_path):

@@ -260,3 +260,11 @@ def test_gemini_cut_at_its_token_limit_loses_only_the_loop(cloud, tmp_path, monk
     before_loop = SONG.split("[Outro]")[0] + "[Outro]\nla la la\nla la la"
     assert sidecar["lyrics"] == before_loop.strip() and sidecar["lyrics"].count("Hold on to me tonight") == 12
     assert sidecar["caption"] == GEMINI_ANSWER["caption"] and sidecar["bpm"] == 132
+
+
+def test_whisper_segments_that_repeat_are_all_kept(cloud, clip):
+    """Whisper's answers are never trimmed: each timed segment is a sung line, repeats included."""
+    segments = [{"id": i, "start": float(i), "end": i + 0.9, "text": " Hold on to me tonight"} for i in range(12)]
+    cloud.script["/v1/audio/transcriptions"] = [(200, {"text": "", "language": "english", "segments": segments}, {})]
+    fields = OpenAIWhisper(KEY, cloud.url, FAST).caption(clip)
+    assert fields["lyrics"] == "\n".join(["Hold on to me tonight"] * 12) and len(fields[LINES]) == 12

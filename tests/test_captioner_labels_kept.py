@@ -184,3 +184,15 @@ def test_a_caption_cut_mid_word_ends_at_its_last_sentence_only_when_cut():
     cut_json = '{"caption": "A dreamy synth-pop song. Its chorus li'
     assert parse_output(cut_json, caption_from_prose=False, cut=True) == {"caption": "A dreamy synth-pop song.",
                                                                           "genre": "synth-pop"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[Verse]\nhello\n\nLanguage: en", {"language": "en", "lyrics": "[Verse]\nhello", "is_instrumental": False}),
+    ("Sure! Here are the lyrics:\n# Languages\nen\n# Lyrics\n[Verse]\nhi",
+     {"language": "en", "lyrics": "[Verse]\nhi", "is_instrumental": False}),
+    ("Here is the transcription:\n[Verse]\nhi", {"lyrics": "[Verse]\nhi", "is_instrumental": False}),
+    ("Okay, I am leaving\nSorry for the night\n[Verse]\nhi",  # sung lines that open like chatter
+     {"lyrics": "Okay, I am leaving\nSorry for the night\n[Verse]\nhi", "is_instrumental": False}),
+])
+def test_lines_before_the_headers_are_sung_unless_they_are_chatter(text, expected):
+    assert parse_transcription(text) == expected

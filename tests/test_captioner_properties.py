@@ -112,3 +112,21 @@ def test_the_windows_language_is_the_one_sung_most_first_on_ties(windows):
         "unknown" if weights else None)
     assert merge_windows(parts).get("language") == best
     assert merge_windows(parts) == merge_windows([dict(part) for part in parts])
+
+
+# Prose the captioner writes, wrapped anywhere inside a sentence (its model card's example is wrapped so):
+# words the old parser took for labels, keys, tempi, meters and JSON.
+WORDS = ["warm", "ballad", "tempo -", "style -", "key:", "tempo:", "lyrics:", "genre:", "in", "a", "minor", "key",
+         '{"heavy"', "bass}", "with", "100", "b.p.m.", "3/4", "of", "the", "way", "bridge", "guitar", "slow", "pads"]
+
+
+@BOUNDED
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=40), st.data())
+def test_wrapped_prose_is_kept_whole_as_the_caption(words, data):
+    breaks = data.draw(st.sets(st.integers(min_value=0, max_value=len(words) - 1)), label="line breaks")
+    breaks = {index for index in breaks if not index or not words[index - 1].endswith(".")}  # inside a sentence
+    text = "A warm ballad" + "".join(("\n" if index in breaks else " ") + word for index, word in enumerate(words))
+    fields = parse_output(text + ".", wanted=("caption", "genre", "bpm", "keyscale", "timesignature"))
+    assert fields["caption"] == "A warm ballad " + " ".join(words) + "."
+    assert "keyscale" not in fields  # "a minor" is never a key in prose
+    assert fields == parse_output(text + ".", wanted=("caption", "genre", "bpm", "keyscale", "timesignature"))

@@ -186,3 +186,15 @@ def test_merge_output_follows_the_same_rules(adapters, tiny_original, tmp_path, 
     with safe_open(str(merged / "model.safetensors"), "pt") as handle:
         assert handle.keys()
     assert json.loads((merged / "merge_info.json").read_text())["merged_modules"] == len(lokr.modules)
+
+
+def test_format_subfolders_of_an_earlier_export_are_left_alone(adapters, tmp_path):
+    _, _, lora, lokr = adapters
+    out = tmp_path / "exports"
+    export_adapter(lora, "acestep", out)
+    for fmt in ("diffusers", "comfyui"):  # the Export tab with several formats: one sub-folder each
+        export_adapter(lokr, fmt, out / fmt)
+    export_adapter(lora, "comfyui", out)  # the same LoRA again at the top: allowed, the sub-folders untouched
+    assert listing(out) == {LORA_FILE, "adapter_config.json", "acestep_studio.json", MANIFEST, "diffusers", "comfyui"}
+    assert listing(out / "diffusers") == {LOKR_DIFFUSERS_FILE, MANIFEST}
+    assert listing(out / "comfyui") == {LOKR_FILE, "lokr_config.json", "acestep_studio.json", MANIFEST}

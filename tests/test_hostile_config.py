@@ -73,7 +73,7 @@ def test_a_giant_safetensors_header_is_refused_with_a_clear_error(tmp_path):
         read_header(path)
     deep = ("[" * 50_000 + "]" * 50_000).encode()
     path.write_bytes(struct.pack("<Q", len(deep)) + deep)
-    with pytest.raises(CorruptCheckpointError, match="nested too deeply"):
+    with pytest.raises(CorruptCheckpointError, match="too deeply nested"):
         read_header(path)
 
 

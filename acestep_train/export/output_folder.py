@@ -8,7 +8,9 @@ also the base and strength). Before anything is written, ``check_output`` reads 
 - files the studio did not write (not in the manifest, or changed since) refuse the folder unless
   ``overwrite``; with it they are moved to ``<folder>.replaced-<UTC time>/`` beside it (never deleted);
 - an earlier studio export of something else is replaced only with ``overwrite``; re-exporting the
-  same adapter (another format, say) proceeds.
+  same adapter (another format, say) proceeds;
+- sub-folders that hold studio outputs of their own (``<export>/<format>/`` from a several-format export)
+  are neither counted nor touched.
 
 The new files are written and sealed in a temporary folder beside the target; then the earlier
 export's files are removed (exactly those the manifest lists), the new ones moved in, and the
@@ -70,10 +72,17 @@ def _manifest(folder: Path) -> dict:
     return {}
 
 
-def _present(folder: Path) -> list[str]:
+def _nested(folder: Path) -> list[Path]:
+    """Sub-folders that are studio outputs of their own (``<export>/<format>/``): left as they are."""
+    return [manifest.parent for manifest in folder.rglob(MANIFEST) if manifest.parent != folder]
+
+
+def _present(folder: Path, nested: list[Path]) -> list[str]:
     names = []
     for path in sorted(folder.rglob("*")):
         if path.name in (MANIFEST, MARKER, WRITING) or (path.is_dir() and not path.is_symlink()):
+            continue
+        if any(path.is_relative_to(inner) for inner in nested):
             continue
         names.append(path.relative_to(folder).as_posix())
     return names
@@ -99,7 +108,8 @@ def check_output(target: Path, identity: dict, overwrite: bool, what: str = "exp
         return OutputPlan(target, identity, whole=True)
     manifest = _manifest(target)
     ours = {name: entry for name, entry in manifest.get("files", {}).items() if _unchanged(target / name, entry)}
-    foreign = [name for name in _present(target) if name not in ours]
+    nested = _nested(target)
+    foreign = [name for name in _present(target, nested) if name not in ours]
     if foreign and not overwrite:
         raise OutputFolderError(
             f"{target}: holds files the studio did not write ({_listing(foreign)}); choose an empty or new folder, "
@@ -113,7 +123,8 @@ def check_output(target: Path, identity: dict, overwrite: bool, what: str = "exp
             "export'), or choose another folder")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     backup = target.parent / f"{target.name}.replaced-{stamp}" if foreign else None
-    return OutputPlan(target, identity, ours, foreign, backup, whole=not foreign and is_complete(target))
+    whole = not foreign and not nested and is_complete(target)  # a swap would drop the nested outputs
+    return OutputPlan(target, identity, ours, foreign, backup, whole=whole)
 
 
 @contextmanager

@@ -100,11 +100,16 @@ def lock_run_folder(output: Path) -> RunLock:
     path = output / LOCK
     if os.environ.get(TOKEN_ENV) and holder_of(output).get("token") == os.environ[TOKEN_ENV]:
         return RunLock(path, None, os.environ[TOKEN_ENV])  # a DDP child of the holder
+    tries = 0
     while True:
         fd = _open_lock(path)
         if not _flock(fd):
             holder = _holder_text(fd)
             os.close(fd)
+            tries += 1
+            if "pid" not in holder and tries < 50:  # a UI's look (a shared lock) or a holder still writing its pid
+                time.sleep(0.02)
+                continue
             raise _busy(output, holder)
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
@@ -164,15 +169,22 @@ def next_free_folder(output: Path) -> Path:
     return output.parent / f"{base}-{number}"
 
 
+def fresh_start_conflict(output: Path, resume_from: str | None, archive: bool) -> list[str]:
+    """What of an earlier run this start would mix with ([] when it is fine: no earlier run, or the user
+    chose to resume it or archive it). Resuming from a checkpoint of another folder is not resuming this run."""
+    if archive and resume_from:
+        raise RunFolderError(f"{output}: archiving the earlier run starts a new run and resuming continues one; "
+                             "choose one")
+    found = earlier_run(output)
+    if archive or (resume_from and (resume_from == "latest" or _inside(Path(resume_from), output))):
+        return []
+    return found
+
+
 def check_fresh_start(output: Path, resume_from: str | None, archive: bool) -> None:
     """Refuse a fresh run over an earlier one, unless it resumes that run or archives it."""
-    found = earlier_run(output)
-    if archive and resume_from:
-        raise RunFolderError(f"{output}: --archive-previous starts a new run and --resume-from continues one; "
-                             "choose one")
-    if not found or archive:
-        return
-    if resume_from and (resume_from == "latest" or _inside(Path(resume_from), output)):
+    found = fresh_start_conflict(output, resume_from, archive)
+    if not found:
         return
     what = ("this run's" if not resume_from else f"resuming from {resume_from}, a checkpoint of another folder, "
             "would mix two runs; this folder's")

@@ -4,11 +4,11 @@ the grid, mark a favourite, export it at that strength. The library does the wor
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import gradio as gr
 
+from acestep_train import safe_json
 from app.context import AppContext
 from app.forms import CompareForm
 from app.polls import tab_timer
@@ -53,7 +53,7 @@ def start(ctx: AppContext, form: CompareForm) -> str:
     output = Path(spec.output)
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_json(output / "grid_spec.json", spec.to_json())
-    job = ctx.jobs.submit("compare", ["compare", "--spec", str(output / "grid_spec.json")], output)
+    job = ctx.jobs.submit("compare", ["--spec", str(output / "grid_spec.json")], output)
     return f"compare job {job.id}: {job.status}"
 
 
@@ -81,7 +81,7 @@ def load_grid(ctx: AppContext, typed: str) -> str:
 def cell_choices(grid_path: str):
     if not grid_path:
         return gr.update(choices=[], value=None)
-    cells = json.loads(Path(grid_path).read_text(encoding="utf-8"))["cells"]
+    cells = safe_json.load_file(grid_path)["cells"]
     names = [cell_name(c) for c in cells if c["strength"] != 0]
     return gr.update(choices=names, value=names[0] if names else None)
 
@@ -89,7 +89,7 @@ def cell_choices(grid_path: str):
 def _cell(grid_path: str, name: str) -> dict:
     if not grid_path or not name:
         raise gr.Error("Render or load a grid, then choose a cell.")
-    cells = json.loads(Path(grid_path).read_text(encoding="utf-8"))["cells"]
+    cells = safe_json.load_file(grid_path)["cells"]
     match = [c for c in cells if cell_name(c) == name]
     if not match:
         raise gr.Error(f"{name}: not a cell of {grid_path}")
@@ -108,7 +108,7 @@ def export_cell(ctx: AppContext, grid_path: str, name: str, fmt: str, folder: st
     from acestep_train.compare.choose import export_choice
 
     cell = _cell(grid_path, name)
-    grid = json.loads(Path(grid_path).read_text(encoding="utf-8"))
+    grid = safe_json.load_file(grid_path)
     source = next(c["path"] for c in grid["checkpoints"] if c["label"] == cell["checkpoint"])
     try:
         written, error = export_choice(source, cell["strength"], fmt, ctx.path(folder, "export folder"))
@@ -123,7 +123,7 @@ def players(ctx: AppContext, grid_path: str) -> None:
     if not grid_path:
         gr.Markdown("No grid yet: render one, or load a grid folder.")
         return
-    grid = json.loads(Path(grid_path).read_text(encoding="utf-8"))
+    grid = safe_json.load_file(grid_path)
     root = Path(grid_path).parent
     for number, caption in enumerate(grid["prompts"]):
         gr.Markdown(f"**Prompt {number + 1}:** {caption}")

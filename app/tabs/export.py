@@ -80,7 +80,7 @@ def merge(ctx: AppContext, form: ExportForm) -> str:
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to merge (Find checkpoints).")
     output = ctx.path(form.merged, "merged model folder")
-    command = ["merge", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
+    command = ["--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
                "--adapter", str(ctx.path(form.checkpoint, "checkpoint")), "--strength", str(form.strength),
                "--output-dir", str(output)] + (["--overwrite"] if form.overwrite else [])
     job = ctx.jobs.submit("merge", command, output, gpus=[])  # CPU only: never waits behind training

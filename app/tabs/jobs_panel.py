@@ -14,7 +14,7 @@ from acestep_train.jobs import JobStore
 from app.context import AppContext
 from app.errors import UserError
 from app.polls import panel_timer
-from app.status import describe, job_events, kind_status
+from app.status import describe, job_events, kind_status, stop_words
 from app.wiring import first_cell
 
 COLUMNS = ["job", "kind", "status", "started", "ended", "exit code", "GPUs"]
@@ -40,17 +40,15 @@ def job_details(store: JobStore, job_id: str) -> str:
         job.id, 80)
 
 
-def stop_job(store: JobStore, job_id: str) -> list[list]:
+def stop_job(store: JobStore, job_id: str, now: bool = False) -> list[list]:
+    """Stop (or, ``now``, end at once) the job picked, and only it; the message says what was done."""
     try:
-        was = store.load(job_id.strip()).status
-        job = store.stop(job_id.strip())
-    except (FileNotFoundError, ValueError) as error:
+        job, action = (store.end_now if now else store.stop)(job_id.strip())
+    except FileNotFoundError as error:
         raise UserError(f"No such job: {job_id!r}") from error
-    if was == "queued":
-        gr.Info(f"Cancelled {job.id}: it had not started.")
-    elif job.status == "stopping":
-        gr.Info(f"{job.id}: stopping" + (" (saving a checkpoint first; stop again to end it now)"
-                                         if job.kind == "train" else ""))
+    except ValueError as error:
+        raise UserError(f"No such job: {job_id!r}" if "not a job id" in str(error) else str(error)) from error
+    gr.Info(stop_words(job, action))
     return job_rows(store)
 
 
@@ -62,6 +60,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             job_id = gr.Textbox(label="Job", scale=3)
             stop = gr.Button("Stop", variant="stop", scale=1)
+            end = gr.Button("End now (no checkpoint)", scale=1)
             show = gr.Button("Show status and log", scale=1)
         details = gr.Textbox(label="Status and log", lines=14, max_lines=30)
     def rows() -> list[list]:
@@ -70,6 +69,7 @@ def build(ctx: AppContext) -> None:
     panel_timer(panel, 2.0, rows, table).tick(rows, outputs=table, api_name="jobs", show_progress="hidden")
     table.select(first_cell, None, job_id)
     stop.click(lambda job: stop_job(store, job), job_id, table, api_name="stop_job")
+    end.click(lambda job: stop_job(store, job, now=True), job_id, table, api_name="end_job")
     show.click(lambda job: job_details(store, job), job_id, details, api_name="job_log")
 
     def job_status(kind: str) -> str:

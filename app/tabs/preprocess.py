@@ -18,7 +18,7 @@ SOURCES = {"Song folder": "--audio-dir", "dataset.json": "--dataset-json",
 
 def preprocess_command(ctx: AppContext, form: PreprocessForm) -> list[str]:
     source = ctx.path(form.source, "song folder or dataset.json")
-    command = ["preprocess", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
+    command = ["--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
                SOURCES[form.source_kind], str(source), "--output-dir", str(ctx.path(form.output)),
                "--max-duration", str(form.max_duration), "--normalize", form.normalize]
     command += ["--two-pass"] if form.two_pass else []

@@ -68,7 +68,7 @@ def write_demo(ctx: AppContext) -> str:
 
 
 def download(ctx: AppContext, model: str) -> str:
-    job = ctx.jobs.submit("download", ["download", "--checkpoint-dir", str(ctx.checkpoint_root), "--model", model],
+    job = ctx.jobs.submit("download", ["--checkpoint-dir", str(ctx.checkpoint_root), "--model", model],
                           ctx.work_root / "downloads" / model, gpus=[])
     return f"download job {job.id}: {job.status}"
 

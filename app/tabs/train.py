@@ -1,7 +1,8 @@
 """Train tab: GPU preset (auto-picked, listed by title; choosing one fills the fields with its values),
 adapter settings, the basic options, every other option as JSON, and one run on screen: the picker
-"Run shown" (default: the running one) decides what the monitor shows and what Stop, Save now and
-Sample now act on."""
+"Run shown" (default: the running one, then held until the user picks another) decides what the monitor
+shows and what Stop, Save now and Sample now act on: the buttons carry that run's id, so pressing twice
+never reaches a run that started in between."""
 
 from __future__ import annotations
 
@@ -114,7 +115,8 @@ def monitor_section(has_gpu: bool) -> dict:
         clips = [gr.Audio(label="Preview", type="filepath", interactive=False) for _ in range(3)]
     log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, autoscroll=True)
     return {**buttons, "note": note, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
-            "seen": gr.State(None), "chosen": gr.State(None)}  # chosen: the run the user picked (None: default)
+            "seen": gr.State(None), "chosen": gr.State(None),  # chosen: the run the user picked (None: default)
+            "shown": gr.State(None)}  # shown: the run the monitor showed; the buttons act on chosen, else shown
 
 
 def build(ctx: AppContext) -> dict:
@@ -155,6 +157,11 @@ def wire_presets(fields: dict, lora_row, lokr_row) -> None:
                              fields["adapter"], [lora_row, lokr_row])
 
 
+def press(ctx: AppContext, what: str, chosen: str | None, shown: str | None) -> str:
+    """A control button: it acts on the run the user picked, else the one the monitor showed (never a later one)."""
+    return actions.control(ctx, what, chosen or shown)
+
+
 def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> None:
     def start(form: TrainForm) -> dict:
         text, job = actions.start(ctx, form)
@@ -173,21 +180,22 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
     tools["find"].click(lambda output: actions.checkpoints(ctx, output, resumable_only=True), fields["output"],
                         fields["resume"], api_name="find_checkpoints")
     for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
-        ui[what].click(partial(actions.control, ctx, what), ui["chosen"], ui["note"], api_name=api_name)
+        ui[what].click(partial(press, ctx, what), [ui["chosen"], ui["shown"]], ui["note"], api_name=api_name)
     handler, inputs = form_event(lambda form: actions.vram(ctx, form))
     for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
     shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory")}
 
-    def tick(seen, selected) -> dict:
-        result = actions.monitor(ctx, seen, selected)
+    def tick(seen, selected, shown) -> dict:
+        result = actions.monitor(ctx, seen, selected, shown)
         out = {ui[name]: value for name, value in result.items() if name != "clips"}
         out.update(dict(zip(ui["clips"], result.get("clips", []))))
         return out
 
-    outputs = [*shown.values(), *ui["clips"], ui["seen"]]  # a list: API clients get them in this order
+    outputs = [*shown.values(), *ui["clips"], ui["seen"], ui["shown"]]  # a list: API clients get them in this order
     # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
     # otherwise put the old run back over a fresh pick).
-    ui["timer"].tick(tick, [ui["seen"], ui["chosen"]], outputs, api_name="train_status", show_progress="hidden")
+    ui["timer"].tick(tick, [ui["seen"], ui["chosen"], ui["shown"]], outputs, api_name="train_status",
+                     show_progress="hidden")
     ui["picker"].input(lambda selected: selected, ui["picker"], ui["chosen"], show_progress="hidden").then(
-        lambda selected: tick(None, selected), ui["chosen"], outputs, show_progress="hidden")
+        lambda selected, held: tick(None, selected, held), [ui["chosen"], ui["shown"]], outputs, show_progress="hidden")

@@ -33,7 +33,8 @@ class Studio:
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, str(REPO / "launch.py"), "--port", str(port), "--demo", "--checkpoint-dir",
-                 str(base / "ck"), "--root", str(base / "datasets"), "--root", str(base / "state")],
+                 str(base / "ck"), "--root", str(base / "datasets"), "--root", str(base / "state"),
+                 "--state-dir", str(base / "studio-state")],
                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + 400  # a loaded machine starts slowly
         while "ACE-Step Studio trainer: " not in self.console():
