@@ -16,6 +16,7 @@ from app.context import AppContext
 from app.errors import UserError
 from app.forms import TrainForm
 from app.plots import loss_figure, memory_figure, run_steps
+from app.progress_bar import bar_html
 from app.preview_history import history_html, picked, player_clips, preview_history, step_choices
 from app.status import blocker, describe, job_events, stop_words
 
@@ -233,5 +234,5 @@ def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = Non
                for scale, path in clips]
     return {"picker": picker, "status": status, "log": log, "loss": loss_figure(steps),
             "memory": memory_figure(mine, steps), "clips": players, "seen": signature, "shown": job.id,
-            "history": history_html(history, step, ctx.served),
+            "history": history_html(history, step, ctx.served), "bar": bar_html(job, mine),
             "preview_step": gr.update(choices=step_choices(history), value=preview.step if preview else None)}

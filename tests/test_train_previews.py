@@ -19,7 +19,8 @@ from train_data import make_tensors
 def preview_run(tiny_original, tmp_path_factory):
     """(run folder, the studio's context, the train job record) of a 3-epoch run previewing every 3 steps."""
     base = tmp_path_factory.mktemp("previews")
-    ctx = AppContext(make_settings("127.0.0.1", 7861, False, None, [str(base / "data")], False), tiny_original,
+    ctx = AppContext(make_settings("127.0.0.1", 7861, False, None, [str(base / "data")], False,
+                                   state_dir=str(base / "studio-state")), tiny_original,
                      base / "state")
     run = base / "data" / "run"
     job = ctx.jobs.submit("train", ["not-started"], run, gpus=[])  # the record the Train tab shows (never started)

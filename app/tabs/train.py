@@ -115,6 +115,7 @@ def monitor_section(has_gpu: bool) -> dict:
                    "save": gr.Button("Save now"), "sample": gr.Button("Sample now")}
     note = gr.Markdown()  # what the last button did; the timer never overwrites it
     status = gr.Textbox(label="Status", lines=5)
+    bar = gr.HTML(elem_classes="job-progress-bar")  # the run's steps done, with its ETA
     loss = gr.Plot(label="Loss (left axis) and learning rate (right axis)")
     memory = gr.Plot(label="GPU memory", visible=has_gpu)
     with gr.Row():
@@ -125,7 +126,8 @@ def monitor_section(has_gpu: bool) -> dict:
         history = gr.HTML(elem_id="preview-history")
     log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, autoscroll=True)
     return {**buttons, "note": note, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
-            "history": history, "preview_step": preview_step, "step_pick": gr.State(None),  # step_pick: None = newest
+            "bar": bar, "history": history, "preview_step": preview_step,
+            "step_pick": gr.State(None),  # the preview step picked (None: the newest)
             "seen": gr.State(None), "chosen": gr.State(None),  # chosen: the run the user picked (None: default)
             "shown": gr.State(None)}  # shown: the run the monitor showed; the buttons act on chosen, else shown
 
@@ -203,8 +205,8 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
         out.update(dict(zip(ui["clips"], result.get("clips", []))))
         return out
 
-    outputs = [*shown.values(), *ui["clips"], ui["seen"], ui["shown"], ui["history"], ui["preview_step"]]  # a list:
-    # API clients get them in this order
+    outputs = [*shown.values(), *ui["clips"], ui["seen"], ui["shown"], ui["history"], ui["preview_step"],
+               ui["bar"]]  # a list: API clients get them in this order
     # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
     # otherwise put the old run back over a fresh pick).
     ui["timer"].tick(tick, [ui["seen"], ui["chosen"], ui["shown"], ui["step_pick"]], outputs, api_name="train_status",
