@@ -1,6 +1,7 @@
 """Captioning and audio analysis as a job (``python -m captioner``), for the Auto-label tab and the captioner app.
 
-Fields the user edited are kept unless ``overwrite`` (the captioner's batch decides per field).
+The user's values (typed, hand-made, imported) are kept unless ``overwrite``: the captioner's batch
+decides field by field with ``acestep_train.dataset.provenance.may_write``.
 Local model backends occupy the GPU; librosa and the cloud backends do not, so they may run
 beside a training job.
 """

@@ -100,6 +100,9 @@ class TrainForm(Form):
     preview_every: Number
     trigger: str
     seed: Number
+    preview_caption: str  # blank: the trigger word alone
+    preview_lyrics: str  # blank: the preset's ("[Instrumental]")
+    preview_seed: Number
     advanced: str = ""
     resume: str = ""
     use_estimate: bool = False

@@ -59,9 +59,3 @@ def memory_figure(events: list[dict], steps: list[dict]) -> go.Figure:
                          uirevision="memory", showlegend=True, legend={"orientation": "h", "y": 1.2})
     return figure
 
-
-def latest_previews(events: list[dict], count: int = 3) -> list[tuple[str | None, str | None]]:
-    """(adapter strength, audio file) of the newest ``samples`` event, padded with (None, None) to ``count``."""
-    samples = [e for e in events if e["event"] == "samples"]
-    clips = list(samples[-1]["files"].items())[:count] if samples else []
-    return clips + [(None, None)] * (count - len(clips))

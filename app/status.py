@@ -7,6 +7,7 @@ the earlier job's lines in its ``events.jsonl``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import re
@@ -70,6 +71,33 @@ def progress_line(events: list[dict], eta: bool = True) -> str:
     return (f"step {last['step']}{total} (epoch {last['epoch'] + 1}), loss {last['loss']:.4f} "
             f"(smoothed {last['smoothed_loss']:.4f}), lr {last['lr']:.2e}"
             + (f", ETA {duration(last['eta_s'])}" if eta else ""))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a job is: ``done`` of ``total`` (songs, clips or training steps), the seconds left if known."""
+    done: int
+    total: int
+    unit: str  # "songs", "steps"...: what done and total count
+    eta_s: float | None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, max(0.0, self.done / self.total)) if self.total > 0 else 0.0
+
+
+def progress_of(events: list[dict]) -> Progress | None:
+    """The latest ``progress`` (preprocess, captions, renders) or training ``step`` event as a Progress; None
+    before the first one, or for a training run whose ``start`` event (its total steps) is missing."""
+    last = next((e for e in reversed(events) if e["event"] in ("progress", "step")), None)
+    if last is None:
+        return None
+    if last["event"] == "progress":
+        return Progress(int(last["done"]), int(last["total"]), last.get("stage", ""), last.get("eta_s"))
+    start = next((e for e in reversed(events) if e["event"] == "start" and "total_steps" in e), None)
+    if start is None:
+        return None
+    return Progress(int(last["step"]), int(start["total_steps"]), "steps", last.get("eta_s"))
 
 
 def failure_text(item) -> str:

@@ -15,7 +15,9 @@ from app import train_settings as ts
 from app.context import AppContext
 from app.errors import UserError
 from app.forms import TrainForm
-from app.plots import latest_previews, loss_figure, memory_figure, run_steps
+from app.plots import loss_figure, memory_figure, run_steps
+from app.progress_bar import bar_html
+from app.preview_history import history_html, picked, player_clips, preview_history, step_choices
 from app.status import blocker, describe, job_events, kind_status, stop_words, submitted
 
 
@@ -206,12 +208,13 @@ def vram(ctx: AppContext, form: TrainForm) -> str:
     return ts.vram_text(config, gpus[0].total_gb if gpus else None)
 
 
-def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = None) -> dict:
+def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = None, step: int | None = None) -> dict:
     """{name: value} for the run picker, status, log, loss and memory figures, previews, ``seen`` and ``shown``.
 
     The run shown is the one the user picked (``selected``), else the one shown before (``shown``: held until
     the user picks another, so the buttons never move to a run that started later), else the running one.
-    Figures and players are skipped when nothing changed (``seen``: the job, its status and events size).
+    ``step``: the preview step picked in the history (None: the newest). Figures, players and the preview
+    history are skipped when nothing changed (``seen``: the job, its status, events size and the picked step).
     """
     job = visible_job(ctx, selected or shown)
     if job is None:
@@ -222,20 +225,24 @@ def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = Non
     log = ctx.jobs.log_tail(job.id, 30)
     current = None if job.active else visible_job(ctx, None)  # a run active now, while this one has ended
     newer = f"{current.id} is {current.status}" if current is not None and current.active else None
-    signature = [job.id, job.status, events_file.stat().st_size if events_file.is_file() else 0, newer]
+    signature = [job.id, job.status, events_file.stat().st_size if events_file.is_file() else 0, newer, step]
     if signature == seen:
         return {"picker": picker, "log": log, "shown": job.id}
     events = read_events(events_file)
     mine = job_events(job, events)
     steps = run_steps(events, mine)
     status = describe(job, mine, log, blocker(ctx.jobs, job))
-    clips = latest_previews(mine)
-    playable = [(scale, path if path and ctx.served(Path(path)) else None) for scale, path in clips]
+    history = preview_history(mine)
+    preview = picked(history, step)
+    clips = player_clips(preview)
     if any(path and not ctx.served(Path(path)) for _, path in clips):  # the browser fetches only inside the roots
         status += f"\nPreviews are in {Path(job.output_dir) / 'samples'}; add --root for that folder to play them here."
     if newer:
         status += f"\n{newer} now; pick it under 'Run shown' to watch or control it."
-    players = [gr.update(value=path, label=f"Latest preview, adapter strength {scale}" if scale else "Preview")
-               for scale, path in playable]
+    players = [gr.update(value=path if path and ctx.served(Path(path)) else None,
+                         label=f"Step {preview.step}, adapter strength {scale}" if scale else "Preview")
+               for scale, path in clips]
     return {"picker": picker, "status": status, "log": log, "loss": loss_figure(steps),
-            "memory": memory_figure(mine, steps), "clips": players, "seen": signature, "shown": job.id}
+            "memory": memory_figure(mine, steps), "clips": players, "seen": signature, "shown": job.id,
+            "history": history_html(history, step, ctx.served), "bar": bar_html(job, mine),
+            "preview_step": gr.update(choices=step_choices(history), value=preview.step if preview else None)}

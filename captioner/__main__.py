@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--audio-dir", metavar="DIR", help="the folder of songs (required unless --download-only)")
     add("--backend", default="librosa", help=f"comma-separated, first trusted most: {', '.join(BACKEND_NAMES)}")
     add("--only-missing", action="store_true", help="skip songs that already have the fields")
-    add("--overwrite", action="store_true", help="replace fields you edited yourself")
+    add("--overwrite", action="store_true", help="also replace values you typed, wrote by hand or imported")
     add("--tag", default="", help="activation tag for every song")
     add("--csv", metavar="FILE", help="also write all captions to this CSV")
     add("--two-pass", action="store_true", help="caption every song, free those models, then transcribe")

@@ -71,7 +71,7 @@ def settings_rows(ctx: AppContext, fields: dict) -> None:
     with gr.Row():
         fields.update({dir_key(name): gr.Textbox(label=f"{name} model folder",
                                                  value=str(ctx.checkpoint_root / name)) for name in MODEL_FLAGS})
-    fields["overwrite"] = gr.Checkbox(label="Overwrite fields I edited", value=False)
+    fields["overwrite"] = gr.Checkbox(label="Overwrite values I typed, wrote by hand or imported", value=False)
     fields.update(label_fields())
     fields.update(key_fields())
     with gr.Accordion("Advanced: task prompts", open=False):

@@ -41,7 +41,7 @@ SONG_ERRORS = (CloudError, AudioError, OSError, ValueError, RuntimeError, KeyErr
 @dataclass(frozen=True)
 class BatchOptions:
     only_missing: bool = True  # skip songs that already have every field the backends give
-    overwrite: bool = False  # replace fields the user edited (and an existing .lrc)
+    overwrite: bool = False  # replace the user's values too (typed, hand-made, imported; and an existing .lrc)
     tag: str = ""  # activation tag written to each sidecar's custom_tag
     csv_out: Path | None = None  # also write every song's fields to this CSV at the end
     timestamps: bool = False  # write timed lyrics as {stem}.lrc when a backend gives them

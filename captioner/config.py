@@ -32,7 +32,7 @@ class CaptionConfig:
     audio_dir: Path  # the folder of songs (searched recursively)
     backends: tuple[str, ...] = ("librosa",)  # in priority order: the first to give a field wins
     only_missing: bool = False  # skip songs that already have the fields these backends give
-    overwrite: bool = False  # replace fields the user edited
+    overwrite: bool = False  # replace the user's values too (typed, hand-made, imported)
     tag: str = ""  # activation tag written to every song's custom_tag
     csv_out: Path | None = None  # also write all captions to this CSV
     two_pass: bool = False  # caption every song, free those models, then transcribe every song

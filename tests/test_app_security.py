@@ -127,11 +127,12 @@ def test_the_page_before_login_describes_no_api(exposed):
         assert "resolved_settings" in http.get("/").text  # logged in: the page is whole
 
 
-def test_resolved_settings_refuse_an_estimate_outside_the_roots(exposed, tmp_path):
+def test_resolved_settings_refuse_paths_outside_the_roots(exposed, tmp_path):
     url, base = exposed
     client = Client(url, auth=("me", "secret-pass"), verbose=False)
     estimate = tmp_path / "estimate.json"
     estimate.write_text(json.dumps({"targets": ["to_q"], "base_rank": 4, "rank_pattern": {}}))
-    with pytest.raises(Exception, match=f"from_estimate: {estimate}: {REFUSED}"):  # the job's own words
-        client.predict(api_name="/resolved_settings", model="turbo", tensors=str(base / "data" / "t"),
-                       output=str(base / "data" / "run"), advanced=json.dumps({"from_estimate": str(estimate)}))
+    for field, value in (("from_estimate", estimate), ("resume_from", tmp_path)):  # every path field
+        with pytest.raises(Exception, match=f"{field}: {value}: {REFUSED}"):  # the job's own words
+            client.predict(api_name="/resolved_settings", model="turbo", tensors=str(base / "data" / "t"),
+                           output=str(base / "data" / "run"), advanced=json.dumps({field: str(value)}))

@@ -99,6 +99,15 @@ def test_review_save_marks_only_the_changed_fields(captioner):
     found = json.loads((songs / "second.json").read_text())
     assert (found["lyrics"], found["language"], found["caption"]) == ("[Verse 1]\nfound later", "de",
                                                                        "dusty drum loop")
+    # the page keeps what Open showed: a job that rewrites the lyrics while the song is open is not undone by Save
+    shown = dict(zip(FIELDS, client.predict(str(songs), "second.wav", api_name="/review_open")[1:]))
+    rerun = Fake("acestep-transcriber", {"lyrics": "[Verse 1]\nsecond take"}, lyrics=True)
+    caption_folder(songs, [rerun], BatchOptions(only_missing=False))
+    saved = client.predict(str(songs), "second.wav", *{**shown, "caption": "dusty loop"}.values(),
+                           api_name="/save_review")
+    assert saved == "Saved second.json (caption)."
+    found = json.loads((songs / "second.json").read_text())
+    assert (found["caption"], found["lyrics"]) == ("dusty loop", "[Verse 1]\nsecond take")
 
 
 def test_default_mode_without_weights_says_download_first(captioner):

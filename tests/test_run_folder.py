@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,31 @@ def test_a_second_training_process_is_refused_at_once_and_writes_nothing(held, t
     assert holder_of(output)["pid"] == holder.pid
     with pytest.raises(RunFolderError, match=f"pid {holder.pid}"):
         check_free(output)  # what the UI asks before it queues a run
+
+
+def test_a_second_train_beside_a_running_one_is_refused(tiny_original, tensors, tmp_path):
+    """A real training run holds the folder; a second one is refused naming it; the first finishes untouched."""
+    output = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "acestep_train",
+                              *cli_args(tiny_original, tensors, output)[:-6], "--epochs", "1000"],
+                             cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        events = output / "events.jsonl"
+        deadline = time.monotonic() + 300
+        while not (events.is_file() and '"event": "step"' in events.read_text()):  # wait until it is training
+            assert first.poll() is None and time.monotonic() < deadline, "the first run never reached a step"
+            time.sleep(0.1)  # a poll interval, not a wait for something to happen
+        second = subprocess.run([sys.executable, "-m", "acestep_train", *cli_args(tiny_original, tensors, output)],
+                                cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert second.returncode == 1
+        assert f"{output}: another training process (pid {first.pid}) is using this run folder" in second.stderr
+        (output / "control" / "stop").touch()  # the first run stops as asked: it saves and exits 0
+        assert first.wait(timeout=300) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert "stopped on request" in first.stdout.read() and not (output / LOCK).exists()
 
 
 def test_a_lock_left_by_a_killed_run_is_taken_over(held):

@@ -143,7 +143,8 @@ def is_unset(sample: Sample, name: str) -> bool:
     return getattr(sample, name) in (None, "") or (is_default(sample, name) and name not in sample.provenance)
 
 
-def claim(sample: Sample, data: dict, where: str, fallback: Origin, found: Mapping[str, Origin] = {}) -> None:
+def claim(sample: Sample, data: dict, where: str, fallback: Origin,
+          found: Mapping[str, Origin] | None = None) -> None:
     """The provenance of a sample just read from ``data`` (a sidecar, a dataset.json record).
 
     Recorded entries stand. A file without them: the fields its ``edited`` list names (the studio's
@@ -152,7 +153,7 @@ def claim(sample: Sample, data: dict, where: str, fallback: Origin, found: Mappi
     the import's). ``found``: fields read from elsewhere (text sidecars) with their own origin."""
     recorded = provenance.read(data, sample.notes, where)
     edited = provenance.legacy_edited(data) if provenance.KEY not in data else None
-    origins = {}
+    found, origins = found or {}, {}
     for name in SIDECAR_FIELDS:
         if name in provenance.UNTRACKED:
             continue

@@ -19,6 +19,7 @@ from app.caption_jobs import (
 )
 from app.context import AppContext
 from app.polls import tab_timer
+from app.progress_bar import kind_bar, kind_poll
 from app.status import kind_status
 from app.wiring import named
 
@@ -43,13 +44,14 @@ def build(ctx: AppContext) -> dict:
         go = gr.Button("Label", variant="primary")
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "autolabel"))
+        bar = gr.HTML(lambda: kind_bar(ctx.jobs, "autolabel"), elem_classes="job-progress-bar")
         timer = tab_timer(2.0)
     inputs = {**fields, **{dir_key(name): box for name, box in model_dirs.items()}, **keys}
     check_caption_fields(inputs)
 
     go.click(*named(inputs, lambda values: submit_captioning(ctx, "autolabel", caption_form(values))), note,
              api_name="autolabel")
-    timer.tick(lambda: kind_status(ctx.jobs, "autolabel"), outputs=status, api_name="autolabel_status",
+    timer.tick(lambda: kind_poll(ctx.jobs, "autolabel"), outputs=[status, bar], api_name="autolabel_status",
                show_progress="hidden")
     # the session profile: everything but the keys
     return {**fields, **{dir_key(name): box for name, box in model_dirs.items()}}

@@ -7,6 +7,7 @@ import gradio as gr
 from app.context import AppContext
 from app.forms import PreprocessForm, number_in
 from app.polls import tab_timer
+from app.progress_bar import kind_bar, kind_poll
 from app.status import kind_status, submitted
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -54,9 +55,10 @@ def build(ctx: AppContext) -> dict:
         go = gr.Button("Preprocess", variant="primary")
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=8, value=lambda: kind_status(ctx.jobs, "preprocess"))
+        bar = gr.HTML(lambda: kind_bar(ctx.jobs, "preprocess"), elem_classes="job-progress-bar")
         timer = tab_timer(2.0)
     go.click(*named(fields, lambda form: start(ctx, form), PreprocessForm), note, api_name="start_preprocess",
              trigger_mode="once")  # a double click queues one job
-    timer.tick(lambda: kind_status(ctx.jobs, "preprocess"), outputs=status, api_name="preprocess_status",
+    timer.tick(lambda: kind_poll(ctx.jobs, "preprocess"), outputs=[status, bar], api_name="preprocess_status",
                show_progress="hidden")
     return fields

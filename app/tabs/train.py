@@ -23,8 +23,8 @@ from app.tabs.service import model_picker
 from app.wiring import named
 
 NUMBERS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor", "epochs", "lr", "warmup", "batch", "grad_accum",
-           "crop", "save_every", "preview_every", "seed")  # the fields made by number()
-FILLED = (*NUMBERS, "targets", "optimizer", "scheduler")  # what choosing a preset fills in
+           "crop", "save_every", "preview_every", "seed", "preview_seed")  # the fields made by number()
+FILLED = (*NUMBERS, "targets", "optimizer", "scheduler", "preview_caption", "preview_lyrics")  # a preset fills these
 ADAPTER_FIELDS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor")
 
 
@@ -82,6 +82,12 @@ def basic_section() -> dict:
                       save_every=number("save_every"), preview_every=number("preview_every"))
     with gr.Row():
         fields.update(trigger=gr.Textbox(label="Trigger word"), seed=number("seed"))
+    with gr.Row():  # what the previews sing: written to previews.caption / lyrics / seed
+        fields.update(preview_caption=gr.Textbox(label="Preview prompt (caption)", scale=2,
+                                                 info="Blank: the trigger word alone; the trigger word is put first"),
+                      preview_lyrics=gr.Textbox(label="Preview lyrics", lines=2, scale=2,
+                                                info="[Instrumental] for none; blank: the preset's"),
+                      preview_seed=number("preview_seed"))
     return fields
 
 
@@ -110,12 +116,19 @@ def monitor_section(has_gpu: bool) -> dict:
                    "save": gr.Button("Save now"), "sample": gr.Button("Sample now")}
     note = gr.Markdown()  # what the last button did; the timer never overwrites it
     status = gr.Textbox(label="Status", lines=5)
+    bar = gr.HTML(elem_classes="job-progress-bar")  # the run's steps done, with its ETA
     loss = gr.Plot(label="Loss (left axis) and learning rate (right axis)")
     memory = gr.Plot(label="GPU memory", visible=has_gpu)
     with gr.Row():
         clips = [gr.Audio(label="Preview", type="filepath", interactive=False) for _ in range(3)]
+    with gr.Accordion("Preview history: every preview of this run, by step and adapter strength", open=True):
+        preview_step = gr.Dropdown([], label="Preview step (the players above and the newest row below)",
+                                   info="Pick an older step to hear it and the steps before it")
+        history = gr.HTML(elem_id="preview-history")
     log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, autoscroll=True)
     return {**buttons, "note": note, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
+            "bar": bar, "history": history, "preview_step": preview_step,
+            "step_pick": gr.State(None),  # the preview step picked (None: the newest)
             "seen": gr.State(None), "chosen": gr.State(None),  # chosen: the run the user picked (None: default)
             "shown": gr.State(None)}  # shown: the run the monitor showed; the buttons act on chosen, else shown
 
@@ -190,16 +203,21 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
     shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory")}
 
-    def tick(seen, selected, shown) -> dict:
-        result = actions.monitor(ctx, seen, selected, shown)
+    def tick(seen, selected, shown, step) -> dict:
+        result = actions.monitor(ctx, seen, selected, shown, step)
         out = {ui[name]: value for name, value in result.items() if name != "clips"}
         out.update(dict(zip(ui["clips"], result.get("clips", []))))
         return out
 
-    outputs = [*shown.values(), *ui["clips"], ui["seen"], ui["shown"]]  # a list: API clients get them in this order
+    outputs = [*shown.values(), *ui["clips"], ui["seen"], ui["shown"], ui["history"], ui["preview_step"],
+               ui["bar"]]  # a list: API clients get them in this order
     # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
     # otherwise put the old run back over a fresh pick).
-    ui["timer"].tick(tick, [ui["seen"], ui["chosen"], ui["shown"]], outputs, api_name="train_status",
+    ui["timer"].tick(tick, [ui["seen"], ui["chosen"], ui["shown"], ui["step_pick"]], outputs, api_name="train_status",
                      show_progress="hidden")
-    ui["picker"].input(lambda selected: selected, ui["picker"], ui["chosen"], show_progress="hidden").then(
-        lambda selected, held: tick(None, selected, held), [ui["chosen"], ui["shown"]], outputs, show_progress="hidden")
+    ui["picker"].input(lambda selected: [selected, None], ui["picker"], [ui["chosen"], ui["step_pick"]],
+                       show_progress="hidden").then(
+        lambda selected, held: tick(None, selected, held, None), [ui["chosen"], ui["shown"]], outputs,
+        show_progress="hidden")
+    ui["preview_step"].input(lambda step: step, ui["preview_step"], ui["step_pick"], show_progress="hidden").then(
+        tick, [ui["seen"], ui["chosen"], ui["shown"], ui["step_pick"]], outputs, show_progress="hidden")
