@@ -121,7 +121,7 @@ def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummar
     fields: dict = {}
     confidence: dict = {}
     winners: dict = {}
-    for name in {name for found in found_by.values() for name in found}:
+    for name in dict.fromkeys(name for found in found_by.values() for name in found):  # in order: no hash seed
         order = rank(backends, model_metadata) if name in METADATA else backends
         winner = winners[name] = next(b.name for b in order if name in found_by.get(b.name, {}))
         fields[name] = found_by[winner][name]

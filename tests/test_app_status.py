@@ -16,7 +16,7 @@ from app.context import AppContext
 from app.errors import UserError
 from app.forms import Form, TrainForm
 from app.peer import Peer, peer_url
-from app.plots import loss_figure, run_steps, thin
+from app.plots import loss_figure, memory_figure, run_steps, thin
 from app.preview_history import history_html, player_clips, preview_history, shown_rows
 from app.settings import make_settings
 from app.status import describe, duration, job_events
@@ -67,6 +67,8 @@ def test_plots_thin_long_runs_and_keep_the_history_of_a_resume():
     assert [e["step"] for e in run_steps(earlier + fresh, fresh)] == [1, 2, 3]  # a new run hides the old one
     figure = loss_figure(rows)
     assert len(figure.data[0].x) <= 2000 and figure.layout.uirevision == "loss"
+    for layout in (figure.layout, memory_figure([], rows).layout):  # the label badge covers the top-left corner
+        assert layout.legend.y < 0 and layout.legend.yanchor == "top" and layout.margin.b >= 80  # legend under x
     samples = {"time": 1, "event": "samples", "step": 4, "files": {"0.5": "/a.wav", "1.0": "/b.wav"}}
     assert player_clips(preview_history([samples])[0]) == [("0.5", "/a.wav"), ("1.0", "/b.wav"), (None, None)]
 
