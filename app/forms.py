@@ -25,7 +25,8 @@ def number_in(label: str, value, low: float, high: float | None = None) -> float
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise UserError(f"{label}: enter a number (not {'blank' if value in (None, '') else repr(value)}).") from None
+        raise UserError(f"{label}: enter a number." if value in (None, "") else
+                        f"{label}: {value!r} is not a number.") from None
     if number != number or number < low or (high is not None and number > high):  # NaN is out of every range
         allowed = f"outside its range, {low:g} to {high:g}" if high is not None else f"below its minimum, {low:g}"
         raise UserError(f"{label}: {number:g} is {allowed}; nothing was started.")
