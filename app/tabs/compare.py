@@ -53,7 +53,6 @@ def grid_spec(ctx: AppContext, form: CompareForm):
 
 def start(ctx: AppContext, form: CompareForm) -> str:
     from acestep_train.atomic import atomic_write_json
-
     from acestep_train.compare.spec import resolve_checkpoints
 
     spec = grid_spec(ctx, form)

@@ -20,6 +20,7 @@ import time
 import urllib.request
 
 import soundfile
+from playwright.sync_api import expect
 from audio_fixtures import tone
 from studio_page import close_toasts, errors_on_screen, needs_chromium, open_browser, settle, shot, wait_text
 
@@ -138,7 +139,7 @@ def control_the_visible_run(page, ticks: list, first: str, second: str) -> None:
     page.get_by_text(f"Sample asked for {first}").wait_for(timeout=30_000)
     after_a_tick(page, ticks)  # the status poll ran: the message stays
     assert page.get_by_text(f"Sample asked for {first}").is_visible()
-    label = page.get_by_text("Latest preview, adapter strength").first
+    label = page.get_by_text(re.compile(r"Step \d+, adapter strength")).first
     label.wait_for(timeout=TIMEOUT * 1000)  # listen: the players say their strength
     shot(page, "05-train-two-runs")
     picker = page.get_by_label("Run shown (Stop, Save now, Sample now act on it)")
@@ -157,7 +158,15 @@ def control_the_visible_run(page, ticks: list, first: str, second: str) -> None:
 
 
 def reload_keeps_the_project(page, studio) -> None:
+    tab(page, "2 · Dataset")  # a caption typed and not saved: the reload asks first, then comes back here
+    page.get_by_role("button", name="Open", exact=True).click()
+    settle(page)
+    page.get_by_label("Caption", exact=True).first.fill("words not saved yet")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
     page.reload()
+    assert asked == ["beforeunload"]
+    expect(page.get_by_role("tab", name="2 · Dataset")).to_have_attribute("aria-selected", "true", timeout=60_000)
     page.get_by_role("tab", name="6 · Export & merge").click()
     trigger = page.get_by_label("Trigger word (metadata)")
     trigger.fill("zzq")  # typed right after opening: kept
