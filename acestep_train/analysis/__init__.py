@@ -58,7 +58,10 @@ def estimate_bpm(onset: np.ndarray, frame_rate: float = RATE / HOP,
 
 
 def gather_evidence(sig: Signals) -> evidence_module.Evidence:
-    return evidence_module.gather(sig.percussive, sig.frame_rate, key_module.chroma_frames(sig.harmonic_cqt),
+    """Percussive pulse and harmonic rhythm; the harmony read below C5 (bass and accompaniment: a
+    melody's notes change within a chord)."""
+    accompaniment = sig.harmonic_cqt[:evidence_module.HARMONY_BINS]
+    return evidence_module.gather(sig.percussive, sig.frame_rate, key_module.chroma_frames(accompaniment),
                                   RATE / CQT_HOP)
 
 

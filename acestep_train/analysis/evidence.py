@@ -21,13 +21,16 @@ from acestep_train.analysis.tempo import Periodicity, periodicity
 
 NOVELTY_HALF = 8  # chroma frames compared either side of a moment (~0.37 s at CQT_HOP): chords, not notes
 CHORD_SPAN = (0.8, 8.0)  # seconds between chord changes looked for
-PEAK_SHARE = 0.5  # the first autocorrelation peak reaching this share of the highest is the period
+HARMONY_BINS = 48  # constant-Q bins from C1 read for the harmonic rhythm: up to B4
+PEAK_SHARE = 0.5
+STRONG = 0.4  # a chord-change autocorrelation this high is a fully clear harmonic rhythm  # the first autocorrelation peak reaching this share of the highest is the period
 
 
 @dataclass(frozen=True)
 class Evidence:
     low_mid: Periodicity  # autocorrelation of the percussive onsets' low and mid bands
     chord_period: float | None  # seconds between chord changes; None when the harmony never changes
+    chord_clarity: float  # 0-1: how regularly the chords change (the autocorrelation there, over STRONG)
 
     def beats_per_chord(self, bpm: float) -> float | None:
         return self.chord_period * bpm / 60.0 if self.chord_period else None
@@ -65,4 +68,6 @@ def chord_change(chroma_frames: np.ndarray, half: int = NOVELTY_HALF) -> np.ndar
 def gather(percussive: np.ndarray, frame_rate: float, chroma_frames: np.ndarray, chroma_rate: float) -> Evidence:
     """The evidence of one song; ``percussive`` is [4, frames] (all bands, then low / mid / high)."""
     change = periodicity(chord_change(chroma_frames), chroma_rate)
-    return Evidence(periodicity(percussive[1] + percussive[2], frame_rate), first_peak(change, *CHORD_SPAN))
+    chord_period = first_peak(change, *CHORD_SPAN)
+    clarity = 0.0 if chord_period is None else float(np.clip(change.pulse(60.0 / chord_period) / STRONG, 0.0, 1.0))
+    return Evidence(periodicity(percussive[1] + percussive[2], frame_rate), chord_period, clarity)

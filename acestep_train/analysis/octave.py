@@ -8,13 +8,14 @@ given whole-song ``evidence``, their 3:4 relatives (within 50-230 BPM). Each rea
   extra beats carry no onsets is weak);
 - with evidence: the same for the kick / snare / bass bands of the percussive part only, and the
   harmonic rhythm: the beats between chord changes at this reading, whole numbers scored by how
-  common they are (a bar of 3 or 4 most, 1 least), fractions penalised (a 3:4 reading);
+  common they are (a bar of 3 or 4 most, 1 least), fractions penalised (a 3:4 reading), weighed
+  by how clearly the chords change at all (``Evidence.chord_clarity``);
 - a log-normal prior for near-ties: centre 120 BPM, 1.5 octaves wide with the evidence; without
   it (an onset envelope alone) the prior does more of the work: centre 140, one octave wide.
 
 The confidence is the winning reading's share of the softmax (near 0.5: a true ambiguity).
 Weights chosen on the harder set of ``bench.analysis`` (seed 0) and checked on seed 1: tempo
-within 2 BPM 17 -> 22 of 24 and 17 -> 20 of 24 (``docs/performance.md``).
+within 2 BPM 17 -> 20 of 24 and 17 -> 21 of 24 (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def logits(period: Periodicity, options: np.ndarray, evidence: Evidence | None) 
     out = PULSE_WEIGHT * np.log(pulse / pulse.max()) - 0.5 * (np.log2(options / centre) / width) ** 2
     if evidence is not None:
         out = out + LOW_WEIGHT * np.log(np.clip(evidence.low_mid.pulse(options), 1e-2, None))
-        out = out + CHORD_WEIGHT * np.array([chord_fit(evidence.beats_per_chord(bpm)) for bpm in options])
+        fits = np.array([chord_fit(evidence.beats_per_chord(bpm)) for bpm in options])
+        out = out + CHORD_WEIGHT * evidence.chord_clarity * fits
     return out
 
 
