@@ -38,11 +38,19 @@ class AppContext:
     def path(self, typed: str, what: str = "folder") -> Path:
         """``user_path`` for a handler: an empty or refused path is a readable error in the UI."""
         if not str(typed).strip():
-            raise UserError(f"Enter a {what}.")
+            raise UserError(f"Enter {'an' if what[:1] in 'aeiou' else 'a'} {what}.")
         try:
             return self.user_path(str(typed).strip())
         except ValueError as error:
             raise UserError(str(error)) from error
+
+    def refuse_busy(self, kind: str, output: Path) -> None:
+        """Refuse a second ``kind`` job into ``output`` while one is queued or running there (a double click)."""
+        busy = [job for job in self.jobs.jobs() if job.kind == kind and job.active
+                and Path(job.output_dir).resolve() == output.resolve()]
+        if busy:
+            raise UserError(f"{kind} job {busy[0].id} ({busy[0].status}) is already writing {output}; "
+                            "nothing new was queued. Its progress shows in the status box.")
 
     def served(self, path: Path) -> bool:
         """Can the browser fetch this file (it lies in a root)?"""

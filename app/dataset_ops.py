@@ -27,6 +27,7 @@ from acestep_train.dataset.csv_io import read_csv, write_csv
 from acestep_train.dataset.provenance import Policy
 from acestep_train.dataset.record import coerce
 from acestep_train.dataset.sidecars import apply_sidecars
+from acestep_train.dataset.scan import TRAIN_MIN_SECONDS
 from acestep_train.dataset.split import split_folder
 from app.context import AppContext
 from app.errors import UserError
@@ -46,20 +47,21 @@ MEASURED_COLUMNS = ("bpm", "keyscale", "timesignature")  # the table's bpm, key,
 def scan_samples(ctx: AppContext, folder: str, txt_mode: str) -> tuple[Path, list[Sample]]:
     path = ctx.path(folder, "song folder")
     try:
-        return path, scan_folder(path, ScanOptions(txt_mode))
+        return path, scan_folder(path, ScanOptions(txt_mode, TRAIN_MIN_SECONDS))  # what preprocessing will take
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
         raise UserError(str(error)) from error
 
 
-def scan(ctx: AppContext, folder: str, txt_mode: str):
-    """(table rows, song picker update, summary line)."""
+def scan(ctx: AppContext, folder: str, txt_mode: str, keep: str | None = None):
+    """(table rows, song picker update, summary line); the picker keeps the song ``keep`` when it is listed."""
     path, samples = scan_samples(ctx, folder, txt_mode)
     rows = [[str(s.audio_path.relative_to(path)), round(s.duration, 1), s.caption[:80], s.status, "; ".join(s.notes),
              *(marked(s, name) for name in MEASURED_COLUMNS)] for s in samples]
     usable = sum(s.usable for s in samples)
     summary = (f"{len(samples)} files: {usable} usable, {len(samples) - usable} unusable, "
-               f"{sum(s.labeled for s in samples)} captioned")
-    return rows, gr.update(choices=[r[0] for r in rows], value=rows[0][0] if rows else None), summary
+               f"{sum(s.labeled for s in samples if s.usable)} captioned")
+    names = [r[0] for r in rows]
+    return rows, gr.update(choices=names, value=keep if keep in names else names[0] if names else None), summary
 
 
 def marked(sample: Sample, name: str) -> str:
@@ -126,7 +128,10 @@ def save_sample(ctx: AppContext, folder: str, name: str, txt_mode: str, values: 
     (None, or another song's: compared with the sidecar on disk instead)."""
     sample = load_sample(ctx, folder, name, txt_mode)
     before = loaded if loaded and loaded.get("song") == name else shown(sample)
-    changed = sample.update(edits(name, values, before), provenance.user(), Policy(overwrite=True))
+    try:
+        changed = sample.update(edits(name, values, before), provenance.user(), Policy(overwrite=True))
+    except ValueError as error:  # e.g. a key outside A-G: nothing is written
+        raise UserError(f"{name}: {error}") from error
     path = write_sidecar(sample)
     return f"Saved {path.name} ({', '.join(changed) or 'no change'})."
 
@@ -159,27 +164,36 @@ def load_json(ctx: AppContext, source: str) -> dict:
 
 def bulk_edit(ctx: AppContext, form: BulkForm) -> str:
     """One value into every song's sidecar; songs whose value is the user's (typed or imported) keep it
-    unless ``overwrite``; values the studio guessed are replaced."""
-    field, changed, origin = form.field, 0, provenance.user("bulk edit")
+    unless ``overwrite``; values the studio guessed are replaced. Unusable files get no sidecar."""
+    field, changed, origin, unusable = form.field, 0, provenance.user("bulk edit"), []
     for sample in scan_samples(ctx, form.folder, form.txt_mode)[1]:
+        if not sample.usable:  # never a sidecar for a file that is not usable audio
+            unusable.append(f"{sample.audio_path.name} ({sample.status})")
+            continue
         try:
             if sample.update({field: form.value}, origin, Policy(overwrite=form.overwrite)):
                 write_sidecar(sample)
                 changed += 1
         except ValueError as error:
             raise UserError(f"{sample.audio_path.name}: {error}") from error
-    return f"{field} set on {changed} songs."
+    return f"{field} set on {changed} songs." + (f" Left out, not usable audio: {', '.join(unusable)}."
+                                                  if unusable else "")
 
 
 def import_rows(path: Path) -> dict[str, dict]:
     """{audio file name: fields} from a CSV or another tool's dataset.json."""
+    if not path.is_file():
+        raise UserError(f"Import: {path} {'is a folder' if path.is_dir() else 'does not exist'}; "
+                        "name a CSV or dataset.json file.")
     try:
         if path.suffix.lower() == ".csv":
             return read_csv(path)
         return {s.audio_path.name: {k: v for k, v in s.sidecar().items() if k not in IMPORT_SKIPS}
                 for s in load_dataset(path)[1]}
-    except (ValueError, OSError) as error:
-        raise UserError(str(error)) from error
+    except OSError as error:
+        raise UserError(f"Import: cannot read {path} ({error.strerror or error})") from error
+    except ValueError as error:
+        raise UserError(f"Import: {error}") from error
 
 
 def import_captions(ctx: AppContext, form: BulkForm) -> str:
@@ -188,7 +202,7 @@ def import_captions(ctx: AppContext, form: BulkForm) -> str:
     path = ctx.path(form.source, "CSV or dataset.json")
     rows, updated, origin, policy = import_rows(path), 0, provenance.imported(path.name), Policy(form.overwrite)
     for sample in scan_samples(ctx, form.folder, form.txt_mode)[1]:
-        row = rows.get(sample.audio_path.name) or {}
+        row = rows.get(sample.audio_path.name) or {} if sample.usable else {}  # never a sidecar for unusable audio
         fields = {k: v for k, v in row.items() if v not in (None, "")}
         try:
             if fields and sample.update(fields, origin, policy):

@@ -20,6 +20,18 @@ from app.errors import UserError
 Number = typing.Union[float, str, None]  # as typed; checked by name where it is used
 
 
+def number_in(label: str, value, low: float, high: float | None = None) -> float:
+    """A typed number inside [low, high], or a UserError naming the field and the range (never clamped)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{label}: enter a number (not {'blank' if value in (None, '') else repr(value)}).") from None
+    if number != number or number < low or (high is not None and number > high):  # NaN is out of every range
+        allowed = f"outside its range, {low:g} to {high:g}" if high is not None else f"below its minimum, {low:g}"
+        raise UserError(f"{label}: {number:g} is {allowed}; nothing was started.")
+    return number
+
+
 def _coerce(name: str, kind, value):
     if kind is str:
         return "" if value is None else str(value)
@@ -119,7 +131,7 @@ class ExportForm(Form):
     trigger: str
     lokr_as_lora: bool
     model: str
-    strength: float
+    strength: Number  # checked by the merge against MERGE_RANGE, never clamped
     merged: str
     overwrite: bool = False  # replace an earlier export / merge of something else (the user's files moved aside)
 

@@ -49,12 +49,17 @@ def remember_one(state_dir: Path, key: str, value) -> None:
     remember(state_dir, {key: value})
 
 
+def untouched(current, default) -> bool:
+    """The field still shows its default (a text box built without a value is None here and "" in the page)."""
+    return current == default or (default is None and current == "")
+
+
 def restored(ctx: AppContext, defaults: dict, current: dict) -> dict:
     """{key: value to set} for a page that just loaded (keys absent: leave the field as it is)."""
     project = load_project(ctx.work_root)
     wanted = {**(project.fields() if project else {}), **saved_settings(ctx.work_root)}
     return {key: value for key, value in wanted.items()
-            if key in defaults and current.get(key) == defaults[key] and value != current.get(key)}
+            if key in defaults and untouched(current.get(key), defaults[key]) and value != current.get(key)}
 
 
 def wire(demo: gr.Blocks, ctx: AppContext, project: dict, fields: dict) -> None:

@@ -18,7 +18,7 @@ from app.forms import TrainForm
 from app.plots import loss_figure, memory_figure, run_steps
 from app.progress_bar import bar_html
 from app.preview_history import history_html, picked, player_clips, preview_history, step_choices
-from app.status import blocker, describe, job_events, stop_words
+from app.status import blocker, describe, job_events, kind_status, stop_words, submitted
 
 
 def run_paths(ctx: AppContext, form: TrainForm) -> dict:
@@ -42,7 +42,7 @@ def resolved(ctx: AppContext, form: TrainForm):
         preset = load_preset(form.preset).for_adapter(form.adapter)
         return ts.resolve(preset, form, paths, estimate_file(paths, form)), paths
     except (ValueError, FileNotFoundError) as error:
-        raise UserError(f"Settings: {error}") from error
+        raise UserError(f"Settings: {ts.readable(str(error))}") from error
 
 
 def gpu_choice(gpus: list[str]) -> tuple[list[int], bool, list[str]]:
@@ -117,8 +117,18 @@ def estimate(ctx: AppContext, form: TrainForm) -> str:
     paths = run_paths(ctx, form)
     command = ["--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
                "--dataset-dir", str(paths["tensors"]), "--output", str(paths["output"] / "estimate.json")]
+    ctx.refuse_busy("estimate", paths["output"])
     job = ctx.jobs.submit("estimate", command, paths["output"])
-    return f"estimate job {job.id}: {job.status}; when it finishes, tick 'Train the layers the estimate chose'"
+    return f"{submitted(ctx.jobs, job)} Its result shows under 'Layer sensitivity' (Advanced)."
+
+
+def estimate_status(ctx: AppContext) -> str:
+    """The newest estimate job in words; once it finished, what it chose and how to use it."""
+    text = kind_status(ctx.jobs, "estimate")
+    job = ctx.jobs.latest("estimate")
+    if job is not None and job.status == "finished":
+        text += "\nTick 'Train the layers the estimate chose' to train those layers (same Run folder)."
+    return text
 
 
 def train_jobs(ctx: AppContext) -> list:

@@ -39,6 +39,7 @@ LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr dim", 
 MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 1, "lr": 0, "warmup": 0,
            "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0,
            "preview_seed": 0}
+ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
 ONLY_FOR = {"rank": "lora", "alpha": "lora", "linear_dim": "lokr", "linear_alpha": "lokr", "factor": "lokr",
             "decompose_both": "lokr"}
 
@@ -77,8 +78,18 @@ def check_number(name: str, value) -> None:
         number = float(value)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{label}: {value!r} is not a number") from error
-    if number < MINIMUM.get(name, float("-inf")):
-        raise ValueError(f"{label} must be at least {MINIMUM[name]}, not {value}")
+    low = MINIMUM.get(name, float("-inf"))
+    if number < low or (name in ABOVE and number <= low):
+        raise ValueError(f"{label} must be {'above' if name in ABOVE else 'at least'} {low}; {number:g} was typed")
+
+
+def readable(message: str) -> str:
+    """A config error in the field names the Train tab shows: "optim.lr must be > 0" -> "Learning rate (optim.lr) ..."."""
+    for name, flag in FIELD_FLAGS.items():
+        dotted = FLAGS[flag][0]
+        if name in LABELS and message.startswith(dotted + " "):
+            return f"{LABELS[name]} ({dotted}){message[len(dotted):]}"
+    return message
 
 
 def chosen(form: TrainForm) -> dict[str, object]:

@@ -105,7 +105,7 @@ def test_dataset_editor_saves_only_what_the_user_changed(ctx):
     caption_folder(folder, [Fake("acestep-transcriber", {"lyrics": "[Verse 1]\nhello"}, lyrics=True)],
                    BatchOptions(only_missing=True))
     note = call(app, "save_sample", folder=str(folder), song="a.wav", txt_mode="caption",
-                **{**shown, "caption": "warm pad, my words"}, loaded=loaded)
+                **{**shown, "caption": "warm pad, my words"}, loaded=loaded)[0]  # then the table shown again
     assert note == "Saved a.json (caption)."
     found = json.loads((folder / "a.json").read_text())
     assert found["caption"] == "warm pad, my words" and found["lyrics"] == "[Verse 1]\nhello"  # not cleared
@@ -115,7 +115,7 @@ def test_dataset_editor_saves_only_what_the_user_changed(ctx):
     # no editor snapshot (an API client that never opened the song): compared with the sidecar on disk
     on_disk = {**shown, "caption": "warm pad, my words", "lyrics": "[Verse 1]\nhello", "genre": "drone"}
     assert call(app, "save_sample", folder=str(folder), song="a.wav", txt_mode="caption",
-                **on_disk) == "Saved a.json (genre)."
+                **on_disk)[0] == "Saved a.json (genre)."
     with pytest.raises(UserError, match="a.wav: bpm must be a number"):
         call(app, "save_sample", folder=str(folder), song="a.wav", txt_mode="caption", **{**on_disk, "bpm": "fast"})
 

@@ -35,17 +35,17 @@ def songs(tmp_path, monkeypatch):
     folder, elsewhere = root / "songs", root / "elsewhere"
     for path in (folder, elsewhere, outside):
         path.mkdir(parents=True)
-    soundfile.write(folder / "good.wav", tone(1.0), 48000)
+    soundfile.write(folder / "good.wav", tone(10.2), 48000)
     (folder / "good.json").write_text(json.dumps({"caption": "good song"}))
-    soundfile.write(elsewhere / "real.wav", tone(1.1), 48000)
+    soundfile.write(elsewhere / "real.wav", tone(10.3), 48000)
     (folder / "inlink.wav").symlink_to(elsewhere / "real.wav")
     (folder / "inlink.json").write_text(json.dumps({"caption": "linked song"}))
-    soundfile.write(outside / "secret.wav", tone(1.2), 48000)
+    soundfile.write(outside / "secret.wav", tone(10.4), 48000)
     (folder / "outlink.wav").symlink_to(outside / "secret.wav")
     (folder / "outlink.json").write_text(json.dumps({"caption": "outside song"}))
-    soundfile.write(folder / "nested.wav", tone(1.0), 48000)
+    soundfile.write(folder / "nested.wav", tone(10.2), 48000)
     (folder / "nested.json").write_text('{"caption": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    soundfile.write(folder / "big.wav", tone(1.0), 48000)
+    soundfile.write(folder / "big.wav", tone(10.2), 48000)
     with open(folder / "big.json", "w") as handle:
         handle.write('{"caption": "' + "a" * BIG + '"}')
     monkeypatch.setenv(ROOTS_ENV, str(root))

@@ -83,6 +83,11 @@ def preset_settings(args: argparse.Namespace) -> dict | None:
     return preset.for_adapter(args.adapter_type or "lora")
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 step``, ``2 steps``, ``0 full epochs``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import sys
@@ -103,6 +108,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if result["global_rank"] != 0:
         return 0
-    print(f"trained {result['steps']} steps over {result['epochs']} epochs; final adapter ({result['final_from']}): "
-          f"{result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
+    print(f"trained {counted(result['steps'], 'step')} ({counted(result['epochs'], 'full epoch')}); final adapter "
+          f"({result['final_from']}): {result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
     return 0

@@ -9,6 +9,7 @@ ignore); every write goes through its one rule, so the user's values are never r
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import asdict, dataclass, field, fields
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,6 +75,8 @@ class Sample:
             if not provenance.may_write(name, self.provenance.get(name), empty, incoming, policy):
                 continue
             value = coerce(name, value)
+            if name == "keyscale":
+                check_key(value)
             if getattr(self, name) != value:
                 setattr(self, name, value)
                 changed.append(name)
@@ -115,6 +118,18 @@ def coerce(name: str, value):
     if name == "timesignature" and value not in (None, ""):
         return str(value).split("/")[0].strip()  # "4/4" -> "4", as the pipeline writes it
     return "" if value is None else str(value)
+
+
+#: a key as ACE-Step writes it: a note A-G, an optional sharp or flat, an optional major / minor
+KEY = re.compile(r"[A-G](#|b|\u266f|\u266d)?\s*(major|minor|maj|min|m)?", re.IGNORECASE)
+
+
+def check_key(value: str) -> None:
+    """A key typed or imported: blank, or a note A-G with #/b and major/minor (ValueError naming the field)."""
+    text = value.strip()
+    if text and not KEY.fullmatch(text):
+        raise ValueError(f"keyscale (Key): {value!r} is not a key; write a note A to G, then # or b if needed, "
+                         "then major or minor, e.g. F# minor")
 
 
 def is_default(sample: Sample, name: str) -> bool:

@@ -25,6 +25,9 @@ from acestep_train.dataset.sidecars import TXT_MODES, apply_sidecars
 from acestep_train.paths import OUTSIDE_LINK, readable_link
 
 LOW_RATE = 32000
+#: The shortest song worth training on: ACE-Step 1.5 makes songs of 10 s to 10 min, and Split keeps no
+#: segment shorter. The trainer's Scan and preprocessing refuse shorter songs; a captioner may still read them.
+TRAIN_MIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -180,10 +183,13 @@ def _data_status(path: Path, handle, info: AudioInfo, options: ScanOptions) -> s
     return "ok"
 
 
+def too_short(duration: float, minimum: float) -> str | None:
+    """``too short (1.0 s < 10 s)`` for a song under ``minimum`` seconds, else None."""
+    return f"too short ({duration:.1f} s < {minimum:g} s)" if duration < minimum else None
+
+
 def _too_short(info: AudioInfo, options: ScanOptions) -> str | None:
-    if info.duration < options.min_seconds:
-        return f"too short ({info.duration:.2f} s < {options.min_seconds:g} s)"
-    return None
+    return too_short(info.duration, options.min_seconds)
 
 
 def _probe_and_check(path: Path, options: ScanOptions) -> tuple[AudioInfo, str]:

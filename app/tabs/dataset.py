@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app import browser_js
 from app import dataset_ops as ops
 from app.context import AppContext
 from app.forms import BulkForm, DatasetJsonForm
@@ -49,20 +50,34 @@ def build(ctx: AppContext) -> dict:
         loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
         opened = [audio, *fields.values(), loaded]
         table.select(first_cell, None, song).then(lambda f, n, m: ops.open_sample(ctx, f, n, m),
-                                                  [folder, song, txt_mode], opened)  # a click opens the song
+                                                  [folder, song, txt_mode], opened).success(
+            None, js=browser_js.SAVED)  # a click opens the song
         open_button.click(lambda f, n, m: ops.open_sample(ctx, f, n, m), [folder, song, txt_mode], opened,
-                          api_name="open_sample")
+                          api_name="open_sample").success(None, js=browser_js.SAVED)
+        for box in fields.values():  # a reload asks before it loses what was typed here
+            box.input(None, js=browser_js.EDITED)
         sample = {"folder": folder, "song": song, "txt_mode": txt_mode, **fields, "loaded": loaded}
-        save_button.click(*named(sample, lambda v: ops.save_sample(ctx, v["folder"], v["song"], v["txt_mode"],
-                                                                   {k: v[k] for k in ops.FIELDS}, v["loaded"])),
-                          saved, api_name="save_sample")
-        bulk["button"].click(*named(bulk["inputs"], lambda form: ops.bulk_edit(ctx, form), BulkForm), bulk["note"],
-                             api_name="bulk_edit")
-        bulk["import"].click(*named(bulk["inputs"], lambda form: ops.import_captions(ctx, form), BulkForm),
-                             bulk["note"], api_name="import_captions")
+        shown = [table, song, summary]  # every edit shows the table again, as Scan would
+        save_button.click(*named(sample, lambda v: refreshed(ctx, v, ops.save_sample(
+            ctx, v["folder"], v["song"], v["txt_mode"], {k: v[k] for k in ops.FIELDS}, v["loaded"]))),
+                          [saved, *shown], api_name="save_sample").success(None, js=browser_js.SAVED)
+        bulk_inputs = {**bulk["inputs"], "song": song}
+        bulk["button"].click(*named(bulk_inputs, lambda v: refreshed(ctx, v, ops.bulk_edit(ctx, bulk_form(v)))),
+                             [bulk["note"], *shown], api_name="bulk_edit")
+        bulk["import"].click(*named(bulk_inputs, lambda v: refreshed(ctx, v, ops.import_captions(ctx, bulk_form(v)))),
+                             [bulk["note"], *shown], api_name="import_captions")
         split["button"].click(lambda f, t, s: ops.split(ctx, f, t, s), [folder, split["target"], split["seconds"]],
                               split["note"], api_name="split")
         return {"folder": folder, "txt_mode": txt_mode, **{k: meta[k] for k in ("tag", "position", "ratio")}}
+
+
+def bulk_form(values: dict) -> BulkForm:
+    return BulkForm.of({name: value for name, value in values.items() if name != "song"})
+
+
+def refreshed(ctx: AppContext, values: dict, note: str) -> tuple:
+    """(note, table rows, song picker, summary): what an edit did, then the folder as a fresh Scan shows it."""
+    return (note, *ops.scan(ctx, values["folder"], values["txt_mode"], values["song"]))
 
 
 def dataset_json_section(ctx: AppContext, folder, txt_mode) -> dict:

@@ -7,7 +7,7 @@ import gradio as gr
 
 from app.context import AppContext
 from app.errors import UserError
-from app.forms import ExportForm
+from app.forms import ExportForm, number_in
 from app.polls import tab_timer
 from app.status import kind_status, submitted
 from app.tabs.service import model_picker
@@ -15,6 +15,7 @@ from app.train_actions import checkpoints
 from app.wiring import named
 
 FORMATS = ["acestep", "comfyui", "diffusers"]
+MERGE_RANGE = (0.0, 2.0)  # the merge strengths offered: 0 = the base model, 1 = as trained
 #: how each consumer loads what we write there (format -> text; {file} and {folder} are filled in)
 HOW_TO = {
     "acestep": "ACE-Step UI: choose the folder {folder} as the LoRA/LoKr path in its training/inference panel.",
@@ -79,12 +80,35 @@ def export_formats(adapter, form: ExportForm, output) -> list[str]:
 def merge(ctx: AppContext, form: ExportForm) -> str:
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to merge (Find checkpoints).")
+    strength = number_in("Merge strength", form.strength, *MERGE_RANGE)
     output = ctx.path(form.merged, "merged model folder")
+    adapter = ctx.path(form.checkpoint, "checkpoint")
     command = ["--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
-               "--adapter", str(ctx.path(form.checkpoint, "checkpoint")), "--strength", str(form.strength),
+               "--adapter", str(adapter), "--strength", str(strength),
                "--output-dir", str(output)] + (["--overwrite"] if form.overwrite else [])
+    ctx.refuse_busy("merge", output)
     job = ctx.jobs.submit("merge", command, output, gpus=[])  # CPU only: never waits behind training
-    return submitted(ctx.jobs, job)
+    return f"{submitted(ctx.jobs, job)}\nMerging {adapter} into {form.model} at strength {strength:g}, into {output}."
+
+
+def run_trigger(ctx: AppContext, run: str, typed: str) -> str:
+    """The trigger word the run trained with (its run.json), unless one is typed already."""
+    from acestep_train import safe_json
+
+    record = ctx.path(run, "run folder") / "run.json"
+    if typed.strip() or not record.is_file():
+        return typed
+    try:
+        config = safe_json.load_file(record).get("config", {})
+    except (OSError, ValueError, AttributeError) as error:
+        gr.Warning(f"{record}: unreadable ({error}); type the trigger word")
+        return typed
+    return str(config.get("trigger_word") or "") if isinstance(config, dict) else typed
+
+
+def find(ctx: AppContext, run: str, typed: str) -> tuple:
+    """(checkpoint picker, trigger word) for the run folder."""
+    return checkpoints(ctx, run), run_trigger(ctx, run, typed or "")
 
 
 def build(ctx: AppContext) -> dict:
@@ -93,7 +117,7 @@ def build(ctx: AppContext) -> dict:
         gr.Markdown("Needs a run folder from step 5 (press *Find checkpoints*).")
         with gr.Row():
             run = gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=3)
-            find = gr.Button("Find checkpoints")
+            find_button = gr.Button("Find checkpoints")
         fields = {"checkpoint": gr.Dropdown([""], value="", label="Checkpoint (best, final or a step)",
                                             allow_custom_value=True)}
         with gr.Row():
@@ -114,13 +138,14 @@ def build(ctx: AppContext) -> dict:
         done = gr.Textbox(label="Export result: the files and how to load them", lines=7)
         with gr.Row():
             fields.update(model=model_picker(ctx, "Base model"),
-                          strength=gr.Slider(0, 2, value=1.0, step=0.05, label="Merge strength"),
+                          strength=gr.Number(value=1.0, step=0.05, label="Merge strength (0 to 2; 1 = as trained)"),
                           merged=gr.Textbox(label="Merged model folder", value=str(ctx.work_root / "merged")))
         merge_button = gr.Button("Merge into the base model")
         merge_note = gr.Markdown()
         merge_status = gr.Textbox(label="Merge", lines=4, value=lambda: kind_status(ctx.jobs, "merge"))
         timer = tab_timer(3.0)
-    find.click(lambda r: checkpoints(ctx, r), run, fields["checkpoint"])
+    find_button.click(lambda r, t: find(ctx, r, t), [run, fields["trigger"]], [fields["checkpoint"], fields["trigger"]],
+                      api_name="find_export_checkpoints")
     go.click(*named(fields, lambda form: export(ctx, form), ExportForm), done, api_name="export")
     merge_button.click(*named(fields, lambda form: merge(ctx, form), ExportForm), merge_note, api_name="merge")
     timer.tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",

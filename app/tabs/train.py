@@ -104,7 +104,8 @@ def advanced_section() -> dict:
         with gr.Row():
             sensitivity = gr.Button("Estimate layer sensitivity (gradient Fisher)")
             fields["use_estimate"] = gr.Checkbox(label="Train the layers the estimate chose", value=False)
-    return fields, {"show": show, "resolved": resolved, "find": find, "estimate": sensitivity}
+        report = gr.Textbox(label="Layer sensitivity", lines=3)
+    return fields, {"show": show, "resolved": resolved, "find": find, "estimate": sensitivity, "report": report}
 
 
 def monitor_section(has_gpu: bool) -> dict:
@@ -185,7 +186,10 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
         return named(fields, fn, TrainForm)
 
     ui["start"].click(*form_event(start), [ui["note"], ui["picker"], ui["chosen"]], api_name="start_training")
-    tools["estimate"].click(*form_event(lambda form: actions.estimate(ctx, form)), ui["note"], api_name="estimate")
+    tools["estimate"].click(*form_event(lambda form: actions.estimate(ctx, form)), ui["note"], api_name="estimate",
+                            trigger_mode="once")
+    ui["timer"].tick(lambda: actions.estimate_status(ctx), outputs=tools["report"], api_name="estimate_status",
+                     show_progress="hidden")
     tools["show"].click(*form_event(lambda form: actions.resolved(ctx, form)[0].to_dict()), tools["resolved"],
                         api_name="resolved_settings")
     tools["new_folder"].click(lambda output: actions.new_run_folder(ctx, output), fields["output"], fields["output"],

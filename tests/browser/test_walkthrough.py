@@ -56,7 +56,7 @@ def wait_job(page, kind: str, job: str, wanted: str = ": finished") -> str:
 def songs_in(folder) -> None:
     """What the musician copies in: three songs, one broken file, and a CSV from another tool."""
     for index in range(3):
-        soundfile.write(folder / f"song{index}.wav", tone(1.6 + 0.4 * index, freq=220 + 70 * index), 48000)
+        soundfile.write(folder / f"song{index}.wav", tone(10.4 + 0.4 * index, freq=220 + 70 * index), 48000)
     (folder / "broken.wav").write_bytes(b"RIFF this is not audio")
     (folder / "labels.csv").write_text("filename,caption,genre,bpm,keyscale,timesignature,lyrics,language\n"
                                        "song0.wav,warm synth pads,ambient,128,G major,4,,en\n"
@@ -96,7 +96,7 @@ def label(page, studio, ticks: list) -> None:
     job = started_job(page, "autolabel")
     status = wait_job(page, "autolabel", job)
     status = wait_text(status_box(page), "Summary:", 60)
-    assert status.startswith(f"autolabel {job}: finished") and "captioned" in status
+    assert status.startswith(f"autolabel {job}: finished") and "labelled" in status
     after_a_tick(page, ticks)  # the poll ran again: the button's message is still there
     assert page.get_by_text("Started autolabel job").is_visible()
     song0 = json.loads((studio.base / "datasets" / "my-band" / "songs" / "song0.json").read_text())
@@ -214,7 +214,7 @@ def click_project_and_dataset(page, studio, project) -> None:
     fill(page, "Project folder (new or existing)", str(project))
     click(page, "Open or create")
     for index in range(2):
-        soundfile.write(project / "songs" / f"take{index}.wav", tone(1.6 + index), 48000)
+        soundfile.write(project / "songs" / f"take{index}.wav", tone(10.4 + index), 48000)  # >= 10 s: trainable
     (project / "songs" / "take.csv").write_text("filename,caption\ntake0.wav,a slow take\n")
     tab(page, "2 · Dataset")
     click(page, "Scan")
