@@ -42,7 +42,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a folder the UI may read and write (repeatable)")
     parser.add_argument("--checkpoint-dir", default=str(REPO / "checkpoints"), metavar="DIR",
                         help="where models live (always served as a root)")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="the studio's own state: job records and their signing secret (default "
+                             "$ACESTEP_STUDIO_STATE, else $XDG_STATE_HOME/acestep-studio, ~/.local/state/acestep-studio); "
+                             "never inside a --root")
     parser.add_argument("--demo", action="store_true", help="write and use the tiny demo model")
+    parser.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR",
+                        help="a reverse proxy (IP or network) whose X-Forwarded-For names the client; "
+                             "repeatable; without it forwarded headers are ignored, from loopback too")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="a host name (besides localhost) under which the loopback UI may be opened")
     parser.add_argument("--peer-port", type=int, help=argparse.SUPPRESS)  # set by --mode both: the other app's port
@@ -53,7 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def settings_for(args: argparse.Namespace, port: int) -> AppSettings:
     roots = [args.checkpoint_dir, *args.root] if args.root else [
         args.checkpoint_dir, str(REPO / "datasets"), str(REPO / "runs")]
-    return make_settings(args.host, port, args.share, args.auth, roots, args.demo)
+    return make_settings(args.host, port, args.share, args.auth, roots, args.demo, args.trusted_proxy,
+                         state_dir=args.state_dir)
 
 
 def announce(name: str, settings: AppSettings, share_url: str | None) -> None:
@@ -79,12 +87,13 @@ def serve(args: argparse.Namespace) -> None:
     gradio_cache("captioner" if args.mode == "caption" else "trainer", port)
     from acestep_train.paths import export_roots
     from app.context import AppContext
-    from app.guard import middleware
+    from app.guard import middleware, trust_forwarded_from
 
     checkpoint_root = Path(args.checkpoint_dir).expanduser().resolve()
     work_root = Path(settings.roots[-1]) if args.root else REPO / "runs"
     ctx = AppContext(settings, checkpoint_root, work_root)
-    export_roots(settings.roots, [ctx.jobs.root])  # jobs inherit the roots; their records are reserved
+    export_roots(settings.roots)  # jobs inherit the roots from this process, never from their records
+    say_where_jobs_live(ctx, work_root)
     from acestep_train.jobs import start_runner
 
     start_runner(ctx.jobs)  # the queue moves on with no browser open
@@ -104,6 +113,7 @@ def serve(args: argparse.Namespace) -> None:
         if args.demo:
             ensure_demo_model(checkpoint_root)
         demo = build_trainer_app(ctx, peer)
+    trust_forwarded_from(settings.trusted_proxies)  # before launch: read when Gradio configures uvicorn
     _, _, share_url = demo.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -124,6 +134,15 @@ def serve(args: argparse.Namespace) -> None:
     demo.block_thread()
 
 
+def say_where_jobs_live(ctx, work_root: Path) -> None:
+    """Jobs live in the state folder; records left in ``<work root>/jobs`` by earlier versions are not moved."""
+    print(f"Jobs live in {ctx.jobs.root} (the studio's own state folder)", flush=True)
+    old = work_root / "jobs"
+    if any(old.glob("*/job.json")):
+        print(f"Jobs recorded in {old} by an earlier version are no longer read or moved; their logs stay "
+              "there (unsigned records are never run)", flush=True)
+
+
 def ensure_demo_model(checkpoint_root: Path) -> None:
     if not (checkpoint_root / "tiny-turbo" / "model.safetensors").is_file():
         from acestep_train.models.tiny import write_demo_model
@@ -140,7 +159,9 @@ def run_both(args: argparse.Namespace) -> int:
     common += [item for root in args.root for item in ("--root", root)]
     common += ["--share"] if args.share else []
     common += ["--demo"] if args.demo else []
+    common += ["--state-dir", str(settings.state_dir)]  # both apps share one state folder and one secret
     common += [item for name in args.allow_host for item in ("--allow-host", name)]
+    common += [item for proxy in settings.trusted_proxies for item in ("--trusted-proxy", proxy)]
     env = dict(os.environ)
     if settings.auth:  # one login for both apps, generated once here if needed; not on a command line (ps)
         env[AUTH_ENV] = ":".join(settings.auth)

@@ -2,7 +2,7 @@
 
 A crash mid-write leaves the old file (or nothing), never half a file. A symlink at the target
 is replaced, never followed; an existing file keeps its permissions and a new one gets the
-user's umask (not the 0600 of ``mkstemp``).
+user's umask (not the 0600 that ``mkstemp`` or safetensors' own writer would leave).
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     mode = None if target.is_symlink() or not target.is_file() else os.stat(target).st_mode & 0o7777
     tmp_path = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666))
+    if mode is None:  # a new file: 0o666 less the umask, as the kernel just applied it
+        mode = os.stat(tmp_path).st_mode & 0o7777
     try:
         yield tmp_path
-        if mode is not None:
-            os.chmod(tmp_path, mode)
+        os.chmod(tmp_path, mode)  # a writer that replaced the temp file (safetensors writes 0600) gets it back
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import uuid
@@ -25,6 +26,8 @@ MARKER = ".studio-complete"
 WRITING = ".studio-writing"
 PARTIAL = ".partial-"
 CHUNK = 1 << 20
+#: the exact names ``atomic_dir`` gives its temp folders (a kill between mkdir and the marker leaves one empty)
+OWN_TEMP = re.compile(r"^\..+\.partial-[0-9a-f]{8}$")
 
 
 class IncompleteFolder(ValueError):
@@ -103,6 +106,13 @@ def seal(folder: Path) -> dict:
     return manifest
 
 
+def umask_modes(folder: Path, mode: int) -> None:
+    """Every file a library wrote into our fresh folder gets the umask's mode (safetensors writes 0600)."""
+    for path in files_of(folder):
+        if path.stat().st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+
+
 def is_complete(folder: Path) -> bool:
     """A real folder (not a symlink) carrying a readable completion marker."""
     if folder.is_symlink() or not folder.is_dir():
@@ -141,38 +151,12 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     (tmp / WRITING).touch()
     try:
         yield tmp
+        umask_modes(tmp, (tmp / WRITING).stat().st_mode & 0o666)
         seal(tmp)
         _swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-@contextmanager
-def atomic_output(target: str | os.PathLike) -> Iterator[Path]:
-    """An export or merge folder: ``atomic_dir`` when ``target`` is new or one of ours (marked).
-
-    A folder the user already keeps other files in is never replaced: the files are written and
-    sealed in a temporary folder beside it, then each is moved in with ``os.replace`` (each file
-    whole; the folder keeps its other files and gets no marker).
-    """
-    target = Path(target)
-    if not target.exists() or is_complete(target):
-        with atomic_dir(target) as tmp:
-            yield tmp
-        return
-    refuse_symlink(target)
-    staging = target.parent / f".{target.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
-    with atomic_dir(staging) as tmp:
-        yield tmp
-    try:
-        for path in files_of(staging):
-            destination = target / path.relative_to(staging)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, destination)
-        fsync_path(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
@@ -187,17 +171,26 @@ def _swap_in(tmp: Path, target: Path) -> None:
 
 
 def stale_partials(parent: Path) -> list[Path]:
-    """Our own leftovers from an interrupted save: hidden temp folders carrying the writing marker."""
+    """Our own leftovers from an interrupted save: hidden temp folders carrying the writing marker, and
+    empty folders named exactly as ``atomic_dir`` names its temp folders (killed before the marker)."""
     if not parent.is_dir() or parent.is_symlink():
         return []
     return [p for p in parent.iterdir() if p.name.startswith(".") and (PARTIAL in p.name or ".old-" in p.name)
-            and p.is_dir() and not p.is_symlink() and ((p / WRITING).is_file() or (p / MARKER).is_file())]
+            and p.is_dir() and not p.is_symlink()
+            and ((p / WRITING).is_file() or (p / MARKER).is_file() or _empty_own_temp(p))]
+
+
+def _empty_own_temp(path: Path) -> bool:
+    return bool(OWN_TEMP.match(path.name)) and not any(path.iterdir())
 
 
 def remove_stale_partials(parent: Path) -> list[Path]:
     removed = stale_partials(parent)
     for path in removed:
-        shutil.rmtree(path)
+        if _empty_own_temp(path):
+            os.rmdir(path)  # refuses if something appeared in it meanwhile
+        else:
+            shutil.rmtree(path)
     return removed
 
 

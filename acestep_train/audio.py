@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # scanning (the UI) needs no torch; decoding imports it
+    import torch
 
 SAMPLE_RATE = 48000
 PEAK_DBFS = -1.0
@@ -97,6 +100,7 @@ def _probe_ffmpeg(path: Path) -> AudioInfo:
 def decode(path: str | Path, max_seconds: float | None = None) -> tuple[torch.Tensor, int]:
     """[channels, samples] float32 at the file's own rate, at most ``max_seconds`` long."""
     import soundfile
+    import torch
 
     path = Path(path)
     if path.suffix.lower() in FFMPEG_ONLY:
@@ -115,6 +119,7 @@ def decode(path: str | Path, max_seconds: float | None = None) -> tuple[torch.Te
 
 def _decode_ffmpeg(path: Path, max_seconds: float | None) -> tuple[torch.Tensor, int]:
     import librosa
+    import torch
 
     _probe_ffmpeg(path)  # a clear error when ffmpeg is missing
     data, rate = librosa.load(str(path), sr=None, mono=False, duration=max_seconds)
@@ -127,6 +132,8 @@ def to_stereo(audio: torch.Tensor) -> torch.Tensor:
     if audio.shape[0] == 1:
         return audio.repeat(2, 1)
     if audio.shape[0] > 2:
+        import torch
+
         return torch.stack([audio[0::2].mean(0), audio[1::2].mean(0)])
     return audio
 

@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+from acestep_train import safe_json
+
 
 class EventLog:
     def __init__(self, path: str | Path):
@@ -46,7 +48,7 @@ def read_events(path: str | Path, start_line: int = 0) -> list[dict]:
             if number < start_line or not line.endswith("\n"):
                 continue
             try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a killed writer
+                events.append(safe_json.loads(line, str(path)))
+            except ValueError:
+                continue  # a line cut short by a killed writer, or one too big or nested too deeply
     return events

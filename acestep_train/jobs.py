@@ -1,11 +1,14 @@
 """Long jobs as CLI subprocesses that survive the browser tab (and the UI process).
 
-A job is a folder ``<jobs root>/<id>/`` with ``job.json`` (command, output dir, GPUs, status,
-pid, times, exit code) and ``log.txt`` (the process's stdout and stderr). The process runs
-``python -m acestep_train.job_wrapper <job dir>``, which runs the CLI command, records the exit
-code itself and starts the next queued job, so the queue moves on and a UI started later still
-learns how a job ended. Processes start in a new session with output to a file (a pipe would
-die with the UI).
+A job is a folder ``<state folder>/jobs/<id>/`` with ``job.json`` (kind, arguments, output dir,
+GPUs, status, pid, token, times, exit code; signed, see ``job_records``) and ``log.txt`` (the
+process's stdout and stderr). The state folder is the studio's own, outside every root
+(``studio_state``). The process runs ``python -m acestep_train.job_wrapper <job dir>``, which
+runs the command its kind names with the record's arguments, records the exit code itself and
+starts the next queued job, so the queue moves on and a UI started later still learns how a job
+ended. Processes start in a new session with output to a file (a pipe would die with the UI).
+Their environment is the studio's own (less its login), plus the job's token and, for a job
+pinned to GPUs, ``CUDA_VISIBLE_DEVICES``: a record carries no environment.
 
 The queue: jobs wait as ``queued`` until ``JobStore.tick`` starts them, oldest first, one at a
 time per GPU (a job names the GPUs it uses; a job that uses none, such as a download, never
@@ -14,13 +17,15 @@ UI's runner thread, the captioner app and the job wrappers never start the same 
 
 Stop: a training job is asked to save a checkpoint and exit (``<output>/control/stop``); it
 gets ``TRAIN_GRACE_S`` before its process group is terminated. Other jobs are terminated at
-once. A second stop ends a stopping job at once. A process that ignores SIGTERM is killed
-``KILL_AFTER_S`` later.
+once. Stop is idempotent: a second stop of a stopping job changes nothing (``end_now`` ends it
+at once). A process that ignores SIGTERM is killed ``KILL_AFTER_S`` later. No signal is sent
+unless the live process shows the job's token.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,8 +38,9 @@ from pathlib import Path
 
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
-from acestep_train.job_records import (ACTIVE, RUNNING, Job, broken, parse_record, same_process, signal_name,  # noqa: F401
-                                       start_time, valid_id)
+from acestep_train.job_auth import install_secret, signed
+from acestep_train.job_records import (ACTIVE, KINDS, RUNNING, TOKEN_ENV, Job, broken, parse_record,  # noqa: F401
+                                       same_process, signal_name, start_time, valid_args, valid_id)
 from acestep_train.paths import read_nofollow
 
 #: A batch job's exit code when it finished but skipped some bad inputs (preprocess: unreadable songs).
@@ -57,9 +63,14 @@ _CHILDREN: dict[int, subprocess.Popen] = {}  # job processes this UI started: po
 _ENDED: dict[int, int] = {}  # pid -> exit status of a reaped child, until its record takes it
 
 
-def child_environment() -> dict:
-    """This process's environment for a job, less the UI's login (a job never needs it)."""
-    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+def child_environment(job: Job) -> dict:
+    """The environment of ``job``'s process: this process's (less the UI's login, which a job never needs),
+    the job's token, and its GPUs when it is pinned to them. Nothing comes from the record but those."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    env.update({"PYTHONUNBUFFERED": "1", TOKEN_ENV: job.token})
+    if job.pin_gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, job.gpus))
+    return env
 
 
 def reap_children() -> None:
@@ -93,9 +104,11 @@ def collect_child(pid: int | None, timeout: float = 5.0) -> None:
 
 class JobStore:
     def __init__(self, root: str | Path, launcher: list[str] | None = None):
-        """``launcher``: the program that runs a job dir (default: this library's job wrapper)."""
+        """``root``: the jobs folder, inside the state folder that keeps the install's secret.
+        ``launcher``: the program that runs a job dir (default: this library's job wrapper)."""
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.key = install_secret(self.root.parent)
         self.launcher = launcher or [sys.executable, *WRAPPER]
 
     # ----- records -----------------------------------------------------------------------
@@ -105,7 +118,7 @@ class JobStore:
         return self.root / job_id
 
     def save(self, job: Job) -> None:
-        atomic_write_json(self.path(job.id) / "job.json", asdict(job))
+        atomic_write_json(self.path(job.id) / "job.json", signed(asdict(job), self.key))
 
     def load(self, job_id: str) -> Job:
         """The record, schema-checked; a bad one comes back as a ``broken`` job naming the reason."""
@@ -116,7 +129,7 @@ class JobStore:
         try:
             if file.stat().st_size > RECORD_BYTES:
                 raise ValueError(f"larger than {RECORD_BYTES} bytes")
-            return parse_record(safe_json.loads(read_nofollow(file), str(file)), job_id)
+            return parse_record(safe_json.loads(read_nofollow(file), str(file)), job_id, self.key)
         except (OSError, ValueError) as error:  # a symlink, unreadable, not JSON, wrong fields
             created = file.lstat().st_mtime if file.is_symlink() or file.exists() else 0.0
             return broken(job_id, f"{file}: {error}", created)
@@ -149,10 +162,15 @@ class JobStore:
             yield
 
     # ----- lifecycle ---------------------------------------------------------------------
-    def submit(self, kind: str, command: list[str], output_dir: str | Path, gpus: list[int] | None = None,
-               env: dict | None = None) -> Job:
-        job = Job(f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}", list(command),
-                  str(output_dir), kind, [0] if gpus is None else list(gpus), dict(env or {}))
+    def submit(self, kind: str, args: list[str], output_dir: str | Path, gpus: list[int] | None = None,
+               pin_gpus: bool = False) -> Job:
+        """Queue ``kind``'s command (``KINDS``) with ``args``; ``pin_gpus``: it sees only ``gpus``."""
+        if kind not in KINDS:
+            raise ValueError(f"{kind!r} is not a kind of job ({', '.join(KINDS)})")
+        if not valid_args(list(args)):
+            raise ValueError(f"job arguments must be a list of plain strings (no NUL), not {args!r}"[:200])
+        job = Job(f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}", list(args),
+                  str(output_dir), kind, [0] if gpus is None else list(gpus), pin_gpus)
         with self.locked():
             self.path(job.id).mkdir(parents=True)
             self.save(job)
@@ -174,16 +192,22 @@ class JobStore:
             return self.jobs()
 
     def _start(self, job: Job) -> None:
+        """Start the job's process with a fresh token, saved first: the wrapper checks it against the record."""
         folder = self.path(job.id)
-        with open(folder / "log.txt", "ab") as log:
-            process = subprocess.Popen(
-                [*self.launcher, str(folder)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=Path(__file__).resolve().parents[1],
-                env={**child_environment(), "PYTHONUNBUFFERED": "1", **job.env})
+        job.status, job.started, job.token = "running", time.time(), secrets.token_hex(16)
+        self.save(job)
+        try:
+            with open(folder / "log.txt", "ab") as log:
+                process = subprocess.Popen(
+                    [*self.launcher, str(folder)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True, cwd=Path(__file__).resolve().parents[1], env=child_environment(job))
+        except OSError as error:
+            job.status, job.ended, job.ended_by = "failed", time.time(), f"could not start ({error})"
+            self.save(job)
+            return
         _CHILDREN[process.pid] = process
         _ENDED.pop(process.pid, None)  # a pid of an earlier, reaped child may come back
-        job.status, job.pid, job.started = "running", process.pid, time.time()
-        job.pid_started = start_time(process.pid)
+        job.pid, job.pid_started = process.pid, start_time(process.pid)
         self.save(job)
 
     def _refresh(self, job: Job) -> Job:
@@ -203,9 +227,10 @@ class JobStore:
         return job
 
     def alive(self, job: Job) -> bool:
-        """Is the job's process still the one it started (pid and start time; a reused pid is not)?"""
+        """Is the job's process still the one it started (its token in the process's environment, its start
+        time as recorded)? A reused pid, or a pid named by anything but this studio, is not."""
         reap_children()
-        return job.pid not in _ENDED and same_process(job.pid, job.pid_started, str(self.path(job.id)))
+        return job.pid not in _ENDED and same_process(job.pid, job.pid_started, job.token)
 
     def _record_kill(self, job: Job) -> None:
         """The process ended without recording its exit: say how, in the record and at the log's end."""
@@ -232,23 +257,42 @@ class JobStore:
         elif waited > grace:
             self.signal(job, signal.SIGTERM)
 
-    def stop(self, job_id: str) -> Job:
-        """Queued: dropped. Training: asked to checkpoint and exit. Others, or a second stop: terminated."""
+    def stop(self, job_id: str) -> tuple[Job, str]:
+        """Stop the job named, and only it; pressing again changes nothing. Returns (job, what was done):
+        ``cancelled`` (it was queued), ``asked`` (training saves a checkpoint, then exits), ``terminated``
+        (SIGTERM), ``already stopping``, or ``ended`` (nothing to stop)."""
+        return self._halt(job_id, now=False)
+
+    def end_now(self, job_id: str) -> tuple[Job, str]:
+        """End the job at once, a stopping training run included (no checkpoint): SIGTERM, then SIGKILL
+        ``KILL_AFTER_S`` later. Returns (job, ``cancelled`` | ``terminated`` | ``ended``)."""
+        return self._halt(job_id, now=True)
+
+    def _halt(self, job_id: str, now: bool) -> tuple[Job, str]:
         with self.locked():
             job = self._refresh(self.load(job_id))
             if job.status == "broken":
                 raise ValueError(f"job {job_id} has a broken record ({job.problem}); nothing to stop")
             if job.status == "queued":
-                job.status, job.ended = "stopped", time.time()
-            elif job.status == "running" and job.kind == "train":
+                job.status, job.ended, action = "stopped", time.time(), "cancelled"
+            elif job.status not in RUNNING:
+                return job, "ended"
+            elif now or job.status == "running" and job.kind != "train":
+                action = self._terminate(job)
+            elif job.status == "stopping":
+                return job, "already stopping"
+            else:  # a running training job: it saves a checkpoint, then exits
                 write_control(job, "stop")
-                job.status, job.stop_requested = "stopping", time.time()
-            elif job.status in RUNNING:
-                self.signal(job, signal.SIGTERM)
-                grace_over = time.time() - (TRAIN_GRACE_S if job.kind == "train" else 0.0)
-                job.status, job.stop_requested = "stopping", min(job.stop_requested or grace_over, grace_over)
+                job.status, job.stop_requested, action = "stopping", time.time(), "asked"
             self.save(job)
-            return job
+            return job, action
+
+    def _terminate(self, job: Job) -> str:
+        """SIGTERM now (to the job's own process only), and the grace over, so a tick kills it later."""
+        self.signal(job, signal.SIGTERM)
+        grace_over = time.time() - (TRAIN_GRACE_S if job.kind == "train" else 0.0)
+        job.status, job.stop_requested = "stopping", min(job.stop_requested or grace_over, grace_over)
+        return "terminated"
 
     def request(self, job_id: str, what: str) -> None:
         """``save`` or ``sample`` for a running training job."""
@@ -269,7 +313,6 @@ class JobStore:
             job.status = ended_status(exit_code, job.stop_requested)
             self.save(job)
             return job
-
 
 
 def ended_status(exit_code: int, stop_requested: float | None) -> str:

@@ -1,9 +1,9 @@
 """One confinement rule for every path the UI or a job touches, on loopback or exposed.
 
 A path is resolved (``..`` and symlinks followed) and accepted only when the result lies inside
-one of the configured roots; otherwise it is refused with a ``ValueError`` naming it. Some
-folders inside the roots are *reserved* (the jobs folder: job records are the studio's own)
-and refused for writes made on a user's behalf.
+one of the configured roots; otherwise it is refused with a ``ValueError`` naming it. The
+studio's own state (job records, their secret) lives outside every root (``studio_state``);
+``writable_within`` refuses it for a user's writes all the same.
 
 The studio's roots reach job processes through ``ACESTEP_STUDIO_ROOTS`` (``os.pathsep``
 separated), so config fields that name paths (``resume_from``, ``from_estimate``, profiles,
@@ -20,8 +20,9 @@ import os
 from pathlib import Path
 
 ROOTS_ENV = "ACESTEP_STUDIO_ROOTS"
-RESERVED_ENV = "ACESTEP_STUDIO_RESERVED"
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: the status of a song (or a ``dataset.json`` entry) that is a link to a file outside the roots
+OUTSIDE_LINK = "a link to a file outside the folders this studio serves: skipped"
 
 
 def _inside(resolved: Path, root: Path) -> bool:
@@ -62,15 +63,10 @@ def env_roots() -> tuple[Path, ...]:
     return tuple(Path(item) for item in value.split(os.pathsep) if item.strip())
 
 
-def env_reserved() -> tuple[Path, ...]:
-    value = os.environ.get(RESERVED_ENV, "")
-    return tuple(Path(item) for item in value.split(os.pathsep) if item.strip())
-
-
-def export_roots(roots, reserved=()) -> None:
-    """Record the roots in this process's environment, so jobs started from it inherit them."""
+def export_roots(roots) -> None:
+    """Record the roots in this process's environment, so jobs started from it inherit them (a job's
+    environment comes from the studio process, never from its record)."""
     os.environ[ROOTS_ENV] = os.pathsep.join(str(Path(r).resolve()) for r in roots)
-    os.environ[RESERVED_ENV] = os.pathsep.join(str(Path(r).resolve()) for r in reserved)
 
 
 def confine(path: str | Path, what: str = "path") -> Path:
@@ -82,6 +78,13 @@ def confine(path: str | Path, what: str = "path") -> Path:
         return resolve_within(path, roots)
     except ValueError as error:
         raise ValueError(f"{what}: {error}") from None
+
+
+def named_location(path: str | Path) -> Path:
+    """An absolute path with its folder resolved and its own name kept: a symlinked file stays named by
+    its link (a song called ``intro.wav`` that links to ``take-7.wav`` is ``intro.wav``)."""
+    path = Path(path).absolute()
+    return path.parent.resolve() / path.name
 
 
 def readable_link(path: Path, roots=None) -> bool:

@@ -9,10 +9,10 @@ on the full-size DiT for the preset.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.train.config import config_from_dict
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
@@ -46,10 +46,7 @@ def load_preset(name_or_path: str) -> Preset:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.json")))
         raise FileNotFoundError(f"{path}: no such preset (built-in: {known})")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    data = safe_json.load_file(path)  # ValueError naming the file: malformed, huge or nested too deeply
     for key in ("title", "vram_gb", "lora", "lokr"):
         if key not in data:
             raise ValueError(f"{path}: missing {key!r}")

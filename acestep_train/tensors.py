@@ -13,12 +13,12 @@ tensors; training refuses a folder whose fingerprint is not its model's.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_path, atomic_write_json
 
 FORMAT_VERSION = 1
@@ -107,9 +107,9 @@ class Manifest:
         if not path.is_file():
             raise TensorFormatError(f"{path}: no manifest; preprocess this folder first")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = safe_json.load_file(path)
             manifest = cls(**data)
-        except (json.JSONDecodeError, TypeError) as error:
+        except (ValueError, TypeError) as error:
             raise TensorFormatError(f"{path}: unreadable manifest ({error})") from error
         if manifest.format_version != FORMAT_VERSION:
             raise TensorFormatError(f"{path}: format version {manifest.format_version}, expected {FORMAT_VERSION}")

@@ -1,6 +1,7 @@
 """Captioning and audio analysis as a job (``python -m captioner``), for the Auto-label tab and the captioner app.
 
-Fields the user edited are kept unless ``overwrite`` (the captioner's batch decides per field).
+The user's values (typed, hand-made, imported) are kept unless ``overwrite``: the captioner's batch
+decides field by field with ``acestep_train.dataset.provenance.may_write``.
 Local model backends occupy the GPU; librosa and the cloud backends do not, so they may run
 beside a training job.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from app.context import AppContext
 from app.errors import UserError
+from captioner import normalize
 from app.forms import CaptionForm
 from app.status import submitted
 
@@ -40,7 +42,7 @@ def captioner_command(ctx: AppContext, form: CaptionForm, events: str) -> list[s
     backends = form.backends
     if not backends:
         raise UserError("Choose at least one backend.")
-    command = ["captioner", "--audio-dir", str(ctx.path(form.folder, "song folder")),
+    command = ["--audio-dir", str(ctx.path(form.folder, "song folder")),
                "--backend", ",".join(backends), "--events", events]
     for backend, flag in MODEL_FLAGS.items():
         if backend in backends:
@@ -54,9 +56,48 @@ def captioner_command(ctx: AppContext, form: CaptionForm, events: str) -> list[s
     command += ["--two-pass"] if form.two_pass else []
     command += ["--tag", form.tag.strip()] if form.tag.strip() else []
     command += ["--model-metadata"] if form.model_metadata else []
+    command += label_flags(form)
     for flag, text in (("--caption-prompt", form.caption_prompt), ("--transcribe-prompt", form.transcribe_prompt)):
         command += [flag, text.strip()] if text.strip() else []
     return command
+
+
+def label_flags(form: CaptionForm) -> list[str]:
+    """The language hint, timed lyrics, Gemini and confidence options as ``python -m captioner`` flags."""
+    try:
+        least = float(form.min_confidence or 0.0)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"Minimum confidence: {form.min_confidence!r} is not a number.") from error
+    if not 0.0 <= least <= 1.0:
+        raise UserError(f"Minimum confidence must be between 0 and 1, not {least:g}.")
+    language = form.language.strip()
+    if language and normalize.language(language) in (None, "unknown"):
+        raise UserError(f"Language {language!r} is not a language code ACE-Step knows (en, ja, yue, ...); "
+                        "leave it blank to detect it.")
+    flags = ["--language", language] if language else []
+    flags += ["--timestamps"] if form.timestamps else []
+    flags += ["--gemini-lyrics"] if form.gemini_lyrics else []
+    flags += ["--gemini-model", form.gemini_model.strip()] if form.gemini_model.strip() else []
+    return flags + (["--min-confidence", f"{least:g}"] if least else [])
+
+
+def label_fields() -> dict:
+    """Whose BPM / key / meter wins, the analysis's minimum confidence, the language hint, timed lyrics and
+    the Gemini options: the same components in the Auto-label tab and the captioner app."""
+    import gradio as gr
+
+    with gr.Row():
+        fields = {"model_metadata": gr.Checkbox(
+                      label="Use the captioner's BPM / key / time signature (default: librosa's measurement wins)",
+                      value=False),
+                  "min_confidence": gr.Slider(
+                      0, 1, value=0, step=0.05, label="Minimum confidence of a measured BPM / key / meter (0: all)")}
+    with gr.Row():
+        fields.update(language=gr.Textbox(label="Sung language (e.g. en, ja; blank: detected)"),
+                      timestamps=gr.Checkbox(label="Timed lyrics as .lrc (Whisper, OpenAI, ElevenLabs)"),
+                      gemini_lyrics=gr.Checkbox(label="Gemini also writes lyrics"),
+                      gemini_model=gr.Textbox(label="Gemini model", placeholder="gemini-2.5-flash"))
+    return fields
 
 
 def key_field(backend: str) -> str:

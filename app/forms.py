@@ -20,6 +20,18 @@ from app.errors import UserError
 Number = typing.Union[float, str, None]  # as typed; checked by name where it is used
 
 
+def number_in(label: str, value, low: float, high: float | None = None) -> float:
+    """A typed number inside [low, high], or a UserError naming the field and the range (never clamped)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{label}: enter a number (not {'blank' if value in (None, '') else repr(value)}).") from None
+    if number != number or number < low or (high is not None and number > high):  # NaN is out of every range
+        allowed = f"outside its range, {low:g} to {high:g}" if high is not None else f"below its minimum, {low:g}"
+        raise UserError(f"{label}: {number:g} is {allowed}; nothing was started.")
+    return number
+
+
 def _coerce(name: str, kind, value):
     if kind is str:
         return "" if value is None else str(value)
@@ -88,9 +100,13 @@ class TrainForm(Form):
     preview_every: Number
     trigger: str
     seed: Number
+    preview_caption: str  # blank: the trigger word alone
+    preview_lyrics: str  # blank: the preset's ("[Instrumental]")
+    preview_seed: Number
     advanced: str = ""
     resume: str = ""
     use_estimate: bool = False
+    archive_previous: bool = False  # the run folder holds an earlier run: move it to archive/<time>/ first
 
 
 @dataclass(frozen=True)
@@ -115,8 +131,9 @@ class ExportForm(Form):
     trigger: str
     lokr_as_lora: bool
     model: str
-    strength: float
+    strength: Number  # checked by the merge against MERGE_RANGE, never clamped
     merged: str
+    overwrite: bool = False  # replace an earlier export / merge of something else (the user's files moved aside)
 
 
 @dataclass(frozen=True)
@@ -154,7 +171,12 @@ class CaptionForm(Form):
     quantize: str
     tag: str
     mode: str = ""
-    model_metadata: bool = False
+    model_metadata: bool = False  # BPM / key / meter: the model's over the analysis's
+    min_confidence: Number = 0.0  # measured values less sure than this (0-1) are not written; blank: 0
+    language: str = ""  # the sung language (blank: detected)
+    timestamps: bool = False  # timed lyrics as {stem}.lrc
+    gemini_lyrics: bool = False
+    gemini_model: str = ""  # blank: the CLI's default
     caption_prompt: str = ""
     transcribe_prompt: str = ""
     model_dirs: dict = field(default_factory=dict)

@@ -6,19 +6,40 @@ name as ``Host`` (and its page as ``Origin``); we answer 403 to any name but the
 and those added with ``--allow-host``. An exposed app (share link, another bind address) has a
 login instead, and its Host is whatever name reaches it. Login attempts: after
 ``LOGIN_FAILURES`` wrong passwords from one client within a minute, further attempts get 429.
+
+"One client" is the socket peer. Uvicorn (under Gradio) would take the client from
+``X-Forwarded-For`` whenever the peer is 127.0.0.1, so behind an SSH tunnel or a local proxy any
+request could name a fresh client and guess passwords without end; ``trust_forwarded_from``
+limits that to the proxies the user names with ``--trusted-proxy`` (none by default). The
+``Forwarded`` header (RFC 7239) is never read. Pages served before login carry no API
+description (``app.login_page``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
+from app.login_page import strip_login_page
+
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 LOGIN_FAILURES = 10
 LOGIN_WINDOW_S = 60.0
 LOGIN_PATHS = ("/login", "/login/")
+FORWARDED_ENV = "FORWARDED_ALLOW_IPS"  # uvicorn's list of peers whose X-Forwarded-For it believes
+
+
+def trust_forwarded_from(proxies: tuple[str, ...]) -> None:
+    """Believe ``X-Forwarded-For`` only from ``proxies`` (validated addresses or networks); none: nobody.
+
+    Uvicorn reads this variable when Gradio builds its server config at launch, and trusts
+    127.0.0.1 when it is unset; an empty value matches no peer. It replaces any value inherited
+    from the environment, so the rate limit's key is the socket peer unless the user said otherwise.
+    """
+    os.environ[FORWARDED_ENV] = ",".join(proxies)
 
 
 def hostname(value: str) -> str:
@@ -66,6 +87,8 @@ class Guard:
             return await self.refuse(scope, send, 403, "forbidden: unknown Host or Origin (see --allow-host)")
         if scope["type"] == "http" and scope.get("path") in LOGIN_PATHS and scope.get("method") == "POST":
             return await self.login(scope, receive, send)
+        if scope["type"] == "http" and scope.get("method") == "GET":
+            return await strip_login_page(self.app, scope, receive, send)
         return await self.app(scope, receive, send)
 
     def host_allowed(self, headers: dict) -> bool:

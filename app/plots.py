@@ -10,6 +10,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 MAX_POINTS = 2000
+#: the legend sits under the x axis, so the plot's label badge (drawn over the top-left corner) never covers it
+LEGEND = {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.25, "yanchor": "top"}
+LEGEND_MARGIN = 90  # px under the plot area: the x-axis title, then the legend
 
 
 def thin(rows: list[dict], limit: int = MAX_POINTS) -> list[dict]:
@@ -40,8 +43,7 @@ def loss_figure(steps: list[dict]) -> go.Figure:
     figure.update_layout(xaxis={"title": "step"}, yaxis={"title": "loss"},
                          yaxis2={"overlaying": "y", "side": "right", "title": "lr", "showgrid": False,
                                  "range": [0, top], "tickformat": ".1e"},
-                         height=340, margin={"t": 24, "b": 40}, uirevision="loss",
-                         legend={"orientation": "h", "y": 1.12})
+                         height=380, margin={"t": 40, "b": LEGEND_MARGIN}, uirevision="loss", legend=LEGEND)
     return figure
 
 
@@ -55,13 +57,7 @@ def memory_figure(events: list[dict], steps: list[dict]) -> go.Figure:
     if peaks:
         figure.add_scatter(x=[e["step"] for e in peaks], y=[e["peak_memory_gb"] for e in peaks],
                            name="training process peak (GB)", mode="lines")
-    figure.update_layout(xaxis={"title": "step"}, yaxis={"title": "GB"}, height=240, margin={"t": 24, "b": 40},
-                         uirevision="memory", showlegend=True, legend={"orientation": "h", "y": 1.2})
+    figure.update_layout(xaxis={"title": "step"}, yaxis={"title": "GB"}, height=280,
+                         margin={"t": 40, "b": LEGEND_MARGIN}, uirevision="memory", showlegend=True, legend=LEGEND)
     return figure
 
-
-def latest_previews(events: list[dict], count: int = 3) -> list[tuple[str | None, str | None]]:
-    """(adapter strength, audio file) of the newest ``samples`` event, padded with (None, None) to ``count``."""
-    samples = [e for e in events if e["event"] == "samples"]
-    clips = list(samples[-1]["files"].items())[:count] if samples else []
-    return clips + [(None, None)] * (count - len(clips))

@@ -7,11 +7,11 @@ new browser finds it again. Pure functions of paths: no Gradio here.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 
 FILE = "project.json"
@@ -38,6 +38,13 @@ class Project:
     def exports(self) -> Path:
         return self.folder / "exports"
 
+    @property
+    def latest_run(self) -> Path:
+        """The run folder under ``runs/`` that trained last (its ``run.json`` newest), else ``runs/run``."""
+        runs = self.folder / "runs"
+        found = [p for p in runs.glob("*/run.json") if p.is_file()] if runs.is_dir() else []
+        return max(found, key=lambda p: p.stat().st_mtime).parent if found else self.run
+
     def create(self) -> list[str]:
         """Make the missing parts; returns the names of those made."""
         made = [part for part in PARTS if not (self.folder / part).is_dir()]
@@ -50,7 +57,9 @@ class Project:
         return {"dataset.folder": str(self.songs), "autolabel.folder": str(self.songs),
                 "preprocess.source": str(self.songs), "preprocess.output": str(self.tensors),
                 "train.tensors": str(self.tensors), "train.output": str(self.run), "export.run": str(self.run),
-                "export.output": str(self.exports), "export.merged": str(self.exports / "merged")}
+                "export.output": str(self.exports), "export.merged": str(self.exports / "merged"),
+                "compare.run": str(self.latest_run), "compare.output": str(self.folder / "compare"),
+                "compare.folder": str(self.exports / "chosen")}
 
     def describe(self) -> str:
         songs = sum(1 for p in self.songs.iterdir() if p.is_file()) if self.songs.is_dir() else 0
@@ -71,7 +80,7 @@ def load_project(state_dir: Path) -> Project | None:
     if not record.is_file():
         return None
     try:
-        return Project(Path(json.loads(record.read_text(encoding="utf-8"))["folder"]))
+        return Project(Path(safe_json.load_file(record)["folder"]))
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"{record}: not a project record ({error}); choose the project again", file=sys.stderr, flush=True)
         return None

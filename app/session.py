@@ -10,7 +10,6 @@ from it (and forgets folders typed for the previous project).
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from functools import partial
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 from app.context import AppContext
 from app.project import load_project
@@ -32,7 +32,7 @@ def saved_settings(state_dir: Path) -> dict:
     if not record.is_file():
         return {}
     try:
-        data = json.loads(record.read_text(encoding="utf-8"))
+        data = safe_json.load_file(record)
     except (OSError, ValueError) as error:
         print(f"{record}: unreadable ({error}); settings start from their defaults", file=sys.stderr, flush=True)
         return {}
@@ -49,12 +49,17 @@ def remember_one(state_dir: Path, key: str, value) -> None:
     remember(state_dir, {key: value})
 
 
+def untouched(current, default) -> bool:
+    """The field still shows its default (a text box built without a value is None here and "" in the page)."""
+    return current == default or (default is None and current == "")
+
+
 def restored(ctx: AppContext, defaults: dict, current: dict) -> dict:
     """{key: value to set} for a page that just loaded (keys absent: leave the field as it is)."""
     project = load_project(ctx.work_root)
     wanted = {**(project.fields() if project else {}), **saved_settings(ctx.work_root)}
     return {key: value for key, value in wanted.items()
-            if key in defaults and current.get(key) == defaults[key] and value != current.get(key)}
+            if key in defaults and untouched(current.get(key), defaults[key]) and value != current.get(key)}
 
 
 def wire(demo: gr.Blocks, ctx: AppContext, project: dict, fields: dict) -> None:

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acestep_train.studio_state import prepare_state_dir
+
 LOOPBACK_NAMES = {"localhost"}
 WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]", ""}
 TRAINER_PORT = 7861
@@ -20,6 +22,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def parse_proxies(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``--trusted-proxy`` values: IP addresses or networks (``10.0.0.0/8``); anything else is refused."""
+    proxies = []
+    for value in values:
+        text = value.strip()
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(f"--trusted-proxy {value!r}: not an IP address or network (e.g. 127.0.0.1, "
+                             "10.0.0.0/8); host names and '*' are not accepted") from None
+        proxies.append(str(network.network_address) if network.num_addresses == 1 else str(network))
+    return tuple(proxies)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -41,6 +57,9 @@ class AppSettings:
     roots: tuple[Path, ...] = field(default=())
     demo: bool = False
     generated_password: bool = False  # True when we made up the password (print it once)
+    #: peers whose X-Forwarded-For names the client (a reverse proxy the user runs); nobody's by default
+    trusted_proxies: tuple[str, ...] = ()
+    state_dir: Path | None = None  # the studio's own state (job records, their secret), outside every root
 
     @property
     def exposed(self) -> bool:
@@ -56,11 +75,14 @@ class AppSettings:
 
 
 def make_settings(
-    host: str, port: int, share: bool, auth: str | None, roots: list[str], demo: bool
+    host: str, port: int, share: bool, auth: str | None, roots: list[str], demo: bool,
+    trusted_proxies: list[str] | tuple[str, ...] = (), state_dir: str | None = None,
 ) -> AppSettings:
-    """Validate launch options; an exposed app without ``--auth`` gets a generated password."""
+    """Validate launch options; an exposed app without ``--auth`` gets a generated password. ``state_dir``:
+    the studio's state folder (None: the default, ``studio_state``); refused inside a root."""
     if not 0 < port < 65536:
         raise ValueError(f"--port must be 1-65535, not {port}")
+    proxies = parse_proxies(trusted_proxies)
     resolved = []
     for root in roots:
         path = Path(root).expanduser().resolve()
@@ -72,4 +94,5 @@ def make_settings(
     generated = False
     if credentials is None and (share or not is_loopback(host)):
         credentials, generated = ("studio", secrets.token_urlsafe(12)), True
-    return AppSettings(host, port, share, credentials, tuple(resolved), demo, generated)
+    state = prepare_state_dir(state_dir, resolved)
+    return AppSettings(host, port, share, credentials, tuple(resolved), demo, generated, proxies, state)

@@ -9,13 +9,16 @@ import gradio as gr
 from acestep_train.atomic import atomic_write_text
 from acestep_train.events import read_events
 from acestep_train.gpu import detect_gpus
+from acestep_train.jobs import JobStore
 from acestep_train.presets import load_preset
 from app import train_settings as ts
 from app.context import AppContext
 from app.errors import UserError
 from app.forms import TrainForm
-from app.plots import latest_previews, loss_figure, memory_figure, run_steps
-from app.status import blocker, describe, job_events
+from app.plots import loss_figure, memory_figure, run_steps
+from app.progress_bar import bar_html
+from app.preview_history import history_html, picked, player_clips, preview_history, step_choices
+from app.status import blocker, describe, job_events, kind_status, stop_words, submitted
 
 
 def run_paths(ctx: AppContext, form: TrainForm) -> dict:
@@ -39,38 +42,70 @@ def resolved(ctx: AppContext, form: TrainForm):
         preset = load_preset(form.preset).for_adapter(form.adapter)
         return ts.resolve(preset, form, paths, estimate_file(paths, form)), paths
     except (ValueError, FileNotFoundError) as error:
-        raise UserError(f"Settings: {error}") from error
+        raise UserError(f"Settings: {ts.readable(str(error))}") from error
 
 
-def gpu_choice(gpus: list[str]) -> tuple[list[int], dict, list[str]]:
-    """(GPUs the job occupies, its environment, extra flags) from the GPU picker."""
+def gpu_choice(gpus: list[str]) -> tuple[list[int], bool, list[str]]:
+    """(GPUs the job occupies, whether it sees only those, extra flags) from the GPU picker."""
     picked = sorted(int(index) for index in gpus)
     if len(picked) <= 1:
-        return picked or [0], ({"CUDA_VISIBLE_DEVICES": str(picked[0])} if picked else {}), []
-    return picked, {"CUDA_VISIBLE_DEVICES": ",".join(map(str, picked))}, ["--devices", str(len(picked))]
+        return picked or [0], bool(picked), []
+    return picked, True, ["--devices", str(len(picked))]
+
+
+def check_run_folder(ctx: AppContext, output: Path, resume: Path | None, archive: bool) -> None:
+    """Before a run is queued: the folder is not in use, and an earlier run there is resumed or archived."""
+    from acestep_train.train.run_folder import RunFolderError, check_free, fresh_start_conflict, next_free_folder
+
+    queued = [job for job in ctx.jobs.jobs() if job.kind == "train" and job.active
+              and Path(job.output_dir) == output]
+    if queued:
+        raise UserError(f"{output}: train job {queued[0].id} ({queued[0].status}) already uses this run folder; "
+                        f"wait for it, stop it, or press 'Use a new run folder' ({next_free_folder(output)})")
+    try:
+        check_free(output)
+        found = fresh_start_conflict(output, str(resume) if resume else None, archive)
+    except RunFolderError as error:
+        raise UserError(str(error)) from error
+    if found:
+        raise UserError(
+            f"{output} holds an earlier run ({', '.join(found)}); a new run there would mix its checkpoints with "
+            f"this one's. Choose one: press 'Use a new run folder' ({next_free_folder(output)}), tick 'Archive the "
+            "earlier run' (moved to archive/<time>/ in that folder), or resume it (Advanced: Find checkpoints, "
+            "then 'Resume from').")
+
+
+def new_run_folder(ctx: AppContext, output: str) -> str:
+    """The next free sibling of the Run folder: ``run`` -> ``run-2`` (what the refusal proposes)."""
+    from acestep_train.train.run_folder import earlier_run, next_free_folder
+
+    folder = ctx.path(output, "run folder")
+    if not folder.exists() or not earlier_run(folder):
+        return str(folder)
+    return str(ctx.path(str(next_free_folder(folder)), "run folder"))
 
 
 def start(ctx: AppContext, form: TrainForm) -> str:
     config, paths = resolved(ctx, form)  # refuse a bad setting now, not as a failed job
     if not (paths["tensors"] / "manifest.json").is_file():
         raise UserError(f"{paths['tensors']}: no preprocessed tensors (manifest.json); run Preprocess first")
-    extra = []
-    if form.advanced.strip():
-        file = paths["output"] / "advanced.json"
-        atomic_write_text(file, form.advanced)
-        extra += ["--config", str(file)]
+    extra, resume = [], None
     if form.resume:
         resume = ctx.path(form.resume, "checkpoint")
         if not (resume / TRAINER_STATE).is_file():
             raise UserError(f"{resume} holds an adapter but no trainer state, so a run cannot resume from it; "
                            "pick a step checkpoint (Find checkpoints)")
-        extra += ["--resume-from", str(resume)]
+    check_run_folder(ctx, paths["output"], resume, form.archive_previous)  # before anything is written or queued
+    if form.advanced.strip():
+        file = paths["output"] / "advanced.json"
+        atomic_write_text(file, form.advanced)
+        extra += ["--config", str(file)]
+    extra += ["--resume-from", str(resume)] if resume else []
+    extra += ["--archive-previous"] if form.archive_previous else []
     estimate = estimate_file(paths, form)
     extra += ["--from-estimate", str(estimate)] if estimate else []
-    gpus, env, flags = gpu_choice(form.gpus)
-    if (paths["output"] / "events.jsonl").is_file() and not form.resume:
-        gr.Warning(f"{paths['output']} holds an earlier run; its checkpoints may be replaced.")
-    job = ctx.jobs.submit("train", ts.command(form, paths, extra + flags), paths["output"], gpus=gpus, env=env)
+    gpus, pin, flags = gpu_choice(form.gpus)
+    job = ctx.jobs.submit("train", ts.command(form, paths, extra + flags), paths["output"], gpus=gpus, pin_gpus=pin)
     text = f"Started train job {job.id} ({config.adapter.type}, {config.loop.epochs} epochs)."
     if job.status == "queued":
         text = (f"Queued train job {job.id}: it waits for {blocker(ctx.jobs, job) or 'its GPU'} to end. "
@@ -80,10 +115,20 @@ def start(ctx: AppContext, form: TrainForm) -> str:
 
 def estimate(ctx: AppContext, form: TrainForm) -> str:
     paths = run_paths(ctx, form)
-    command = ["estimate", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
+    command = ["--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
                "--dataset-dir", str(paths["tensors"]), "--output", str(paths["output"] / "estimate.json")]
+    ctx.refuse_busy("estimate", paths["output"])
     job = ctx.jobs.submit("estimate", command, paths["output"])
-    return f"estimate job {job.id}: {job.status}; when it finishes, tick 'Train the layers the estimate chose'"
+    return f"{submitted(ctx.jobs, job)} Its result shows under 'Layer sensitivity' (Advanced)."
+
+
+def estimate_status(ctx: AppContext) -> str:
+    """The newest estimate job in words; once it finished, what it chose and how to use it."""
+    text = kind_status(ctx.jobs, "estimate")
+    job = ctx.jobs.latest("estimate")
+    if job is not None and job.status == "finished":
+        text += "\nTick 'Train the layers the estimate chose' to train those layers (same Run folder)."
+    return text
 
 
 def train_jobs(ctx: AppContext) -> list:
@@ -92,33 +137,36 @@ def train_jobs(ctx: AppContext) -> list:
 
 
 def visible_job(ctx: AppContext, selected: str | None):
-    """The run the Train tab shows: the one picked, else the running one, else the newest."""
+    """The run the Train tab shows: the one picked (or held), else the running one, else the newest."""
     jobs = [job for job in ctx.jobs.jobs() if job.kind == "train"]
     picked = next((job for job in jobs if job.id == selected), None)
     running = [job for job in jobs if job.status in ("running", "stopping")]
     return picked or (running or jobs or [None])[-1]
 
 
+CONTROL_WORDS = {"stop": "stop", "save": "save", "sample": "sample"}
+
+
 def control(ctx: AppContext, what: str, job_id: str | None) -> str:
-    """Stop, Save now or Sample now, for the run shown on the tab (never another one)."""
-    job = visible_job(ctx, job_id)
-    if job is None:
-        raise UserError("No training run to control yet: start one first.")
-    if what == "stop" and job.status == "queued":
-        ctx.jobs.stop(job.id)
-        return f"Cancelled {job.id}: it had not started."
-    if not job.active or (what != "stop" and job.status != "running"):
-        raise UserError(f"{job.id} is {job.status}, not running: nothing to {what}.")
+    """Stop, Save now or Sample now, for the run the tab showed when pressed (``job_id``), never another."""
+    return control_job(ctx.jobs, what, job_id)
+
+
+def control_job(store: JobStore, what: str, job_id: str | None) -> str:
+    """``control`` on a job store: acts on ``job_id`` alone; pressing again is harmless and says so."""
+    if not job_id:
+        raise UserError("No training run shown yet: start one, or pick one under 'Run shown'.")
     try:
         if what == "stop":
-            ctx.jobs.stop(job.id)
-        else:
-            ctx.jobs.request(job.id, what)
-    except ValueError as error:
+            return stop_words(*store.stop(job_id))
+        job = store.load(job_id)
+        if job.status != "running" or job.kind != "train":
+            return f"{job_id} is {job.status}, not running: nothing to {CONTROL_WORDS[what]}."
+        store.request(job_id, what)
+    except (FileNotFoundError, ValueError) as error:
         raise UserError(str(error)) from error
-    return {"stop": f"Stop requested for {job.id}: it saves a checkpoint, then ends.",
-            "save": f"Save requested: {job.id} saves a checkpoint after this step.",
-            "sample": f"Sample requested: {job.id} renders previews after this step."}[what]
+    return {"save": f"Save asked for {job_id}: it saves a checkpoint after this step.",
+            "sample": f"Sample asked for {job_id}: it renders previews after this step."}[what]
 
 
 TRAINER_STATE = "trainer_state.pt"  # what makes a checkpoint resumable (optimizer, scheduler, counters)
@@ -160,29 +208,41 @@ def vram(ctx: AppContext, form: TrainForm) -> str:
     return ts.vram_text(config, gpus[0].total_gb if gpus else None)
 
 
-def monitor(ctx: AppContext, seen, selected: str | None) -> dict:
-    """{name: value} for the run picker, status, log, loss and memory figures, previews and ``seen``.
+def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = None, step: int | None = None) -> dict:
+    """{name: value} for the run picker, status, log, loss and memory figures, previews, ``seen`` and ``shown``.
 
-    Figures and players are skipped when nothing changed (``seen``: the job, its status and events size).
+    The run shown is the one the user picked (``selected``), else the one shown before (``shown``: held until
+    the user picks another, so the buttons never move to a run that started later), else the running one.
+    ``step``: the preview step picked in the history (None: the newest). Figures, players and the preview
+    history are skipped when nothing changed (``seen``: the job, its status, events size and the picked step).
     """
-    job = visible_job(ctx, selected)
+    job = visible_job(ctx, selected or shown)
     if job is None:
-        return {"picker": gr.update(choices=[], value=None), "status": "No training run yet.", "log": "", "seen": None}
+        return {"picker": gr.update(choices=[], value=None), "status": "No training run yet.", "log": "", "seen": None,
+                "shown": None}
     picker = gr.update(choices=train_jobs(ctx), value=job.id)
     events_file = Path(job.output_dir) / "events.jsonl"
     log = ctx.jobs.log_tail(job.id, 30)
-    signature = [job.id, job.status, events_file.stat().st_size if events_file.is_file() else 0]
+    current = None if job.active else visible_job(ctx, None)  # a run active now, while this one has ended
+    newer = f"{current.id} is {current.status}" if current is not None and current.active else None
+    signature = [job.id, job.status, events_file.stat().st_size if events_file.is_file() else 0, newer, step]
     if signature == seen:
-        return {"picker": picker, "log": log}
+        return {"picker": picker, "log": log, "shown": job.id}
     events = read_events(events_file)
     mine = job_events(job, events)
     steps = run_steps(events, mine)
     status = describe(job, mine, log, blocker(ctx.jobs, job))
-    clips = latest_previews(mine)
-    playable = [(scale, path if path and ctx.served(Path(path)) else None) for scale, path in clips]
+    history = preview_history(mine)
+    preview = picked(history, step)
+    clips = player_clips(preview)
     if any(path and not ctx.served(Path(path)) for _, path in clips):  # the browser fetches only inside the roots
         status += f"\nPreviews are in {Path(job.output_dir) / 'samples'}; add --root for that folder to play them here."
-    players = [gr.update(value=path, label=f"Latest preview, adapter strength {scale}" if scale else "Preview")
-               for scale, path in playable]
+    if newer:
+        status += f"\n{newer} now; pick it under 'Run shown' to watch or control it."
+    players = [gr.update(value=path if path and ctx.served(Path(path)) else None,
+                         label=f"Step {preview.step}, adapter strength {scale}" if scale else "Preview")
+               for scale, path in clips]
     return {"picker": picker, "status": status, "log": log, "loss": loss_figure(steps),
-            "memory": memory_figure(mine, steps), "clips": players, "seen": signature}
+            "memory": memory_figure(mine, steps), "clips": players, "seen": signature, "shown": job.id,
+            "history": history_html(history, step, ctx.served), "bar": bar_html(job, mine),
+            "preview_step": gr.update(choices=step_choices(history), value=preview.step if preview else None)}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from acestep_train.commands.train import FLAGS
 from acestep_train import safe_json
+from acestep_train.paths import confine
 from acestep_train.train.config import config_from_dict, confine_paths, estimate_settings, flatten, merge_settings
 from app.forms import TrainForm
 
@@ -23,7 +24,8 @@ FIELD_FLAGS = {
     "warmup": "--warmup-steps", "batch": "--batch-size", "grad_accum": "--grad-accum", "crop": "--max-latent-length",
     "save_every": "--save-every", "preview_every": "--preview-every-steps", "trigger": "--trigger-word",
     "seed": "--seed", "targets": "--targets", "rank": "--rank", "alpha": "--alpha", "linear_dim": "--linear-dim",
-    "linear_alpha": "--linear-alpha", "factor": "--factor",
+    "linear_alpha": "--linear-alpha", "factor": "--factor", "preview_caption": "--preview-caption",
+    "preview_lyrics": "--preview-lyrics", "preview_seed": "--preview-seed",
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
 #: the number fields' labels, for messages that name the field
@@ -31,10 +33,13 @@ LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr dim", 
           "factor": "LoKr factor (-1: near-square)", "epochs": "Epochs", "lr": "Learning rate",
           "warmup": "Warmup steps", "batch": "Batch", "grad_accum": "Gradient accumulation",
           "crop": "Crop frames, 25 per second", "save_every": "Save every N epochs",
-          "preview_every": "Preview every N steps (0: off)", "seed": "Seed"}
+          "preview_every": "Preview every N steps (0: off)", "seed": "Seed",
+          "preview_seed": "Preview seed"}
 #: the smallest value each number field accepts
 MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 1, "lr": 0, "warmup": 0,
-           "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0}
+           "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0,
+           "preview_seed": 0}
+ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
 ONLY_FOR = {"rank": "lora", "alpha": "lora", "linear_dim": "lokr", "linear_alpha": "lokr", "factor": "lokr",
             "decompose_both": "lokr"}
 
@@ -73,8 +78,18 @@ def check_number(name: str, value) -> None:
         number = float(value)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{label}: {value!r} is not a number") from error
-    if number < MINIMUM.get(name, float("-inf")):
-        raise ValueError(f"{label} must be at least {MINIMUM[name]}, not {value}")
+    low = MINIMUM.get(name, float("-inf"))
+    if number < low or (name in ABOVE and number <= low):
+        raise ValueError(f"{label} must be {'above' if name in ABOVE else 'at least'} {low}; {number:g} was typed")
+
+
+def readable(message: str) -> str:
+    """A config error in the field names the Train tab shows: "optim.lr must be > 0" -> "Learning rate (optim.lr) ..."."""
+    for name, flag in FIELD_FLAGS.items():
+        dotted = FLAGS[flag][0]
+        if name in LABELS and message.startswith(dotted + " "):
+            return f"{LABELS[name]} ({dotted}){message[len(dotted):]}"
+    return message
 
 
 def chosen(form: TrainForm) -> dict[str, object]:
@@ -113,9 +128,11 @@ def advanced_settings(text: str) -> dict:
 
 def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
     """The TrainConfig the job would run with (ValueError names a bad field)."""
-    layered = merge_settings(preset, flatten(advanced_settings(form.advanced)))
-    if estimate is not None:
-        layered = merge_settings(layered, estimate_settings(str(estimate)))
+    advanced = flatten(advanced_settings(form.advanced))
+    layered = merge_settings(preset, advanced)
+    chosen_estimate = estimate or advanced.get("from_estimate")  # the job's order: the flag, then the file
+    if chosen_estimate:  # held to the roots before it is opened, in the job's words
+        layered = merge_settings(layered, estimate_settings(str(confine(chosen_estimate, "from_estimate"))))
     dotted = {FLAGS[flag][0]: value for flag, value in chosen(form).items()}
     on = switches(form)
     dotted.update({field: True for flag, field in SWITCH_FLAGS.values() if flag in on})
@@ -126,8 +143,8 @@ def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
 
 
 def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
-    """``train ...`` for the job: the preset, the user's fields as flags, and ``extra`` (config, resume...)."""
-    args = ["train", "--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
+    """The ``train`` job's arguments: the preset, the user's fields as flags, and ``extra`` (config, resume...)."""
+    args = ["--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
             "--preset", form.preset, "--adapter-type", form.adapter, "--dataset-dir", str(paths["tensors"]),
             "--output-dir", str(paths["output"])]
     for flag, value in chosen(form).items():

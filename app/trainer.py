@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app import polls, profile, session
+from app import browser_js, polls, profile, session
 from app.context import AppContext
 from app.peer import Peer, header
 from app.tabs import autolabel, compare, dataset, export, jobs_panel, preprocess, project, service, train
@@ -24,4 +24,5 @@ def build_trainer_app(ctx: AppContext, captioner: Peer | None = None) -> gr.Bloc
         fields = {f"{tab}.{name}": box for tab, boxes in settings.items() for name, box in boxes.items()}
         profile.wire(ctx, profile_controls, fields)
         session.wire(demo, ctx, project_controls, fields)
+        demo.load(None, js=browser_js.ON_LOAD)  # back to the tab the user was on; warn before losing an edit
     return demo

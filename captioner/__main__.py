@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--audio-dir", metavar="DIR", help="the folder of songs (required unless --download-only)")
     add("--backend", default="librosa", help=f"comma-separated, first trusted most: {', '.join(BACKEND_NAMES)}")
     add("--only-missing", action="store_true", help="skip songs that already have the fields")
-    add("--overwrite", action="store_true", help="replace fields you edited yourself")
+    add("--overwrite", action="store_true", help="also replace values you typed, wrote by hand or imported")
     add("--tag", default="", help="activation tag for every song")
     add("--csv", metavar="FILE", help="also write all captions to this CSV")
     add("--two-pass", action="store_true", help="caption every song, free those models, then transcribe")
@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--gemini-lyrics", action="store_true", help="Gemini also writes lyrics with section tags")
     add("--model-metadata", action="store_true",
         help="BPM, key and time signature the captioner states win over librosa's measurement")
+    add("--min-confidence", type=float, default=0.0, metavar="0-1",
+        help="do not write a measured BPM / key / time signature less sure than this (the log says which)")
     add("--caption-prompt", default="", metavar="TEXT",
         help="task text for acestep-captioner (default: '*Task* Describe this audio in detail', its training)")
     add("--transcribe-prompt", default="", metavar="TEXT",
@@ -67,7 +69,7 @@ def config_from_args(args: argparse.Namespace):
         model_dir=args.model_dir, captioner_dir=args.captioner_dir, transcriber_dir=args.transcriber_dir,
         whisper_dir=args.whisper_dir, quantize=args.quantize, device=args.device, language=args.language,
         base_url=args.base_url, gemini_model=args.gemini_model, gemini_lyrics=args.gemini_lyrics,
-        model_metadata=args.model_metadata,
+        model_metadata=args.model_metadata, min_confidence=args.min_confidence,
         omni=OmniSettings(caption_prompt=args.caption_prompt, transcribe_prompt=args.transcribe_prompt))
 
 

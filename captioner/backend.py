@@ -20,6 +20,7 @@ METADATA = ("bpm", "keyscale", "timesignature")  # measurable from the audio its
 LINES = "_lines"
 NOTES = "_notes"
 CONFIDENCE = "_confidence"
+WINNERS = "_winners"  # the batch's own: which backend gave each field
 
 
 @dataclass(frozen=True)

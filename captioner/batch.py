@@ -2,13 +2,17 @@
 
 A crash loses at most the song in progress (sidecars are written atomically, one per song, as
 it finishes); a rerun with ``only_missing`` skips the songs whose fields are already there. The
-next song's audio is decoded in a thread while the current one runs. Fields the user edited
-are never overwritten unless ``overwrite``. One unreadable song or one failing backend is
-recorded with the file name and the reason, and the batch goes on.
+next song's audio is decoded in a thread while the current one runs. Every value written records
+its backend, kind (analysis or model), time and confidence in the sidecar's ``_provenance``;
+the user's values (typed, hand-made, imported) are never overwritten unless ``overwrite``
+(``acestep_train.dataset.provenance.may_write`` decides, field by field). One unreadable song or
+one failing backend is recorded with the file name and the reason, and the batch goes on.
 
 Where two backends give the same field, the one listed first wins, with one exception: BPM,
 key and time signature measured from the audio (librosa) win over the ones a captioning model
 mines from its prose, wherever each is listed, unless ``model_metadata`` asks for the model's.
+A measured value whose confidence is below ``min_confidence`` is not written (a note says which
+and why); another backend's value for that field is used instead, when there is one.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from acestep_train.atomic import atomic_write_text
 from acestep_train.audio import AudioError
 from acestep_train.dataset import ScanOptions, scan_folder, write_sidecar
 from acestep_train.dataset.csv_io import write_csv
+from acestep_train.dataset import provenance
+from acestep_train.dataset.provenance import Origin, Policy
 from acestep_train.dataset.record import Sample, is_unset
 from acestep_train.events import EventLog
-from captioner.backend import CONFIDENCE, LINES, METADATA, NOTES, RATE, Backend, load_audio
+from captioner.backend import CONFIDENCE, LINES, METADATA, NOTES, RATE, WINNERS, Backend, load_audio
 from captioner.http_client import CloudError
 from captioner.lyrics import to_lrc
 
@@ -35,17 +41,24 @@ SONG_ERRORS = (CloudError, AudioError, OSError, ValueError, RuntimeError, KeyErr
 @dataclass(frozen=True)
 class BatchOptions:
     only_missing: bool = True  # skip songs that already have every field the backends give
-    overwrite: bool = False  # replace fields the user edited (and an existing .lrc)
+    overwrite: bool = False  # replace the user's values too (typed, hand-made, imported; and an existing .lrc)
     tag: str = ""  # activation tag written to each sidecar's custom_tag
     csv_out: Path | None = None  # also write every song's fields to this CSV at the end
     timestamps: bool = False  # write timed lyrics as {stem}.lrc when a backend gives them
     max_seconds: float = 600.0  # audio read per song (ACE-Step trains on at most 10 minutes)
     stage: str = "caption"  # the name progress events carry
     model_metadata: bool = False  # BPM / key / meter from a captioning model win over measured ones
+    min_confidence: float = 0.0  # measured values less sure than this (0-1) are not written
 
     def __post_init__(self):
         if self.max_seconds <= 0:
             raise ValueError(f"max_seconds must be > 0, got {self.max_seconds}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be between 0 and 1, got {self.min_confidence}")
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(overwrite=self.overwrite, prefer_model=self.model_metadata)
 
 
 @dataclass
@@ -77,11 +90,21 @@ def rank(backends: list[Backend], model_metadata: bool) -> list[Backend]:
     return sorted(backends, key=lambda backend: backend.measures == model_metadata)
 
 
+def drop_unsure(found: dict, backend: str, min_confidence: float, notes: list[str]) -> None:
+    """Take out of one backend's ``found`` the values measured with less than ``min_confidence``."""
+    sureness = found.get(CONFIDENCE, {})
+    for name in [name for name, sure in sureness.items() if sure < min_confidence and name in found]:
+        notes.append(f"{name} {found.pop(name)} from {backend} not written: confidence {sureness[name]:.2f} is "
+                     f"below the minimum {min_confidence:.2f}")
+    if sureness:
+        found[CONFIDENCE] = {name: sure for name, sure in sureness.items() if name in found}
+
+
 def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummary,
-            model_metadata: bool = False) -> dict:
+            model_metadata: bool = False, min_confidence: float = 0.0) -> dict:
     """Every backend's fields for one song; the first backend to give a field wins (measured
     metadata first, see the module docstring). ``CONFIDENCE`` holds the winner's confidence for
-    the fields whose winner gave one."""
+    the fields whose winner gave one, ``WINNERS`` the winning backend's name per field."""
     found_by: dict[str, dict] = {}
     for backend in backends:
         try:
@@ -90,18 +113,28 @@ def collect(sample: Sample, audio, backends: list[Backend], summary: BatchSummar
             reason = str(error) if str(error).startswith(f"{backend.name}:") else f"{backend.name}: {error}"
             summary.failed.append((str(sample.audio_path), reason))
             continue
-        summary.notes += [(sample.audio_path.name, note) for note in found.pop(NOTES, [])]
+        notes = found.pop(NOTES, [])
+        drop_unsure(found, backend.name, min_confidence, notes)
+        summary.notes += [(sample.audio_path.name, note) for note in notes]
         found_by[backend.name] = found
     sureness = {name: found.pop(CONFIDENCE, {}) for name, found in found_by.items()}
     fields: dict = {}
     confidence: dict = {}
-    for name in {name for found in found_by.values() for name in found}:
+    winners: dict = {}
+    for name in dict.fromkeys(name for found in found_by.values() for name in found):  # in order: no hash seed
         order = rank(backends, model_metadata) if name in METADATA else backends
-        winner = next(b.name for b in order if name in found_by.get(b.name, {}))
+        winner = winners[name] = next(b.name for b in order if name in found_by.get(b.name, {}))
         fields[name] = found_by[winner][name]
         if name in sureness[winner]:
             confidence[name] = sureness[winner][name]
-    return fields | ({CONFIDENCE: confidence} if confidence else {})
+    return fields | ({CONFIDENCE: confidence} if confidence else {}) | {WINNERS: winners}
+
+
+def origins(winners: dict[str, str], confidence: dict[str, float], backends: list[Backend]) -> dict[str, Origin]:
+    """Who wrote each field: a measuring backend is an analysis (with its confidence), any other a model."""
+    measuring = {backend.name for backend in backends if backend.measures}
+    return {name: provenance.analysis(by, confidence.get(name)) if by in measuring else provenance.model(by)
+            for name, by in winners.items()}
 
 
 def write_lrc(sample: Sample, lines, overwrite: bool) -> None:
@@ -111,16 +144,17 @@ def write_lrc(sample: Sample, lines, overwrite: bool) -> None:
 
 
 def caption_one(sample: Sample, audio, backends: list[Backend], options: BatchOptions, summary: BatchSummary):
-    fields = collect(sample, audio, backends, summary, options.model_metadata)
+    fields = collect(sample, audio, backends, summary, options.model_metadata, options.min_confidence)
     lines = fields.pop(LINES, None)
-    fields.pop(CONFIDENCE, None)  # per-field confidences: the sidecar's provenance records them (issue 23)
+    written_by = origins(fields.pop(WINNERS), fields.pop(CONFIDENCE, {}), backends)
     fields.pop("duration", None)  # the scan reads it from the file header
     if options.tag:
         fields["custom_tag"] = options.tag
+        written_by["custom_tag"] = provenance.user("--tag")
     if not fields:
         return
     try:
-        sample.update(fields, source="+".join(b.name for b in backends), overwrite=options.overwrite)
+        sample.update(fields, written_by, options.policy)
         write_sidecar(sample)
         if options.timestamps:
             write_lrc(sample, lines, options.overwrite)
@@ -132,7 +166,8 @@ def caption_one(sample: Sample, audio, backends: list[Backend], options: BatchOp
 
 def tag_only(sample: Sample, tag: str, overwrite: bool) -> None:
     """A skipped song still gets the activation tag (no model needed)."""
-    if tag and sample.custom_tag != tag and sample.update({"custom_tag": tag}, source="tag", overwrite=overwrite):
+    if tag and sample.custom_tag != tag and sample.update({"custom_tag": tag}, provenance.user("--tag"),
+                                                          Policy(overwrite=overwrite)):
         write_sidecar(sample)
 
 

@@ -17,8 +17,9 @@ import numpy as np
 from captioner import normalize
 from captioner.backend import LINES, Audio, Backend
 from captioner.http_client import ApiClient, CloudError, RetryPolicy
-from captioner.lyrics import TimedLine, parse_transcription, plain_lyrics, words_to_lines
+from captioner.lyrics import TimedLine, plain_lyrics, words_to_lines
 from captioner.parse import parse_output
+from captioner.transcript import parse_transcription
 
 GEMINI_PROMPT = """Listen to this song and describe it for training a text-to-music model.
 Answer with one JSON object and nothing else, with these keys:
@@ -124,7 +125,8 @@ class Gemini(CloudBackend):
             {"inline_data": {"mime_type": "audio/flac", "data": base64.b64encode(flac_bytes(audio)).decode()}}]}],
             "generationConfig": {"responseMimeType": "application/json", "temperature": 0.2}}
 
-    def answer_text(self, data: dict) -> str:
+    def answer_text(self, data: dict) -> tuple[str, bool]:
+        """(the answer's text, whether it stopped at the output token limit: finishReason MAX_TOKENS)."""
         blocked = (data.get("promptFeedback") or {}).get("blockReason")
         if blocked:
             raise self.api.fail(f"the request was blocked ({blocked})")
@@ -133,13 +135,14 @@ class Gemini(CloudBackend):
         except (KeyError, IndexError, TypeError):
             reason = ((data.get("candidates") or [{}])[0] or {}).get("finishReason", "no candidates")
             raise self.api.fail(f"no answer in the response ({reason})") from None
-        return "".join(part.get("text", "") for part in parts if isinstance(part, dict))
+        cut = data["candidates"][0].get("finishReason") == "MAX_TOKENS"
+        return "".join(part.get("text", "") for part in parts if isinstance(part, dict)), cut
 
     def caption(self, audio: Audio) -> dict:
         data = self.api.post(f"/v1beta/models/{self.model}:generateContent",
                              headers={"x-goog-api-key": self.api.secret}, json=self.request(audio))
-        text = self.answer_text(data)
-        fields = parse_output(text, caption_from_prose=False)
-        if self.lyrics and "lyrics" in fields:
+        text, cut = self.answer_text(data)
+        fields = parse_output(text, caption_from_prose=False, cut=cut, wanted=self.provides)
+        if self.lyrics and "lyrics" in fields:  # a cut lyrics value was trimmed by parse_output
             fields.update(parse_transcription(fields["lyrics"]))
         return {name: value for name, value in fields.items() if name in self.provides}

@@ -32,7 +32,7 @@ class CaptionConfig:
     audio_dir: Path  # the folder of songs (searched recursively)
     backends: tuple[str, ...] = ("librosa",)  # in priority order: the first to give a field wins
     only_missing: bool = False  # skip songs that already have the fields these backends give
-    overwrite: bool = False  # replace fields the user edited
+    overwrite: bool = False  # replace the user's values too (typed, hand-made, imported)
     tag: str = ""  # activation tag written to every song's custom_tag
     csv_out: Path | None = None  # also write all captions to this CSV
     two_pass: bool = False  # caption every song, free those models, then transcribe every song
@@ -50,6 +50,7 @@ class CaptionConfig:
     gemini_model: str = "gemini-2.5-flash"
     gemini_lyrics: bool = False  # Gemini also writes lyrics with section tags
     model_metadata: bool = False  # BPM / key / meter a captioning model states win over measured ones
+    min_confidence: float = 0.0  # measured BPM / key / meter less sure than this (0-1) are not written
     omni: OmniSettings = field(default_factory=OmniSettings)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -68,6 +69,8 @@ class CaptionConfig:
             raise ValueError(f"quantize: {error}") from None
         if self.max_seconds <= 0:
             raise ValueError(f"max_seconds must be > 0, got {self.max_seconds}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be between 0 and 1, got {self.min_confidence}")
         if self.language:
             self.language = normalize.language(self.language)
             if self.language in (None, "unknown"):
@@ -112,6 +115,8 @@ class CaptionConfig:
             argv += [flag, value] if value.strip() else []
         if self.gemini_model != CaptionConfig.gemini_model:
             argv += ["--gemini-model", self.gemini_model]
+        if self.min_confidence:
+            argv += ["--min-confidence", f"{self.min_confidence:g}"]
         for flag, on in (("--only-missing", self.only_missing), ("--overwrite", self.overwrite),
                          ("--two-pass", self.two_pass), ("--timestamps", self.timestamps),
                          ("--gemini-lyrics", self.gemini_lyrics), ("--model-metadata", self.model_metadata)):

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_text
 from acestep_train.dataset import ScanOptions, scan_folder
 from acestep_train.dataset.csv_io import write_csv
@@ -33,7 +34,7 @@ def run_passes(config: CaptionConfig, backends: list[Backend], events: EventLog 
     done = []
     for stage, group in passes(backends, config.two_pass):
         options = BatchOptions(config.only_missing, config.overwrite, config.tag, None, config.timestamps,
-                               config.max_seconds, stage, config.model_metadata)
+                               config.max_seconds, stage, config.model_metadata, config.min_confidence)
         try:
             done.append(caption_folder(config.audio_dir, group, options, events))
         finally:
@@ -77,7 +78,7 @@ def read_keys_file(path: str | Path) -> dict[str, str]:
     """The keys, and the file is gone."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = safe_json.load_file(path)
     finally:
         path.unlink(missing_ok=True)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):

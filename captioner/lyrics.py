@@ -1,10 +1,16 @@
-"""Lyrics as ACE-Step trains on them: section tags on their own lines, no timestamps, no markdown.
+"""Lyric lines as ACE-Step trains on them: section tags on their own lines, no timestamps, no markdown.
 
-ACE-Step's transcriber answers ``# Languages`` / ``# Lyrics`` blocks; other models answer
-"Lyrics:" labels, "(Chorus)" or "Verse 1:" headings, bold tags, LRC timestamps, or nothing
-(instrumental). ``parse_transcription`` reads all of these. A decode that ran out of tokens
-often ends in a loop of one line; ``trim_runaway`` cuts such a tail. Timed lines (Whisper,
-cloud word timings) become an LRC text with ``to_lrc``.
+Every sung line is kept, whatever it says: a line "Bridge", "Hook", "Break" or "(break)" is sung
+text. Section tags are only what a transcriber writes as a tag: a bracketed line (``[Verse 1]``,
+``[Chorus]``, the transcriber card's ``[Intro - Acoustic Guitar]``), also in bold
+(``**[Chorus]**``), and the heading forms other models use that no singer sings: a section name with
+a colon (``Verse 2:``) or alone in bold (``**Chorus**``). A parenthesised line is a backing vocal.
+
+Lyrics are never shortened unless the decode hit its token budget (``cut``): then the unfinished
+last line goes (``drop_unfinished_line``) and only a looping tail after the last distinct line is
+folded (``trim_runaway``). A song that repeats its chorus twelve times keeps all twelve. The
+answer's blocks (``# Languages`` / ``# Lyrics``) are read by ``captioner.transcript``. Timed lines
+(Whisper, cloud word timings) become an LRC text with ``to_lrc``.
 """
 
 from __future__ import annotations
@@ -12,17 +18,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from captioner import normalize
-
 SECTION_WORDS = ("verse", "chorus", "pre-chorus", "post-chorus", "bridge", "intro", "outro", "hook", "refrain",
                  "interlude", "instrumental", "inst", "break", "breakdown", "drop", "spoken", "rap", "solo",
-                 "guitar solo", "build", "build-up", "coda", "fade out", "ending")
-_SECTION = "|".join(re.escape(word) for word in sorted(SECTION_WORDS, key=len, reverse=True))
-_HEADING = re.compile(rf"^\s*[\*_]*[\[(]?\s*((?:{_SECTION})(?:\s*\d+)?)\s*[\])]?\s*:?[\*_]*\s*$", re.IGNORECASE)
+                 "guitar solo", "guitar interlude", "build", "build-up", "coda", "fade out", "ending")
+SECTION = "|".join(re.escape(word) for word in sorted(SECTION_WORDS, key=len, reverse=True))
+_NAMED = rf"(?:{SECTION})(?:\s*\d+)?"
+_COLON_HEADING = re.compile(rf"^\s*(?:\*\*|__)?\s*({_NAMED})\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*$", re.IGNORECASE)
+_BOLD_HEADING = re.compile(rf"^\s*(?:\*\*|__)\s*({_NAMED})\s*(?:\*\*|__)\s*$", re.IGNORECASE)
+_BRACKET_TAG = re.compile(r"^\s*(?:\*\*|__)?\s*\[([^\[\]]+)\]\s*(?:\*\*|__)?\s*$")
 _LRC_STAMP = re.compile(r"^\s*(\[\d{1,2}:\d{2}(?:[.:]\d{1,3})?\]\s*)+")
-_LANGUAGE_BLOCK = re.compile(r"^\s*#+\s*languages?\s*:?\s*\n\s*([^\n#]+)", re.IGNORECASE | re.MULTILINE)
-_LANGUAGE_LINE = re.compile(r"^\s*[\*_]*(?:vocal\s+)?languages?[\*_]*\s*[:=]\s*([^\n]+)$", re.IGNORECASE | re.MULTILINE)
-_LYRICS_HEADER = re.compile(r"^\s*(?:#+\s*lyrics?\s*:?|[\*_]*lyrics?[\*_]*\s*[:=])[ \t]*", re.IGNORECASE | re.MULTILINE)
+CHATTER = re.compile(r"^\s*(sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is|i hope|hope (?:this|it) "
+                     r"helps|let me know|feel free|i'?m sorry|sorry|i cannot|i can'?t|as an ai|unfortunately)\b",
+                     re.IGNORECASE)  # a chat model's words around its answer
+_SECTION_START = re.compile(rf"^(?:{SECTION})\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -38,97 +46,81 @@ def strip_chat(text: str) -> str:
     return re.sub(r"^```[a-z]*\s*\n?|\n?```\s*$", "", text.strip()).strip()
 
 
+def section_tag(line: str) -> str | None:
+    """``[Tag]`` when the line is a section tag (see the module docstring), else ``None``."""
+    bracket = _BRACKET_TAG.match(line)
+    if bracket:
+        name = re.sub(r"\s+", " ", bracket.group(1).strip())
+        return f"[{name[:1].upper()}{name[1:]}]" if _SECTION_START.match(name) else f"[{name}]"
+    heading = _COLON_HEADING.match(line) or _BOLD_HEADING.match(line)
+    if heading:
+        name = re.sub(r"\s+", " ", heading.group(1).strip())
+        return f"[{name[:1].upper()}{name[1:]}]"
+    return None
+
+
 def clean_lyrics(text: str) -> str:
-    """Section headings as ``[Tag]`` lines, LRC stamps and markdown emphasis gone, blank runs folded."""
+    """Section tags as ``[Tag]`` lines, LRC stamps and markdown emphasis gone, blank runs folded;
+    every other line kept as sung."""
     lines = []
     for line in text.replace("\r\n", "\n").split("\n"):
         line = _LRC_STAMP.sub("", line).rstrip()
-        heading = _HEADING.match(line)
-        if heading:
-            name = re.sub(r"\s+", " ", heading.group(1).strip())
-            line = f"[{name[:1].upper()}{name[1:]}]"
-        else:
-            line = re.sub(r"(\*\*|__)(.+?)\1", r"\2", line).strip()
-        lines.append(line)
+        tag = section_tag(line)
+        lines.append(tag if tag else re.sub(r"(\*\*|__)(.+?)\1", r"\2", line).strip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def is_instrumental(lyrics: str) -> bool:
     """Nothing sung: empty, or only tags such as [Instrumental] / [Intro]."""
     lines = [line.strip() for line in lyrics.splitlines() if line.strip()]
-    return all(re.fullmatch(r"\[[^\]]*\]", line) for line in lines)
+    return all(_BRACKET_TAG.match(line) for line in lines)
 
 
-def trim_runaway(lyrics: str, max_repeats: int = 8, keep: int = 2) -> str:
-    """Cut a degenerate loop: a block of 1-4 lines repeated more than ``max_repeats`` times in a row.
+def sung_characters(lyrics: str) -> int:
+    """How much is sung: the characters of the lines that are not tags."""
+    return sum(len(line.strip()) for line in lyrics.splitlines() if line.strip() and not _BRACKET_TAG.match(line))
 
-    Real songs repeat a line a few times (an outro's "la la la"); a decode stuck in a loop repeats
-    it dozens of times. Such runs are folded to ``keep`` repeats.
+
+def _periodic_tail(lines: list[str], period: int) -> int:
+    """The first index from which ``lines`` repeats with ``period`` up to its end."""
+    start = len(lines) - period
+    while start > 0 and lines[start - 1] == lines[start - 1 + period]:
+        start -= 1
+    return start
+
+
+def trim_runaway(lyrics: str, min_repeats: int = 6, keep: int = 2, max_period: int = 8) -> str:
+    """Fold the loop a decode cut at its token budget ends in; call it only for such a decode.
+
+    The loop is the tail after the last distinct line: a block of 1-``max_period`` lines repeated
+    at least ``min_repeats`` times up to the end (the last copy may be partial). It is folded to
+    ``keep`` copies; every line before it, and every distinct line of it, stays. Loops anywhere
+    else are left alone: they are the song's own repeats.
     """
     lines = lyrics.split("\n")
-    out: list[str] = []
-    index = 0
-    while index < len(lines):
-        for size in (1, 2, 3, 4):
-            block = lines[index:index + size]
-            if len(block) < size or not any(line.strip() for line in block):
-                continue
-            repeats = 1
-            while lines[index + repeats * size:index + (repeats + 1) * size] == block:
-                repeats += 1
-            if repeats > max_repeats:
-                out += block * keep
-                index += repeats * size
-                break
-        else:
-            out.append(lines[index])
-            index += 1
-    return "\n".join(out)
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    body = [line.strip() for line in lines[:end]]
+    best: tuple[int, int] | None = None
+    for period in range(1, min(max_period, end) + 1):
+        start = _periodic_tail(body, period)
+        if end - start >= min_repeats * period and any(body[start:start + period]) and (
+                best is None or start < best[0]):
+            best = (start, period)
+    if best is None:
+        return lyrics
+    start, period = best
+    return "\n".join(lines[:start + keep * period]).rstrip()
 
 
-def drop_unfinished_line(lyrics: str) -> str:
-    """A decode cut by its token budget ends mid-line; that line goes."""
-    head, _, _ = lyrics.rstrip().rpartition("\n")
-    return head.rstrip() if head else lyrics
-
-
-def _language(text: str) -> str | None:
-    for pattern in (_LANGUAGE_BLOCK, _LANGUAGE_LINE):
-        match = pattern.search(text)
-        if match:
-            return normalize.language(match.group(1).split(",")[0])
-    return None
-
-
-def _lyrics_body(text: str) -> str:
-    header = _LYRICS_HEADER.search(text)
-    if header:
-        return text[header.end():]
-    first_tag = re.search(rf"^\s*[\*_]*[\[(]\s*(?:{_SECTION})", text, re.IGNORECASE | re.MULTILINE)
-    if first_tag:
-        return text[first_tag.start():]
-    body = _LANGUAGE_BLOCK.sub("", text)
-    return _LANGUAGE_LINE.sub("", body)
-
-
-def parse_transcription(text: str, cut: bool = False) -> dict:
-    """``{lyrics, language?, is_instrumental}`` from a transcriber's answer.
-
-    ``cut``: the decode stopped at its token budget, so its last line is unfinished and a loop
-    may fill its tail.
-    """
-    text = strip_chat(text)
-    fields: dict = {}
-    found_language = _language(text)
-    if found_language:
-        fields["language"] = found_language
-    lyrics = clean_lyrics(_lyrics_body(text))
-    if cut:
-        lyrics = drop_unfinished_line(lyrics)
-    lyrics = trim_runaway(lyrics)
-    if is_instrumental(lyrics):
-        return {**fields, "lyrics": "[Instrumental]", "is_instrumental": True}
-    return {**fields, "lyrics": lyrics, "is_instrumental": False}
+def drop_unfinished_line(text: str) -> str:
+    """A decode cut by its token budget ends mid-line; that line goes (a text ending in a line
+    break ended its last line)."""
+    if text.endswith("\n"):
+        return text
+    head, _, _ = text.rpartition("\n")
+    return head
 
 
 def _join(words: list[dict], spaced: bool) -> str:

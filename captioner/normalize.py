@@ -27,6 +27,10 @@ LANGUAGE_NAMES = {
     "telugu": "te", "thai": "th", "tagalog": "tl", "filipino": "tl", "turkish": "tr", "ukrainian": "uk", "urdu": "ur",
     "vietnamese": "vi", "cantonese": "yue", "chinese": "zh", "mandarin": "zh",
     "instrumental": "unknown", "none": "unknown", "no vocals": "unknown", "unknown": "unknown",
+    # The names a model answering in Chinese or Japanese writes (``# 语言`` / ``# 言語`` headers).
+    "中文": "zh", "汉语": "zh", "普通话": "zh", "國語": "zh", "英文": "en", "英语": "en", "英語": "en", "日文": "ja",
+    "日语": "ja", "日本語": "ja", "韩语": "ko", "韓語": "ko", "韩文": "ko", "한국어": "ko", "粤语": "yue", "粵語": "yue",
+    "广东话": "yue", "廣東話": "yue",
 }
 # ISO 639-2/3 codes some services answer with (ElevenLabs Scribe: "eng", "jpn", ...).
 THREE_LETTER = {
@@ -95,21 +99,26 @@ def timesignature(value) -> str | None:
 
 
 def language(value) -> str | None:
-    """ "English" -> "en", "en-US" -> "en", "eng" -> "en", "Cantonese" -> "yue"; anything else -> None."""
+    """ "English" -> "en", "en-US" -> "en", "eng" -> "en", "Cantonese" -> "yue", "中文" -> "zh".
+
+    A language ACE-Step does not list ("et", "kk", "Estonian", "Klingon") is "unknown" (ACE-Step's own
+    label for it), never dropped: a dropped value would leave the sidecar's default "en". No value, or one
+    without a letter, is ``None``.
+    """
     if value is None or isinstance(value, (list, dict, bool)):
         return None
     text = str(value).strip().lower().strip(".")
-    if text in ("", "n/a"):
+    if text in ("", "n/a") or not re.search(r"[^\W\d_]", text):
         return None
     if text in LANGUAGE_NAMES:
         return LANGUAGE_NAMES[text]
-    code = re.split(r"[-_\s(,/]", text)[0]
+    code = re.split(r"[-_\s(,/;]", text)[0]
     if code in LANGUAGE_CODES:
         return code
     if code in THREE_LETTER:
         return THREE_LETTER[code]
-    first_word = re.match(r"[a-z]+", text)
-    return LANGUAGE_NAMES.get(first_word.group()) if first_word else None
+    first_word = re.match(r"[^\W\d_]+", text)
+    return LANGUAGE_NAMES.get(first_word.group(), "unknown") if first_word else "unknown"
 
 
 def boolean(value) -> bool | None:

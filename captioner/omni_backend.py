@@ -1,9 +1,10 @@
 """ACE-Step's captioner and transcriber (Qwen2.5-Omni thinkers) through transformers, from local folders.
 
 Prompted the way they were fine-tuned (their model cards: "usage is the same as Qwen2.5-Omni-7B"):
-the stock Qwen2.5-Omni system message, then one user turn holding the audio (16 kHz mono) and
-the task text ``*Task* Describe this audio in detail`` (captioner: an answer in prose, the
-caption; genre / key / time signature / tempo words are mined from it by ``captioner.parse``)
+the stock Qwen2.5-Omni system message, then one user turn holding the task text, a line break and
+the audio (16 kHz mono), in that order as the cards show it (``*Task* ...`` then ``<audio>``):
+``*Task* Describe this audio in detail`` (captioner: an answer in prose, the caption; genre / key /
+time signature / tempo words are mined from it by ``captioner.parse``)
 or ``*Task* Transcribe this audio in detail`` (transcriber: ``# Languages`` / ``# Lyrics``
 with [Verse]/[Chorus] tags). No other question is asked: the fine-tunes degrade with any other
 system prompt or request. The task text can be overridden (``OmniSettings``) for experiments.
@@ -12,7 +13,8 @@ Loaded as ``Qwen2_5OmniThinkerForConditionalGeneration`` (the full Omni class fa
 ``generate`` without its talker) with an audio-only processor (``captioner.omni_processor``).
 Lyrics are never cut at a fixed token count: the budget grows with the song, songs longer
 than the model's audio window are transcribed window by window, split in quiet moments, and a
-decode that still runs out of tokens is trimmed to its last whole line and reported.
+decode that still runs out of tokens (``max_new_tokens`` generated, no end token) loses its
+unfinished last line and its looping tail, and is reported; one that ended is kept whole.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import numpy as np
 
 from captioner import loading, windows
 from captioner.backend import NOTES, Audio, Backend
-from captioner.lyrics import parse_transcription
 from captioner.parse import parse_output
+from captioner.transcript import parse_transcription, pick_language
 
 REPOS = {"captioner": "ACE-Step/acestep-captioner", "transcriber": "ACE-Step/acestep-transcriber"}
 SYSTEM_PROMPT = ("You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
@@ -69,9 +71,10 @@ class OmniSettings:
 
 
 def chat(task: str) -> list[dict]:
-    """The conversation the models were fine-tuned on: stock system message, then audio + task text."""
+    """The conversation the models were fine-tuned on: the stock system message, then the user turn as
+    both model cards write it: the task line, a line break, then the audio (``*Task* ...\n<audio>``)."""
     return [{"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
-            {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": task}]}]
+            {"role": "user", "content": [{"type": "text", "text": task + "\n"}, {"type": "audio"}]}]
 
 
 def as_model_audio(audio: Audio) -> np.ndarray:
@@ -158,7 +161,7 @@ class AceStepOmni(Backend):
     def describe(self, audio: Audio) -> dict:
         samples = as_model_audio(audio)[: int(self.window() * AUDIO_RATE)]  # the first window says enough
         text, cut = self.generate(samples, self.settings.task("captioner"), self.settings.caption_tokens)
-        fields = parse_output(trim_cut(text) if cut else text)
+        fields = parse_output(text, cut=cut, wanted=self.provides)
         fields = {name: value for name, value in fields.items() if name in self.provides}
         return fields if "caption" in fields else {**fields, NOTES: [f"{self.name}: the model gave no description"]}
 
@@ -170,7 +173,8 @@ class AceStepOmni(Backend):
             text, cut = self.generate(piece, self.settings.task("transcriber"), budget,
                                       repetition_penalty=self.settings.repetition_penalty)
             if cut:
-                notes.append(f"{self.name}: window {index + 1} used all {budget} tokens; its last line was cut")
+                notes.append(f"{self.name}: window {index + 1} used all {budget} tokens; its unfinished last "
+                             "line and any looping tail were dropped")
             parts.append(parse_transcription(text, cut=cut))
         return merge_windows(parts) | ({NOTES: notes} if notes else {})
 
@@ -179,22 +183,15 @@ class AceStepOmni(Backend):
         loading.free()
 
 
-def trim_cut(text: str) -> str:
-    """A description cut by the token budget, back to its last whole sentence (a half word mines nothing)."""
-    end = max(text.rfind(". "), text.rfind(".\n"), text.rfind("!"), text.rfind("?"))
-    return text[: end + 1] if end > 0 else text
-
-
 def merge_windows(parts: list[dict]) -> dict:
-    """One song's fields from its windows' transcriptions, in order."""
-    sung = [part for part in parts if not part["is_instrumental"]]
-    if not sung:
+    """One song's fields from its windows' transcriptions, in order. The language is the one sung most
+    (``pick_language``: by lyric characters, ties to the first window), never a hash-order pick."""
+    sung = [part for part in parts if part["lyrics"] and not part.get("is_instrumental")]
+    if sung:
+        fields = {"lyrics": "\n\n".join(part["lyrics"] for part in sung), "is_instrumental": False}
+    elif any(part.get("is_instrumental") for part in parts):
         fields = {"lyrics": "[Instrumental]", "is_instrumental": True}
     else:
-        fields = {"lyrics": "\n\n".join(part["lyrics"] for part in sung), "is_instrumental": False}
-    languages = [part["language"] for part in sung or parts if part.get("language") not in (None, "unknown")]
-    if languages:
-        fields["language"] = max(set(languages), key=languages.count)
-    elif any("language" in part for part in parts):
-        fields["language"] = "unknown"
-    return fields
+        fields = {"lyrics": ""}  # every window came back empty or cut inside its headers
+    language = pick_language([(part.get("language"), part["lyrics"]) for part in sung or parts])
+    return {**fields, "language": language} if language else fields

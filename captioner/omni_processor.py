@@ -8,8 +8,9 @@ every song at 30 s; it is raised to 300 s (the Omni-derived repos' own value).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from acestep_train import safe_json
 
 MIN_CHUNK_SECONDS = 300
 
@@ -48,7 +49,7 @@ def chat_template(folder: Path, tokenizer) -> str:
     if (folder / "chat_template.jinja").is_file():
         return (folder / "chat_template.jinja").read_text(encoding="utf-8")
     if (folder / "chat_template.json").is_file():
-        return json.loads((folder / "chat_template.json").read_text(encoding="utf-8"))["chat_template"]
+        return safe_json.load_file(folder / "chat_template.json")["chat_template"]
     raise FileNotFoundError(f"{folder}: no chat template (tokenizer_config.json, chat_template.json or .jinja)")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,7 +20,21 @@ os.environ.setdefault(
     "NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / ("numba-" + hashlib.sha1(str(Path(__file__).resolve()).encode()).hexdigest()[:12]))
 )
 
-from acestep_train.models.tiny import write_demo_model
+# The studio's own state (job records and the secret that signs them) never lands in the real home: one
+# folder for the session and every studio it launches, and one of its own for each test.
+_SESSION_STATE = tempfile.mkdtemp(prefix="acestep-studio-state-")
+os.environ["ACESTEP_STUDIO_STATE"] = _SESSION_STATE
+atexit.register(shutil.rmtree, _SESSION_STATE, True)
+
+from acestep_train.models.tiny import write_demo_model  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def studio_state(tmp_path_factory, monkeypatch) -> Path:
+    """This test's state folder (``ACESTEP_STUDIO_STATE``), outside the test's own ``tmp_path`` roots."""
+    folder = tmp_path_factory.mktemp("studio-state")
+    monkeypatch.setenv("ACESTEP_STUDIO_STATE", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -106,3 +106,17 @@ def _lokr_delta(parts: dict[str, torch.Tensor], alpha: float | None) -> torch.Te
         dim = parts["lokr_w1_b"].shape[0]
     scale = alpha / dim if (alpha is not None and dim) else 1.0
     return scale * torch.kron(side("w1"), side("w2"))
+
+
+def random_lora(transformer: torch.nn.Module, config, seed: int, std: float = 0.2):
+    """PEFT's LoRA ``config`` on ``transformer`` with random non-zero weights, read as an ``Adapter``."""
+    from peft.utils import get_peft_model_state_dict
+
+    from acestep_train.export.readers import lora_from_state
+
+    transformer.add_adapter(config)
+    torch.manual_seed(seed)
+    for name, param in transformer.named_parameters():
+        if "lora_" in name:
+            param.data.normal_(std=std)
+    return lora_from_state(get_peft_model_state_dict(transformer), config.to_dict())

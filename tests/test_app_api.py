@@ -28,7 +28,8 @@ class Studio:
     def launch(self) -> None:
         port = free_port()
         self.proc, _ = start(["--port", str(port), "--demo", "--checkpoint-dir", str(self.base / "ck"),
-                              "--root", str(self.base / "datasets"), "--root", str(self.runs)],
+                              "--root", str(self.base / "datasets"), "--root", str(self.runs),
+                              "--state-dir", str(self.base / "studio-state")],
                              "ACE-Step Studio trainer: ", timeout=300)
         self.client = Client(f"http://127.0.0.1:{port}", verbose=False)
 
@@ -52,7 +53,7 @@ def studio(tmp_path_factory):
     base = tmp_path_factory.mktemp("studio")
     songs = base / "datasets" / "songs"
     songs.mkdir(parents=True)
-    for index, seconds in enumerate((1.6, 2.4)):
+    for index, seconds in enumerate((10.4, 11.2)):  # trainable: ACE-Step 1.5's shortest song is 10 s
         soundfile.write(songs / f"song{index}.wav", tone(seconds, freq=200 + 90 * index), 48000)
         (songs / f"song{index}.json").write_text(json.dumps({"caption": f"demo song {index}", "bpm": 100}))
     (songs / "broken.wav").write_bytes(b"RIFF not really audio")
@@ -146,19 +147,21 @@ def test_session_profile_round_trip(studio):
 
 def test_bulk_edit_and_csv_import(studio):
     client, songs = studio.client, studio.songs
-    assert "genre set on 3 songs" in client.predict(folder=str(songs), field="genre", value="ambient",
-                                                    api_name="/bulk_edit")
+    note, table, _, summary = client.predict(folder=str(songs), field="genre", value="ambient", api_name="/bulk_edit")
+    assert "genre set on 2 songs. Left out, not usable audio: broken.wav" in note  # never a sidecar for it
+    assert not (songs / "broken.json").exists() and summary.startswith("3 files: 2 usable")
     (songs / "extra.csv").write_text("filename,caption,genre,bpm,keyscale,timesignature,lyrics,language\n"
                                      "song0.wav,replaced?,jazz,120,D minor,3,,fr\n")
     assert "1 sidecars filled" in client.predict(folder=str(songs), source=str(songs / "extra.csv"),
-                                                 api_name="/import_captions")
+                                                 api_name="/import_captions")[0]
     sidecar = json.loads((songs / "song0.json").read_text())
     assert sidecar["caption"] == "demo song 0" and sidecar["genre"] == "ambient"  # the user's values stay
     assert sidecar["keyscale"] == "D minor" and sidecar["language"] == "fr"
     opened = client.predict(str(songs), "song0.wav", "caption", api_name="/open_sample")
     assert opened[1] == "demo song 0" and opened[0]  # the player gets the file (it lies in a root)
-    saved = client.predict(folder=str(songs), song="song0.wav", caption="my words", genre="ambient",
-                           api_name="/save_sample")
+    saved, table, _, _ = client.predict(folder=str(songs), song="song0.wav", caption="my words", genre="ambient",
+                                        api_name="/save_sample")
+    assert {row[0]: row[2] for row in table["data"]}["song0.wav"] == "my words"  # the table shows it at once
     assert "caption" in saved and json.loads((songs / "song0.json").read_text())["caption"] == "my words"
 
 

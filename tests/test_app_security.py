@@ -3,6 +3,7 @@ the roots, and a path outside the roots typed into any field is refused (nothing
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -112,3 +113,26 @@ def test_paths_outside_the_roots_are_refused_in_every_field(exposed, tmp_path):
     assert not list((base / "data").glob("jobs/*/job.json"))  # and no job was started
     with pytest.raises(Exception, match="No such job"):
         client.predict("../../../../etc", api_name="/job_log")
+
+
+def test_the_page_before_login_describes_no_api(exposed):
+    url, base = exposed
+    page = httpx.get(f"{url}/")
+    assert page.status_code == 200 and '"auth_required":true' in page.text  # the login form still loads
+    assert "window.gradio_api_info = null;" in page.text
+    for leak in ("named_endpoints", "resolved_settings", "parameter_default", str(base)):
+        assert leak not in page.text, leak
+    with httpx.Client(base_url=url) as http:
+        assert http.post("/login", data={"username": "me", "password": "secret-pass"}).status_code == 200
+        assert "resolved_settings" in http.get("/").text  # logged in: the page is whole
+
+
+def test_resolved_settings_refuse_paths_outside_the_roots(exposed, tmp_path):
+    url, base = exposed
+    client = Client(url, auth=("me", "secret-pass"), verbose=False)
+    estimate = tmp_path / "estimate.json"
+    estimate.write_text(json.dumps({"targets": ["to_q"], "base_rank": 4, "rank_pattern": {}}))
+    for field, value in (("from_estimate", estimate), ("resume_from", tmp_path)):  # every path field
+        with pytest.raises(Exception, match=f"{field}: {value}: {REFUSED}"):  # the job's own words
+            client.predict(api_name="/resolved_settings", model="turbo", tensors=str(base / "data" / "t"),
+                           output=str(base / "data" / "run"), advanced=json.dumps({field: str(value)}))

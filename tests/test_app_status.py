@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import pytest
 
-from acestep_train.jobs import Job
+from acestep_train.jobs import Job, child_environment
 from acestep_train.presets import load_preset
 from app import train_settings as ts
 from app.context import AppContext
 from app.errors import UserError
 from app.forms import Form, TrainForm
 from app.peer import Peer, peer_url
-from app.plots import latest_previews, loss_figure, run_steps, thin
+from app.plots import loss_figure, memory_figure, run_steps, thin
+from app.preview_history import history_html, player_clips, preview_history, shown_rows
 from app.settings import make_settings
 from app.status import describe, duration, job_events
 from app.train_actions import gpu_choice
@@ -65,8 +67,25 @@ def test_plots_thin_long_runs_and_keep_the_history_of_a_resume():
     assert [e["step"] for e in run_steps(earlier + fresh, fresh)] == [1, 2, 3]  # a new run hides the old one
     figure = loss_figure(rows)
     assert len(figure.data[0].x) <= 2000 and figure.layout.uirevision == "loss"
-    samples = {"time": 1, "event": "samples", "files": {"0.5": "/a.wav", "1.0": "/b.wav"}}
-    assert latest_previews([samples]) == [("0.5", "/a.wav"), ("1.0", "/b.wav"), (None, None)]
+    for layout in (figure.layout, memory_figure([], rows).layout):  # the label badge covers the top-left corner
+        assert layout.legend.y < 0 and layout.legend.yanchor == "top" and layout.margin.b >= 80  # legend under x
+    samples = {"time": 1, "event": "samples", "step": 4, "files": {"0.5": "/a.wav", "1.0": "/b.wav"}}
+    assert player_clips(preview_history([samples])[0]) == [("0.5", "/a.wav"), ("1.0", "/b.wav"), (None, None)]
+
+
+def test_the_preview_history_draws_a_bounded_number_of_steps_and_links_only_served_files():
+    events = [{"time": n, "event": "samples", "step": n * 10, "files": {"1.0": f"/runs/r/samples/{n * 10}/a b.wav"}}
+              for n in range(1, 26)]
+    events.append({"time": 99, "event": "samples", "step": 250, "files": {"0.5": "/elsewhere/x.wav"}})  # re-done
+    history = preview_history(events)
+    assert [p.step for p in history][:3] == [250, 240, 230] and history[0].clips == {"0.5": "/elsewhere/x.wav"}
+    assert [p.step for p in shown_rows(history, 100)] == list(range(100, 0, -10))  # a picked older step
+    assert [p.step for p in shown_rows(history, 12345)][0] == 250  # a step not in this run: the newest
+    table = history_html(history, None, lambda path: str(path).startswith("/runs"))
+    assert table.count("<tr><th>step") == 10 and "15 more: pick a step" in table
+    assert "x.wav (outside the roots)" in table and "/elsewhere" not in table  # never linked, never shown whole
+    assert 'src="gradio_api/file=/runs/r/samples/240/a%20b.wav"' in table
+    assert "No previews yet" in history_html([], None, lambda path: True)
 
 
 def values(**changes) -> TrainForm:
@@ -83,7 +102,7 @@ def values(**changes) -> TrainForm:
 def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
     paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
     lora = ts.command(values(epochs="3", rank="4", linear_dim="9", lr="0.001", mlp=True), paths, ["--seed", "1"])
-    assert lora[:2] == ["train", "--checkpoint-dir"] and "--preset" in lora
+    assert lora[0] == "--checkpoint-dir" and "--preset" in lora
     assert ["--epochs", "3"] == lora[lora.index("--epochs"):lora.index("--epochs") + 2]
     assert "--rank" in lora and "--linear-dim" not in lora and "--mlp" in lora and lora[-2:] == ["--seed", "1"]
     lokr = ts.command(values(adapter="lokr", rank="4", linear_dim="9", decompose_both=True), paths, [])
@@ -93,6 +112,29 @@ def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
         ts.chosen(values(epochs="2.5"))
     with pytest.raises(ValueError, match="Learning rate: 'fast' is not a number"):
         ts.chosen(values(lr="fast"))
+
+
+def test_the_preview_prompt_lyrics_and_seed_reach_the_runs_config():
+    import argparse
+
+    from acestep_train.commands import train as train_command
+    from acestep_train.train.config import load_config
+
+    defaults = values()
+    assert (defaults.preview_caption, defaults.preview_lyrics, defaults.preview_seed) == ("", "[Instrumental]", 42)
+    paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
+    form = values(preview_caption="dark synthwave", preview_lyrics="[verse]\nneon rain", preview_seed="7")
+    args = ts.command(form, paths, [])
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    parsed = parser.parse_args(args)  # the job's own command line, parsed as the job parses it
+    config = load_config(None, train_command.overrides(parsed), train_command.preset_settings(parsed))
+    assert (config.previews.caption, config.previews.lyrics, config.previews.seed) == \
+        ("dark synthwave", "[verse]\nneon rain", 7)
+    shown = ts.resolve(load_preset("quick_test").for_adapter("lora"), form, paths, None).previews  # what Show says
+    assert (shown.caption, shown.seed) == ("dark synthwave", 7)
+    with pytest.raises(ValueError, match="Preview seed: must be a whole number"):
+        ts.chosen(values(preview_seed="1.5"))
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -148,9 +190,14 @@ class Sample(Form):
 
 
 def test_gpu_choice_pins_the_picked_gpus():
-    assert gpu_choice([]) == ([0], {}, [])
-    assert gpu_choice(["1"]) == ([1], {"CUDA_VISIBLE_DEVICES": "1"}, [])
-    assert gpu_choice(["2", "0"]) == ([0, 2], {"CUDA_VISIBLE_DEVICES": "0,2"}, ["--devices", "2"])
+    assert gpu_choice([]) == ([0], False, [])
+    assert gpu_choice(["1"]) == ([1], True, [])
+    assert gpu_choice(["2", "0"]) == ([0, 2], True, ["--devices", "2"])
+    # the job's environment comes from the studio and the record's validated GPUs, never from the record itself
+    env = child_environment(Job("x", [], "/o", "train", gpus=[0, 2], pin_gpus=True, token="t0k"))
+    assert env["CUDA_VISIBLE_DEVICES"] == "0,2" and env["ACESTEP_STUDIO_JOB_TOKEN"] == "t0k"
+    unpinned = child_environment(Job("x", [], "/o", "train", token="t0k"))
+    assert unpinned.get("CUDA_VISIBLE_DEVICES") == os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
 def test_typed_paths_are_confined_on_loopback_too(tmp_path):

@@ -73,6 +73,16 @@ def test_prune_removes_only_complete_folders_it_wrote(tmp_path):
     assert sorted(os.listdir(checkpoints)) == ["0", "3", "4"]
 
 
+def test_prune_never_counts_checkpoints_past_the_step_just_saved(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    for step in (12, 18, 24, 13):  # a run resumed from 12 has just saved 13: 18 and 24 are another history
+        write_checkpoint(checkpoints / str(step))
+    assert prune(checkpoints, keep=2, upto_step=13) == []
+    write_checkpoint(checkpoints / "14")
+    assert prune(checkpoints, keep=2, upto_step=14) == [checkpoints / "12"]
+    assert sorted(os.listdir(checkpoints), key=int) == ["13", "14", "18", "24"]
+
+
 def test_stale_partials_are_ours_only(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         with atomic_dir(tmp_path / "7") as tmp:

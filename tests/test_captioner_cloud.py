@@ -33,6 +33,11 @@ GEMINI_ANSWER = {"caption": "bright indie rock with jangly guitars", "genre": "i
                  "lyrics": "# Lyrics\n[Verse]\nhello\n[Chorus]\nagain"}
 
 
+def gemini_body(text: str, finish: str = "STOP") -> dict:
+    """A generateContent response holding ``text``; ``finish`` "MAX_TOKENS" when the output limit cut it."""
+    return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": finish}]}
+
+
 class FakeCloud:
     """OpenAI transcriptions, ElevenLabs speech-to-text and Gemini generateContent, on 127.0.0.1.
 
@@ -85,9 +90,7 @@ class FakeCloud:
             if headers.get("x-goog-api-key") != KEY:
                 return 400, {"error": {"code": 400, "message": f"API key not valid: {headers.get('x-goog-api-key')}",
                                        "status": "INVALID_ARGUMENT"}}, {}
-            text = "```json\n" + json.dumps(GEMINI_ANSWER) + "\n```"
-            return 200, {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
-                                         "finishReason": "STOP"}]}, {}
+            return 200, gemini_body("```json\n" + json.dumps(GEMINI_ANSWER) + "\n```"), {}
         return 404, {"error": "no such route"}, {}
 
     def form(self, index: int) -> dict:
@@ -225,3 +228,43 @@ def test_a_batch_with_keys_never_writes_them(cloud, tmp_path, monkeypatch, capsy
         assert KEY.encode() not in path.read_bytes(), path
     for text in (output.out, output.err, *(record.getMessage() for record in caplog.records)):
         assert KEY not in text
+
+
+CHORUS = "Hold on to me tonight\nNever let me go\n"
+SONG = "[Verse 1]\nCity lights are calling\nBridge\n\n[Chorus]\n" + CHORUS * 12 + "\n[Outro]\n" + "la la la\n" * 10
+
+
+def caption_with_gemini(cloud, tmp_path, monkeypatch, answer: dict) -> dict:
+    """One song through ``python -m captioner --backend gemini --gemini-lyrics --base-url <stand-in>``."""
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    soundfile.write(songs / "a.wav", tone(2.0), 48000)
+    cloud.script["/v1beta/models/gemini-2.5-flash"] = [answer]
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    code = captioner_main(["--audio-dir", str(songs), "--backend", "gemini", "--gemini-lyrics", "--base-url", cloud.url,
+                           "--events", str(tmp_path / "events.jsonl")])
+    assert code == 0 and [r[0] for r in cloud.requests] == ["/v1beta/models/gemini-2.5-flash:generateContent"]
+    return json.loads((songs / "a.json").read_text())
+
+
+def test_gemini_lyrics_keep_every_chorus_through_the_cli(cloud, tmp_path, monkeypatch):
+    answer = {**GEMINI_ANSWER, "lyrics": SONG}
+    sidecar = caption_with_gemini(cloud, tmp_path, monkeypatch, (200, gemini_body(json.dumps(answer)), {}))
+    assert sidecar["lyrics"] == SONG.strip()  # 12 choruses, 10 "la la la", the sung line "Bridge": all kept
+    assert sidecar["lyrics"].count("Hold on to me tonight") == 12 and sidecar["is_instrumental"] is False
+
+
+def test_gemini_cut_at_its_token_limit_loses_only_the_loop(cloud, tmp_path, monkeypatch):
+    looping = json.dumps({**GEMINI_ANSWER, "lyrics": SONG + "la la la\n" * 80})[:-40]  # cut inside the lyrics
+    sidecar = caption_with_gemini(cloud, tmp_path, monkeypatch, (200, gemini_body(looping, "MAX_TOKENS"), {}))
+    before_loop = SONG.split("[Outro]")[0] + "[Outro]\nla la la\nla la la"
+    assert sidecar["lyrics"] == before_loop.strip() and sidecar["lyrics"].count("Hold on to me tonight") == 12
+    assert sidecar["caption"] == GEMINI_ANSWER["caption"] and sidecar["bpm"] == 132
+
+
+def test_whisper_segments_that_repeat_are_all_kept(cloud, clip):
+    """Whisper's answers are never trimmed: each timed segment is a sung line, repeats included."""
+    segments = [{"id": i, "start": float(i), "end": i + 0.9, "text": " Hold on to me tonight"} for i in range(12)]
+    cloud.script["/v1/audio/transcriptions"] = [(200, {"text": "", "language": "english", "segments": segments}, {})]
+    fields = OpenAIWhisper(KEY, cloud.url, FAST).caption(clip)
+    assert fields["lyrics"] == "\n".join(["Hold on to me tonight"] * 12) and len(fields[LINES]) == 12

@@ -18,13 +18,14 @@ from captioner.config import CaptionConfig
 from captioner.job import run_job
 from captioner.backend import Audio
 from captioner.omni_backend import (CAPTION_PROMPT, SYSTEM_PROMPT, TRANSCRIBE_PROMPT, AceStepOmni, OmniSettings,
-                                      merge_windows, trim_cut)
+                                      merge_windows)
+from captioner.parse import trim_cut
 from captioner.omni_processor import chat_template
 from tiny_omni import write_tiny_omni
 
 FAST = OmniSettings(caption_tokens=6, min_lyrics_tokens=4, tokens_per_second=0.5)
 SIDECAR_KEYS = {"filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
-                "is_instrumental", "duration", "custom_tag", "edited"}
+                "is_instrumental", "duration", "custom_tag", "_provenance"}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,8 @@ def recorder(backend: AceStepOmni) -> list:
 @pytest.mark.parametrize(("role", "task"), [("captioner", "*Task* Describe this audio in detail"),
                                             ("transcriber", "*Task* Transcribe this audio in detail")])
 def test_chat_is_the_model_cards_contract(omni_dir, role, task):
-    """Stock Qwen2.5-Omni system message, then one user turn: the audio, then the task text; nothing else."""
+    """Stock Qwen2.5-Omni system message, then one user turn as the model cards write it (``*Task* ...``,
+    a line break, ``<audio>``): the task text first, then the audio; nothing else."""
     assert SYSTEM_PROMPT == ("You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
                              "perceiving auditory and visual inputs, as well as generating text and speech.")
     backend = AceStepOmni(omni_dir, role, device="cpu", settings=FAST)
@@ -72,8 +74,14 @@ def test_chat_is_the_model_cards_contract(omni_dir, role, task):
     assert len(calls) == 1  # one question: no extra JSON / metadata prompt
     assert calls[0]["prompt"] == task and len(calls[0]["samples"]) == 2 * 16000
     assert calls[0]["prompt_text"] == (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
-                                       f"<|audio_bos|><|AUDIO|><|audio_eos|>{task}<|im_end|>\n<|im_start|>assistant\n")
+                                       f"{task}\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>\n"
+                                       "<|im_start|>assistant\n")
     assert set(fields) <= {*backend.provides, NOTES}
+    ids = backend.prepare(calls[0]["samples"], task)["input_ids"][0].tolist()  # the order in the token ids
+    tokenizer = backend.processor.tokenizer
+    system, user, assistant = [i for i, t in enumerate(ids) if t == tokenizer.convert_tokens_to_ids("<|im_start|>")]
+    audio = ids.index(tokenizer.convert_tokens_to_ids("<|audio_bos|>"))
+    assert user < audio < assistant and tokenizer.decode(ids[user:audio]) == f"<|im_start|>user\n{task}\n"
 
 
 def test_task_prompt_override(omni_dir):
@@ -84,13 +92,14 @@ def test_task_prompt_override(omni_dir):
     calls = recorder(backend)
     backend.caption(Audio(Path("song.wav"), tone(1.0, rate=16000), 16000))
     assert calls[0]["prompt"] == "*Task* Describe the drums only"
-    assert "<|audio_eos|>*Task* Describe the drums only<|im_end|>" in calls[0]["prompt_text"]
+    assert ("user\n*Task* Describe the drums only\n<|audio_bos|><|AUDIO|><|audio_eos|><|im_end|>"
+            in calls[0]["prompt_text"])
     assert SYSTEM_PROMPT in calls[0]["prompt_text"]
 
 
 def test_a_cut_description_ends_at_its_last_sentence():
     assert trim_cut("A calm piano piece in C major. The strings ent") == "A calm piano piece in C major."
-    assert trim_cut("no sentence end") == "no sentence end"
+    assert trim_cut("no sentence en") == "no sentence"  # no whole sentence: the half word goes
 
 
 def test_a_40_second_song_is_not_cut_at_30(omni_dir, tmp_path):
@@ -121,6 +130,12 @@ def test_batch_end_to_end_writes_valid_sidecars(model_root, tmp_path):
         assert isinstance(sidecar["caption"], str) and isinstance(sidecar["lyrics"], str)
         assert isinstance(sidecar["is_instrumental"], bool) and sidecar["duration"] > 3
     assert json.loads((songs / "a.json").read_text())["bpm"] == 120  # librosa listed first: its BPM wins
+    origins = json.loads((songs / "a.json").read_text())["_provenance"]  # who wrote each value, and when
+    assert origins["bpm"]["source"] == "analysis" and origins["bpm"]["by"] == "librosa"
+    assert 0 <= origins["bpm"]["confidence"] <= 1 and origins["bpm"]["at"].endswith("+00:00")
+    assert (origins["caption"]["source"], origins["caption"]["by"]) == ("model", "acestep-captioner")
+    assert (origins["lyrics"]["source"], origins["lyrics"]["by"]) == ("model", "acestep-transcriber")
+    assert origins["custom_tag"]["source"] == "user" and "duration" not in origins
     assert any("tokens" in note for _, note in summary.notes)  # a random model never ends: the cut is reported
     events = read_events(tmp_path / "events.jsonl")
     assert [e["stage"] for e in events if e["event"] == "summary"] == ["caption", "lyrics", "all"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from captioner import normalize
-from captioner.lyrics import TimedLine, parse_transcription, to_lrc, trim_runaway, words_to_lines
+from captioner.lyrics import TimedLine, to_lrc, trim_runaway, words_to_lines
+from captioner.transcript import parse_transcription
 from captioner.parse import parse_output
 from captioner.windows import split
 
@@ -102,11 +103,11 @@ ZH_LYRICS = "[Chorus]\n月亮代表我的心\n\n[Verse 2]\n你问我爱你有多
      {"language": "unknown", "lyrics": "[Instrumental]", "is_instrumental": True}),
     ("# Language\nJapanese\n\n# Lyric\n**[Chorus]**\n[00:12.10] 君の名前\n", False,
      {"language": "ja", "lyrics": "[Chorus]\n君の名前", "is_instrumental": False}),
-    ("Language: Cantonese\nLyrics:\n(Chorus)\nhello\nVerse 2:\nbye", False,
-     {"language": "yue", "lyrics": "[Chorus]\nhello\n[Verse 2]\nbye", "is_instrumental": False}),
+    ("Language: Cantonese\nLyrics:\n(Chorus)\nhello\nVerse 2:\nbye", False,  # "(Chorus)" is a sung backing line
+     {"language": "yue", "lyrics": "(Chorus)\nhello\n[Verse 2]\nbye", "is_instrumental": False}),
     ("[Verse]\nno header at all\nsecond line", False, {"lyrics": "[Verse]\nno header at all\nsecond line",
                                                        "is_instrumental": False}),
-    ("", False, {"lyrics": "[Instrumental]", "is_instrumental": True}),
+    ("", False, {"lyrics": ""}),  # an empty answer does not say "instrumental"
     ("# Languages\nen\n\n# Lyrics\n[Verse 1]\nCity lights are calling\nI keep on fall", True,  # cut mid-line
      {"language": "en", "lyrics": "[Verse 1]\nCity lights are calling", "is_instrumental": False}),
     ("# Languages\n\n# Lyrics\n\n[Instrumental]\n", False,  # empty language block
@@ -121,8 +122,9 @@ def test_parse_transcriptions(text, cut, expected):
 
 
 def test_real_repeats_survive_loops_do_not():
-    chorus = "\n".join(["[Chorus]", "la la la", "la la la", "la la la", "la la la"])
-    assert trim_runaway(chorus) == chorus
+    chorus = "\n".join(["[Chorus]", "la la la", "la la la", "la la la", "la la la", "la la la"])
+    assert trim_runaway(chorus) == chorus  # five repeats at the end of a cut decode: still the song's
+    assert parse_transcription(chorus + "\n" + "la la la\n" * 30)["lyrics"].count("la la la") == 35  # not cut
     loop = "\n".join(["[Outro]"] + ["fade away", "into the night"] * 20)
     assert trim_runaway(loop) == "[Outro]\nfade away\ninto the night\nfade away\ninto the night"
 
@@ -138,7 +140,8 @@ def test_key_forms(value, key):
 
 @pytest.mark.parametrize(("value", "code"), [
     ("English", "en"), ("en-US", "en"), ("eng", "en"), ("jpn", "ja"), ("Cantonese", "yue"), ("zh-CN", "zh"),
-    ("Mandarin Chinese", "zh"), ("instrumental", "unknown"), ("Klingon", None), ("", None),
+    ("Mandarin Chinese", "zh"), ("instrumental", "unknown"), ("Klingon", "unknown"), ("", None),
+    ("et", "unknown"), ("kk", "unknown"), ("mn", "unknown"), ("ka", "unknown"), ("中文", "zh"), ("42", None),
 ])
 def test_language_forms(value, code):
     assert normalize.language(value) == code

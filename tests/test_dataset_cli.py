@@ -38,7 +38,7 @@ def test_excluded_songs_read_back_unusable_and_preprocess_names_them(tmp_path):
     _, samples = load_dataset(out)
     unusable = [s for s in samples if not s.usable]
     assert [s.audio_path.name for s in unusable] == ["empty.wav"] and unusable[0].status != "ok"
-    items, skipped = items_from_source(None, str(out), {}, "caption")
+    items, skipped = items_from_source(None, str(out), {}, "caption", min_seconds=1)
     assert [item.audio_path.name for item in items] == ["a.wav"] and skipped[0][0].endswith("empty.wav") and skipped[0][1]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 
@@ -9,7 +10,9 @@ import pytest
 import soundfile
 
 from acestep_train.dataset import DatasetMeta, Sample, ScanOptions, load_dataset, save_dataset, scan_folder
+from acestep_train.dataset import provenance
 from acestep_train.dataset.csv_io import read_csv, write_csv
+from acestep_train.dataset.provenance import Policy
 from acestep_train.dataset.record import apply_tag, song_text, training_caption
 from acestep_train.dataset.sidecars import write_sidecar
 from audio_fixtures import tone
@@ -75,13 +78,15 @@ def test_csv_round_trip_and_malformed_csv(folder, tmp_path):
 def test_write_is_atomic_with_backup_and_keeps_user_edits(folder):
     sample = by_name(scan_folder(folder))["a"]
     original = (folder / "a.json").read_text()
-    assert sample.update({"caption": "auto caption", "bpm": 120}, source="auto") == ["bpm"]
-    assert sample.caption == "json caption"  # the user's caption is protected
-    assert sample.update({"caption": "auto caption"}, source="auto", overwrite=True) == ["caption"]
+    guess = provenance.analysis("librosa", 0.9)
+    assert sample.update({"caption": "auto caption", "bpm": 120}, guess) == []  # a hand-made sidecar is the user's
+    assert (sample.caption, sample.bpm) == ("json caption", 119)
+    assert sample.update({"caption": "auto caption", "bpm": 120}, guess, Policy(overwrite=True)) == ["caption", "bpm"]
     write_sidecar(sample)
     assert (folder / "a.json.bak").read_text() == original
     written = json.loads((folder / "a.json").read_text())
     assert written["caption"] == "auto caption" and written["bpm"] == 120 and written["filename"] == "a.wav"
+    assert written["_provenance"]["bpm"]["source"] == "analysis" and written["_provenance"]["bpm"]["confidence"] == 0.9
     assert not list(folder.glob("*.tmp"))
     assert by_name(scan_folder(folder))["a"].caption == "auto caption"
 
@@ -89,11 +94,11 @@ def test_write_is_atomic_with_backup_and_keeps_user_edits(folder):
 def test_user_edit_marks_the_field():
     sample = Sample(audio_path=__import__("pathlib").Path("x.wav"))
     sample.update({"genre": "jazz"})
-    assert sample.edited == ["genre"]
-    assert sample.update({"genre": "pop"}, source="captioner") == []
-    assert sample.update({"bpm": 128, "keyscale": "G major"}, source="import") == ["bpm", "keyscale"]
-    assert sample.update({"bpm": 133, "keyscale": "A minor"}, source="librosa") == []  # an import is the user's
-    assert sample.update({"bpm": 133}, source="librosa", overwrite=True) == ["bpm"]
+    assert sample.owned == ["genre"] and sample.provenance["genre"].source == "user"
+    assert sample.update({"genre": "pop"}, provenance.model("acestep-captioner")) == []
+    assert sample.update({"bpm": 128, "keyscale": "G major"}, provenance.imported("songs.csv")) == ["bpm", "keyscale"]
+    assert sample.update({"bpm": 133, "keyscale": "A minor"}, provenance.analysis("librosa")) == []  # the user's
+    assert sample.update({"bpm": 133}, provenance.analysis("librosa"), Policy(overwrite=True)) == ["bpm"]
     with pytest.raises(ValueError, match="bpm must be a number"):
         sample.update({"bpm": "fast"})
     with pytest.raises(ValueError, match="unknown sample field 'tempo'"):
@@ -140,3 +145,21 @@ def test_import_another_trainers_dataset(folder):
     (folder / "bad.json").write_text(json.dumps({"samples": [{"audio_path": "a.wav", "bpm": "fast"}]}))
     with pytest.raises(ValueError, match=r"bad.json: sample 0 \(a.wav\): bpm must be a number"):
         load_dataset(folder / "bad.json")
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "@SUM(A1:A9)", "+1+1", "-2+3", "\tcmd", "\rcmd",
+            "'=already quoted", "''@two", "it's fine", "plain"]
+
+
+def test_dataset_csv_escapes_formula_cells_and_reads_them_back(tmp_path):
+    samples = [Sample(tmp_path / f"s{i}.wav", caption=text, genre=text) for i, text in enumerate(FORMULAS)]
+    samples.append(Sample(tmp_path / "=cmd.wav", caption="named like a formula"))
+    write_csv(tmp_path / "dataset.csv", samples)
+    with open(tmp_path / "dataset.csv", newline="", encoding="utf-8") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]  # nothing a sheet would run
+    assert "'=HYPERLINK(\"http://evil.example\",\"click\")" in cells and "'''@two" in cells
+    rows = read_csv(tmp_path / "dataset.csv")
+    assert [rows[f"s{i}.wav"]["caption"] for i in range(len(FORMULAS))] == FORMULAS  # the round trip keeps them
+    assert [rows[f"s{i}.wav"]["genre"] for i in range(len(FORMULAS))] == FORMULAS
+    assert rows["=cmd.wav"]["caption"] == "named like a formula"

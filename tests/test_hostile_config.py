@@ -55,7 +55,7 @@ def test_advanced_json_from_a_config_file_is_confined_too(roots, tmp_path):
 
 
 def test_deep_and_huge_json_give_clear_errors():
-    with pytest.raises(ValueError, match="nested too deeply"):
+    with pytest.raises(ValueError, match="too deeply nested"):
         advanced_settings("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ValueError, match="over the 16 MB limit"):
         loads(" " * (MAX_JSON_BYTES + 1), "the advanced settings")
@@ -73,5 +73,19 @@ def test_a_giant_safetensors_header_is_refused_with_a_clear_error(tmp_path):
         read_header(path)
     deep = ("[" * 50_000 + "]" * 50_000).encode()
     path.write_bytes(struct.pack("<Q", len(deep)) + deep)
-    with pytest.raises(CorruptCheckpointError, match="nested too deeply"):
+    with pytest.raises(CorruptCheckpointError, match="too deeply nested"):
         read_header(path)
+
+
+def test_json_a_few_hundred_levels_deep_is_refused_by_the_nesting_limit(tmp_path):
+    from acestep_train.safe_json import MAX_JSON_DEPTH, JsonLimitError, load_file
+
+    deep = '{"edited": ' + "[" * 500 + "]" * 500 + "}"  # parses, but str() / json.dumps of it recurse later
+    with pytest.raises(JsonLimitError, match="song.json: JSON too deeply nested"):
+        loads(deep, "song.json")
+    assert loads("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, "fine")
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as handle:
+        handle.truncate(MAX_JSON_BYTES + 1)  # sparse: refused from its size, never read
+    with pytest.raises(JsonLimitError, match="over the 16 MB limit"):
+        load_file(path)

@@ -84,16 +84,17 @@ def test_a_link_inside_the_roots_is_still_read(planted):
     assert sample.caption == "a shared caption"
 
 
-def test_loopback_paths_are_confined_and_the_jobs_folder_is_reserved(tmp_path):
+def test_loopback_paths_are_confined_and_the_job_records_are_out_of_reach(tmp_path):
     data = tmp_path / "data"
-    settings = make_settings("127.0.0.1", 7861, False, None, [str(tmp_path / "ck"), str(data)], False)
+    settings = make_settings("127.0.0.1", 7861, False, None, [str(tmp_path / "ck"), str(data)], False,
+                             state_dir=str(tmp_path / "state"))
     ctx = AppContext(settings, tmp_path / "ck", data)
     (data / "escape").symlink_to(tmp_path.parent, target_is_directory=True)
-    for typed in ("/etc/passwd", str(data / "escape" / "x"), str(data / ".." / "x")):
+    (data / "into-state").symlink_to(tmp_path / "state", target_is_directory=True)
+    for typed in ("/etc/passwd", str(data / "escape" / "x"), str(data / ".." / "x"),
+                  str(ctx.jobs.root / "zzz" / "job.json"), str(data / "into-state" / "jobs" / "zzz")):
         with pytest.raises(gr.Error, match="outside the folders"):
             ctx.path(typed)
-    with pytest.raises(gr.Error, match="job records"):
-        ctx.path(str(data / "jobs" / "zzz" / "job.json"))
     assert ctx.path(str(data / "songs")) == (data / "songs").resolve()
 
 

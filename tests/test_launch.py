@@ -78,6 +78,8 @@ def test_trainer_starts_on_loopback_and_prints_url(launched):
     for tab in ("Service", "Dataset", "Train", "Export"):
         assert tab in config
     assert not any("Loading weights" in line for line in lines)
+    state = Path(os.environ["ACESTEP_STUDIO_STATE"]).resolve()
+    assert f"Jobs live in {state / 'jobs'} (the studio's own state folder)\n" in lines
 
 
 def test_exposed_without_auth_gets_a_generated_password(launched):
@@ -109,6 +111,30 @@ def test_settings_rules(tmp_path):
         make_settings("127.0.0.1", 7861, False, None, ["/"], False)
     with pytest.raises(ValueError, match="--auth must be USER:PASS"):
         make_settings("127.0.0.1", 7861, False, "nopassword", [str(tmp_path)], False)
+
+
+def test_the_state_folder_is_chosen_outside_every_root(tmp_path, monkeypatch, capsys):
+    import launch
+    from acestep_train.studio_state import default_state_dir
+    from app.context import AppContext
+
+    data = tmp_path / "data"
+    for inside in (data / "state", data):
+        code = launch.main(["--root", str(data), "--checkpoint-dir", str(tmp_path / "ck"), "--state-dir", str(inside)])
+        assert code == 2 and "inside the served folder" in capsys.readouterr().err  # refused before serving
+    monkeypatch.delenv("ACESTEP_STUDIO_STATE")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_state_dir() == tmp_path / "xdg" / "acestep-studio"
+    settings = make_settings("127.0.0.1", 7861, False, None, [str(data)], False)
+    assert settings.state_dir == (tmp_path / "xdg" / "acestep-studio").resolve()
+    assert settings.state_dir.stat().st_mode & 0o777 == 0o700
+    old = data.resolve() / "jobs" / "20260101-000000-train-abcdef"  # where an earlier version kept its records
+    old.mkdir(parents=True)
+    (old / "job.json").write_text("{}")
+    launch.say_where_jobs_live(AppContext(settings, tmp_path / "ck", data.resolve()), data.resolve())
+    said = capsys.readouterr().out
+    assert f"Jobs live in {settings.state_dir / 'jobs'}" in said and f"{old.parent} by an earlier version" in said
+    assert (old / "job.json").read_text() == "{}"  # nothing moved
 
 
 def children_of(pid: int) -> dict[int, str]:

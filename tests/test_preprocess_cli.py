@@ -23,7 +23,8 @@ def test_audio_dir_with_sidecars_tag_and_a_bad_file(tiny_original, tmp_path, cap
     (songs / "junk.wav").write_text("not audio")
     out = tmp_path / "tensors"
     code = main(["preprocess", "--checkpoint-dir", str(tiny_original), "--model-variant", "turbo",
-                 "--audio-dir", str(songs), "--output-dir", str(out), "--tag", "zzq", "--two-pass"])
+                 "--audio-dir", str(songs), "--output-dir", str(out), "--tag", "zzq", "--two-pass",
+                 "--min-seconds", "1"])  # the tiny model takes seconds-long songs
     printed = capsys.readouterr().out
     assert code == EXIT_PARTIAL  # finished, but one file skipped: never a silent "complete", never "failed"
     assert "2 done" in printed and "junk.wav: unreadable" in printed
@@ -31,7 +32,7 @@ def test_audio_dir_with_sidecars_tag_and_a_bad_file(tiny_original, tmp_path, cap
     assert captions == ["zzq, dusty drums", "zzq, glassy pads"]
     assert len(Manifest.load(out).samples) == 2
     assert main(["preprocess", "--checkpoint-dir", str(tiny_original), "--model-variant", "turbo",
-                 "--audio-dir", str(songs), "--output-dir", str(out), "--tag", "zzq"]) == EXIT_PARTIAL
+                 "--audio-dir", str(songs), "--output-dir", str(out), "--tag", "zzq", "--min-seconds", "1"]) == EXIT_PARTIAL
     assert "0 done, 2 unchanged (skipped)" in capsys.readouterr().out
 
 
@@ -43,9 +44,28 @@ def test_dataset_json_source(tiny_original, tmp_path, capsys):
     samples[0].update({"caption": "from the dataset editor"})
     save_dataset(songs / "dataset.json", DatasetMeta("d", "tagx", "append"), samples)
     assert main(["preprocess", "--checkpoint-dir", str(tiny_original), "--model-variant", "turbo",
-                 "--dataset-json", str(songs / "dataset.json"), "--output-dir", str(tmp_path / "o")]) == 0
+                 "--dataset-json", str(songs / "dataset.json"), "--output-dir", str(tmp_path / "o"),
+                 "--min-seconds", "1"]) == 0
     (sample_file,) = (tmp_path / "o").glob("*.safetensors")
     assert read_sample(sample_file).metadata["caption"] == "from the dataset editor, tagx"
+
+
+def test_a_song_shorter_than_the_models_shortest_is_skipped_with_the_reason(tiny_original, tmp_path, capsys):
+    from acestep_train.dataset.scan import TRAIN_MIN_SECONDS
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    soundfile.write(songs / "blip.wav", tone(1.0), 48000)
+    soundfile.write(songs / "song.wav", tone(10.5), 48000)
+    for name in ("blip", "song"):
+        (songs / f"{name}.caption.txt").write_text("warm pads")
+    out = tmp_path / "tensors"
+    code = main(["preprocess", "--checkpoint-dir", str(tiny_original), "--model-variant", "turbo",
+                 "--audio-dir", str(songs), "--output-dir", str(out)])
+    printed = capsys.readouterr().out
+    assert TRAIN_MIN_SECONDS == 10.0  # the CLI's default names the same figure
+    assert code == EXIT_PARTIAL and "1 done" in printed and "blip.wav: too short (1.0 s < 10 s)" in printed
+    assert [p.name.split("-")[0] for p in out.glob("*.safetensors")] == ["song"]
 
 
 def test_nothing_to_do_fails_loudly(tiny_original, tmp_path, capsys):

@@ -141,7 +141,7 @@ def test_cli_flags_override_the_config_file(tiny_original, tensors, tmp_path, ca
     code = main(["train", "--config", str(tmp_path / "cfg.json"), "--checkpoint-dir", str(tiny_original),
                  "--model-variant", "turbo", "--dataset-dir", str(tensors), "--output-dir", str(tmp_path / "o"),
                  "--epochs", "1", "--lr", "0.001", "--max-latent-length", "30"])
-    assert code == 0 and "trained 2 steps over 1 epochs" in capsys.readouterr().out
+    assert code == 0 and "trained 2 steps (1 full epoch)" in capsys.readouterr().out
     run = json.loads((tmp_path / "o" / "run.json").read_text())
     assert run["config"]["optim"]["lr"] == 0.001 and run["config"]["loop"]["epochs"] == 1
     assert run["resolved"]["flow"]["sampler"] == "table" and run["resolved"]["flow"]["cfg_dropout"] == 0.0

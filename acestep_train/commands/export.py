@@ -16,6 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "ACE-Step and ComfyUI load it as a plain LoRA; refused when the rank needed is too large")
     parser.add_argument("--strength", type=float, default=1.0,
                         help="bake this strength into the export (recorded in its metadata); read back and checked")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier export of another adapter in that folder; files the studio did not "
+                             "write there are moved to <folder>.replaced-<time>/ beside it")
+    parser.add_argument("--checkpoint-dir", action="append", metavar="DIR",
+                        help="check the adapter against the model it names (or --model-variant) under this folder")
+    parser.add_argument("--model-variant", help="with --checkpoint-dir: the model to check against, when the "
+                                                "adapter's metadata names none")
     parser.add_argument("--max-lora-rank", type=int, default=128,
                         help="with --lokr-as-lora: the largest LoRA rank to write (default 128)")
 
@@ -24,15 +31,25 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from acestep_train.compare.choose import at_strength
-    from acestep_train.export.exporter import export_adapter
+    from acestep_train.export.exporter import export_adapter, export_identity
     from acestep_train.export.load import load_adapter
+    from acestep_train.export.model_check import check_shapes, model_for_adapter
+    from acestep_train.export.output_folder import check_output, moved_note
 
     adapter = load_adapter(args.adapter)
     if args.trigger_word:
         adapter.metadata["trigger_word"] = args.trigger_word
     if args.strength != 1.0:
         adapter = at_strength(adapter, args.strength)
-    written = export_adapter(adapter, args.format, Path(args.output), args.lokr_as_lora, args.max_lora_rank)
+    # Every check before anything is written; their ValueErrors are printed as one clear line.
+    model = model_for_adapter(adapter, Path(args.adapter), args.checkpoint_dir, args.model_variant)
+    if model is not None:
+        check_shapes(adapter, model)
+    plan = check_output(Path(args.output), export_identity(adapter), args.overwrite)
+    written = export_adapter(adapter, args.format, Path(args.output), args.lokr_as_lora, args.max_lora_rank,
+                             plan=plan)
     kind = "lokr written as an exact lora" if args.lokr_as_lora else adapter.kind
-    print(f"wrote {written} ({kind}, {len(adapter.modules)} modules; read back and verified)")
+    checked = f"shapes fit {model.name}" if model else "shapes not checked: no model found, pass --checkpoint-dir"
+    print(f"wrote {written} ({kind}, {len(adapter.modules)} modules; read back and verified; {checked})"
+          f"{moved_note(plan)}")
     return 0

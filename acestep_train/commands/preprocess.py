@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", required=True, metavar="DIR")
     parser.add_argument("--two-pass", action="store_true", help="low VRAM: VAE + text encoder, then condition encoder")
     parser.add_argument("--max-duration", type=float, default=240.0, help="seconds; longer songs are truncated")
+    parser.add_argument("--min-seconds", type=float, default=10.0,
+                        help="shorter songs are skipped, named in the summary (default: ACE-Step 1.5's shortest song)")
     parser.add_argument("--normalize", choices=["peak", "lufs", "none"], default="peak")
     parser.add_argument("--tag", help="activation tag (overrides the dataset's)")
     parser.add_argument("--tag-position", choices=["prepend", "append", "replace"])
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.import_pt:
         return import_pt(args, info)
     overrides = {"custom_tag": args.tag, "tag_position": args.tag_position, "genre_ratio": args.genre_ratio}
-    items, unusable = items_from_source(args.audio_dir, args.dataset_json, overrides, args.txt_mode)
+    items, unusable = items_from_source(args.audio_dir, args.dataset_json, overrides, args.txt_mode,
+                                        args.min_seconds)
     settings = PreprocessSettings(max_duration=args.max_duration, normalize=args.normalize, two_pass=args.two_pass)
     summary = PreprocessJob(info, settings, Path(args.output_dir), decode_for_model, args.device, tqdm).run(items)
     summary.failed[:0] = unusable

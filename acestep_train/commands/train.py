@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a GPU preset (8gb, 12gb, 16gb, 24gb, 48gb, quick_test, high_quality or a file); "
                              "'auto' picks by the detected GPU")
     parser.add_argument("--checkpoint-dir", action="append", metavar="DIR")
+    parser.add_argument("--archive-previous", action="store_true",
+                        help="the run folder holds an earlier run: move it into <output>/archive/<time>/ and start "
+                             "fresh (without this, a fresh run there is refused; --resume-from latest continues it)")
     for flag, (field, kind) in FLAGS.items():
         parser.add_argument(flag, type=kind, default=None, help=f"config: {field}")
     for flag, field in SWITCHES.items():
@@ -80,6 +83,11 @@ def preset_settings(args: argparse.Namespace) -> dict | None:
     return preset.for_adapter(args.adapter_type or "lora")
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 step``, ``2 steps``, ``0 full epochs``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import sys
@@ -94,12 +102,12 @@ def run(args: argparse.Namespace) -> int:
     repo = str(Path(__file__).resolve().parents[2])
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
     try:
-        result = run_training(config)
+        result = run_training(config, archive_previous=args.archive_previous)
     except TrainingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if result["global_rank"] != 0:
         return 0
-    print(f"trained {result['steps']} steps over {result['epochs']} epochs; final adapter ({result['final_from']}): "
-          f"{result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
+    print(f"trained {counted(result['steps'], 'step')} ({counted(result['epochs'], 'full epoch')}); final adapter "
+          f"({result['final_from']}): {result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
     return 0

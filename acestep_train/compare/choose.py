@@ -8,9 +8,9 @@ file back and checks its deltas equal ``strength x`` the checkpoint's.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 from acestep_train.export.adapter_state import Adapter, LokrFactors, LoraFactors
 
@@ -50,7 +50,7 @@ def export_choice(checkpoint: str | Path, strength: float, fmt: str, output: str
 def mark_favourite(grid_path: str | Path, checkpoint: str, strength: float, prompt: int = 0) -> dict:
     """Record the favourite cell in ``grid.json``; the cell must exist."""
     grid_path = Path(grid_path)
-    grid = json.loads(grid_path.read_text(encoding="utf-8"))
+    grid = safe_json.load_file(grid_path)
     cell = next((c for c in grid["cells"] if c["checkpoint"] == checkpoint and c["strength"] == strength
                  and c["prompt"] == prompt), None)
     if cell is None:

@@ -1,10 +1,10 @@
 """Render a listening grid as one job: the model loaded once, adapters swapped and scaled.
 
 For each prompt: the plain base model first (the reference, ``base.wav``), then for each
-checkpoint one clip per strength, the adapter's weight deltas added at that strength and
-removed after (``previews.adapter_applied``, the same for LoRA and LoKr). A strength-0 cell is
-rendered too, after other checkpoints have been swapped in and out, so it doubles as a check
-that the model came back to the base: its distance must read 0. Every cell records its audio
+checkpoint one clip per strength above 0, the adapter's weight deltas added at that strength and
+removed after (``previews.adapter_applied``, the same for LoRA and LoKr). Strength 0 is the base
+for every checkpoint, so it is rendered once (``base.wav``), never once per checkpoint; a grid of
+strength 0 alone is the base only. Every cell records its audio
 (relative to the output folder), its distance to the base at the same seed and the run's loss
 at that checkpoint; the grid is written to ``grid.json`` (atomically) when all cells exist.
 """
@@ -69,16 +69,18 @@ def render_grid(spec: GridSpec, events: EventLog | None = None, loaded=None) -> 
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = _checkpoints(spec)
     pipe, family = loaded or load_pipeline(spec)
-    total, done, start = len(spec.prompts) * (1 + len(checkpoints)), 0, time.monotonic()
+    adapted_too = any(strength != 0 for strength in spec.strengths)
+    total, done, start = len(spec.prompts) * (1 + len(checkpoints) * adapted_too), 0, time.monotonic()
     base_files, cells = [], []
     for number, prompt in enumerate(spec.prompts, 1):
         folder = out / f"prompt{number}"
-        request = PreviewRequest(prompt.song(), spec.seed, tuple(spec.strengths), spec.steps)
+        adapted = tuple(strength for strength in spec.strengths if strength != 0)
+        request = PreviewRequest(prompt.song(), spec.seed, adapted, spec.steps)
         base_path = render(pipe, None, request, family, folder).files[0.0]
         base_audio = read_audio(base_path)
         base_files.append(str(base_path.relative_to(out)))
         done = _progress(events, done + 1, total, start)
-        for checkpoint in checkpoints:
+        for checkpoint in checkpoints if adapted else []:
             result = render(pipe, checkpoint["adapter"].deltas(), request, family, folder / slug(checkpoint["label"]))
             for strength, path in result.files.items():
                 cells.append({"prompt": number - 1, "checkpoint": checkpoint["label"], "strength": strength,

@@ -9,11 +9,11 @@ checkpoint was saved (``events.jsonl``), and the best tracker's moving average f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
+from acestep_train import safe_json
 from acestep_train.events import read_events
 
 
@@ -34,7 +34,7 @@ def spectral_distance(audio: torch.Tensor, base: torch.Tensor) -> float:
 
 def _studio(folder: Path) -> dict:
     path = folder / "acestep_studio.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return safe_json.load_file(path) if path.is_file() else {}
 
 
 def checkpoint_loss(run: Path, folder: Path) -> dict:

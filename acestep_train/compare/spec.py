@@ -8,10 +8,10 @@ an error that says which token and where it looked.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.prompts import SongText
 
 
@@ -67,8 +67,8 @@ class GridSpec:
     def read(cls, path: str | Path) -> "GridSpec":
         path = Path(path)
         try:
-            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, TypeError) as error:
+            return cls.from_json(safe_json.load_file(path))
+        except (ValueError, TypeError) as error:
             raise ValueError(f"{path}: not a grid spec ({error})") from error
 
 

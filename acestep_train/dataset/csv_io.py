@@ -2,6 +2,12 @@
 
 Also read as ACE-Step 1.5's dataset builder writes them: ``File, BPM, Key, Caption`` (headers
 in any case), separated by commas, semicolons or tabs.
+
+A cell a spreadsheet would run as a formula (one starting with ``=``, ``+``, ``-``, ``@``, a tab
+or a carriage return, OWASP's "CSV injection" list) is written with a leading apostrophe, which
+spreadsheets show as text; reading strips it again, so a round trip keeps every value. A value
+that already starts with apostrophes before such a character gets one more, so the rule is
+reversible for every string.
 """
 
 from __future__ import annotations
@@ -17,6 +23,20 @@ from acestep_train.dataset.sidecars import read_text
 CSV_COLUMNS = ("filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language")
 ALIASES = {"file": "filename", "key": "keyscale", "time_signature": "timesignature"}
 DELIMITERS = ",;\t"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_like(value: str) -> bool:
+    """Would this cell (after any leading apostrophes) start like a formula?"""
+    return value.lstrip("'").startswith(FORMULA_STARTS)
+
+
+def escape_cell(value: str) -> str:
+    return "'" + value if _formula_like(value) else value
+
+
+def unescape_cell(value: str) -> str:
+    return value[1:] if value.startswith("'") and _formula_like(value[1:]) else value
 
 
 def _delimiter(text: str) -> str:
@@ -48,7 +68,7 @@ def read_csv(path: Path) -> dict[str, dict[str, str]]:
         for values in reader:
             if len(values) > len(header):
                 raise ValueError(f"{path}: line {reader.line_num} has more fields than the header")
-            row = dict(zip(header, values))
+            row = dict(zip(header, map(unescape_cell, values)))
             name = (row.get("filename") or "").strip()
             if name:
                 rows[Path(name).name] = {k: v for k, v in row.items() if k in CSV_COLUMNS and k != "filename"}
@@ -63,5 +83,5 @@ def write_csv(path: Path, samples: list[Sample]) -> None:
     writer.writeheader()
     for sample in samples:
         row = sample.sidecar()
-        writer.writerow({name: "" if row[name] is None else row[name] for name in CSV_COLUMNS})
+        writer.writerow({name: escape_cell("" if row[name] is None else str(row[name])) for name in CSV_COLUMNS})
     atomic_write_text(path, buffer.getvalue())

@@ -10,7 +10,8 @@ both are read. We write ``genre_ratio`` as a fraction (a float, so 1.0 is never 
 Unusable songs (empty, not audio, truncated, too short, silent, missing) are kept out of
 ``samples``, so no consumer of the file (ours, or ACE-Step's) tries them; they are listed in an
 ``excluded`` list, each with ``status: "excluded"`` and the ``reason`` (keys other tools
-ignore), and read back as unusable samples with that reason. Under the studio, an entry whose
+ignore), and read back as unusable samples with that reason. Each sample keeps its
+``_provenance``; values another tool's file gives without one are an import's. Under the studio, an entry whose
 audio lies outside the studio's roots is excluded the same way and never opened.
 """
 
@@ -21,8 +22,10 @@ from pathlib import Path
 
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
-from acestep_train.paths import env_roots, readable_link
-from acestep_train.dataset.record import PROMPT_OVERRIDES, SIDECAR_FIELDS, TAG_POSITIONS, Sample, coerce
+from acestep_train.paths import env_roots, named_location, readable_link
+from acestep_train.dataset.provenance import IMPORT, Origin
+from acestep_train.dataset.record import PROMPT_OVERRIDES, SIDECAR_FIELDS, TAG_POSITIONS, Sample, claim, coerce
+from acestep_train.dataset.sidecars import modified
 
 PATH_KEYS = ("audio_path", "path", "filename", "file")
 
@@ -59,7 +62,7 @@ def save_dataset(path: str | Path, meta: DatasetMeta, samples: list[Sample]) -> 
     base = path.parent.resolve()
     records, excluded = [], []
     for sample in samples:
-        audio = sample.audio_path.resolve()
+        audio = named_location(sample.audio_path)  # a symlinked song keeps its link's name
         record = {k: v for k, v in sample.sidecar().items() if k != "filename"}
         record["audio_path"] = str(audio.relative_to(base)) if audio.is_relative_to(base) else str(audio)
         record["prompt_override"] = sample.prompt_override
@@ -98,7 +101,7 @@ def _sample_from(record: dict, index: int, base: Path, path: Path) -> Sample:
             except ValueError as error:
                 raise ValueError(f"{path}: sample {index} ({audio}): {error}") from error
     _read_override(sample, record.get("prompt_override"))
-    sample.edited = [str(x) for x in record.get("edited", [])] if isinstance(record.get("edited"), list) else []
+    claim(sample, record, f"{path.name} sample {index}", Origin(IMPORT, path.name, modified(path)))
     if isinstance(record.get("reason"), str) and record.get("status") == "excluded":
         sample.status = record["reason"] or "excluded"
     elif not audio_path.is_file():

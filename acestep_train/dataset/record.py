@@ -1,16 +1,21 @@
 """One song of a dataset: its audio file, what the user wrote about it, and whether it is usable.
 
 Field names follow the ACE-Step captioner's ``{stem}.json`` schema, so sidecars written by
-other ACE-Step tools load as they are. ``edited`` lists the fields the user (not an
-auto-labeler) set; auto-labeling never overwrites them unless asked.
+other ACE-Step tools load as they are. ``provenance`` says who wrote each value and when
+(``acestep_train.dataset.provenance``: one ``_provenance`` key in the sidecar, which those tools
+ignore); every write goes through its one rule, so the user's values are never replaced by a guess.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
 from pathlib import Path
 
+from acestep_train.dataset import provenance
+from acestep_train.dataset.provenance import Origin, Policy
 from acestep_train.prompts import SongText
 
 TAG_POSITIONS = ("prepend", "append", "replace")
@@ -18,8 +23,6 @@ TEXT_FIELDS = ("caption", "genre", "keyscale", "timesignature", "lyrics", "langu
 SIDECAR_FIELDS = ("filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
                   "is_instrumental", "duration", "custom_tag")
 PROMPT_OVERRIDES = ("caption", "genre")  # per sample, as ACE-Step 1.5's builder stores it; None = the ratio
-#: Values from these sources are the user's: an auto-labeler replaces them only when asked (``overwrite``).
-OWNER_SOURCES = ("user", "import")
 
 
 @dataclass
@@ -35,7 +38,7 @@ class Sample:
     is_instrumental: bool = False
     duration: float = 0.0
     custom_tag: str = ""
-    edited: list[str] = field(default_factory=list)
+    provenance: dict[str, Origin] = field(default_factory=dict)  # {field: who wrote it, when}
     status: str = "ok"  # "ok" or why the file is unusable
     notes: list[str] = field(default_factory=list)  # warnings that do not make it unusable
     prompt_override: str | None = None  # "caption" or "genre" always; None: the dataset's genre_ratio decides
@@ -48,28 +51,37 @@ class Sample:
     def labeled(self) -> bool:
         return bool(self.caption.strip())
 
+    @property
+    def owned(self) -> list[str]:
+        """The fields holding the user's own values (typed or imported)."""
+        return sorted(name for name, origin in self.provenance.items() if origin.owned)
+
     def sidecar(self) -> dict:
-        """The ``{stem}.json`` dict (the captioner schema, plus our ``edited`` list)."""
+        """The ``{stem}.json`` dict: the captioner schema, plus one ``_provenance`` key."""
         data = {name: getattr(self, name) for name in SIDECAR_FIELDS if name != "filename"}
-        return {"filename": self.audio_path.name, **data, "edited": sorted(set(self.edited))}
+        origins = {name: self.provenance[name].to_json() for name in SIDECAR_FIELDS if name in self.provenance}
+        return {"filename": self.audio_path.name, **data, provenance.KEY: origins}
 
-    def update(self, values: dict, source: str = "user", overwrite: bool = False) -> list[str]:
-        """Set fields; an auto-labeler skips the user's fields (typed or imported) unless ``overwrite``.
-
-        Returns the fields changed.
-        """
+    def update(self, values: dict, origin: Origin | Mapping[str, Origin] | None = None,
+               policy: Policy = Policy()) -> list[str]:
+        """Set the fields ``provenance.may_write`` allows; ``origin`` (one for all, or one per field) says
+        who writes them (default: the user). Returns the fields whose value changed."""
         changed = []
         for name, value in values.items():
             if name not in SIDECAR_FIELDS or name == "filename":
                 raise ValueError(f"unknown sample field {name!r}")
-            if source not in OWNER_SOURCES and name in self.edited and not overwrite:
+            incoming = (origin.get(name) if isinstance(origin, Mapping) else origin) or provenance.user()
+            empty = getattr(self, name) in (None, "")
+            if not provenance.may_write(name, self.provenance.get(name), empty, incoming, policy):
                 continue
             value = coerce(name, value)
+            if name == "keyscale":
+                check_key(value)
             if getattr(self, name) != value:
                 setattr(self, name, value)
                 changed.append(name)
-            if source in OWNER_SOURCES and name not in self.edited:
-                self.edited.append(name)
+            if name not in provenance.UNTRACKED:
+                self.provenance[name] = incoming
         return changed
 
     def as_dict(self) -> dict:
@@ -108,10 +120,53 @@ def coerce(name: str, value):
     return "" if value is None else str(value)
 
 
-def is_unset(sample: Sample, name: str) -> bool:
-    """True when a field holds nothing the user gave: empty, or still the default (e.g. language "en")."""
+#: a key as ACE-Step writes it: a note A-G, an optional sharp or flat, an optional major / minor
+KEY = re.compile(r"[A-G](#|b|\u266f|\u266d)?\s*(major|minor|maj|min|m)?", re.IGNORECASE)
+
+
+def check_key(value: str) -> None:
+    """A key typed or imported: blank, or a note A-G with #/b and major/minor (ValueError naming the field)."""
+    text = value.strip()
+    if text and not KEY.fullmatch(text):
+        raise ValueError(f"keyscale (Key): {value!r} is not a key; write a note A to G, then # or b if needed, "
+                         "then major or minor, e.g. F# minor")
+
+
+def is_default(sample: Sample, name: str) -> bool:
+    """Empty, or still the schema's default (language "en", not instrumental)."""
     value = getattr(sample, name)
-    return value in (None, "") or (value == Sample.__dataclass_fields__[name].default and name not in sample.edited)
+    return value in (None, "") or value == Sample.__dataclass_fields__[name].default
+
+
+def is_unset(sample: Sample, name: str) -> bool:
+    """True when a field holds nothing anyone gave: empty, or a default no one wrote (e.g. language "en")."""
+    return getattr(sample, name) in (None, "") or (is_default(sample, name) and name not in sample.provenance)
+
+
+def claim(sample: Sample, data: dict, where: str, fallback: Origin,
+          found: Mapping[str, Origin] | None = None) -> None:
+    """The provenance of a sample just read from ``data`` (a sidecar, a dataset.json record).
+
+    Recorded entries stand. A file without them: the fields its ``edited`` list names (the studio's
+    format before provenance) are the user's and its other values the studio's; in any other file
+    (hand-made, another tool's), every value that is not a default is ``fallback``'s (the user's, or
+    the import's). ``found``: fields read from elsewhere (text sidecars) with their own origin."""
+    recorded = provenance.read(data, sample.notes, where)
+    edited = provenance.legacy_edited(data) if provenance.KEY not in data else None
+    found, origins = found or {}, {}
+    for name in SIDECAR_FIELDS:
+        if name in provenance.UNTRACKED:
+            continue
+        if name in found:
+            origins[name] = found[name]
+        elif name in recorded:
+            origins[name] = recorded[name]
+        elif edited is not None and name in edited:
+            origins[name] = Origin(provenance.USER, "user", fallback.at)
+        elif not is_default(sample, name):
+            legacy = edited is not None
+            origins[name] = Origin(provenance.MODEL, "studio (before provenance)", fallback.at) if legacy else fallback
+    sample.provenance = origins
 
 
 def known_field_names() -> set[str]:

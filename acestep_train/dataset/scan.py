@@ -1,7 +1,10 @@
 """Scan a folder of songs: every audio file, its sidecars, its duration, and whether it is usable.
 
 One bad file never stops a scan: each gets a status (``ok``, or why it is unusable:
-empty, unreadable, unsupported, too short, truncated, corrupt, silent) and the scan goes on.
+empty, unreadable, unsupported, too short, truncated, corrupt, silent, a sidecar too big or too
+deeply nested, a link to a file outside the studio's roots) and the scan goes on. A symlinked
+song whose target lies inside the roots (or anywhere, with no roots set) is a song like any
+other, named by the link.
 Durations come from headers; the silence check reads blocks only until it meets a non-zero
 sample. Undecodable data found by those reads is a status ("corrupt audio data"), not a crash.
 """
@@ -16,10 +19,15 @@ import numpy as np
 
 from acestep_train.audio import AUDIO_EXTENSIONS, FFMPEG_ONLY, AudioError, AudioInfo, header_info, open_sound, probe
 from acestep_train.dataset.csv_io import read_csv
-from acestep_train.dataset.record import Sample, coerce, is_unset
+from acestep_train.dataset.provenance import imported
+from acestep_train.dataset.record import Sample, is_unset
 from acestep_train.dataset.sidecars import TXT_MODES, apply_sidecars
+from acestep_train.paths import OUTSIDE_LINK, readable_link
 
 LOW_RATE = 32000
+#: The shortest song worth training on: ACE-Step 1.5 makes songs of 10 s to 10 min, and Split keeps no
+#: segment shorter. The trainer's Scan and preprocessing refuse shorter songs; a captioner may still read them.
+TRAIN_MIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -175,10 +183,13 @@ def _data_status(path: Path, handle, info: AudioInfo, options: ScanOptions) -> s
     return "ok"
 
 
+def too_short(duration: float, minimum: float) -> str | None:
+    """``too short (1.0 s < 10 s)`` for a song under ``minimum`` seconds, else None."""
+    return f"too short ({duration:.1f} s < {minimum:g} s)" if duration < minimum else None
+
+
 def _too_short(info: AudioInfo, options: ScanOptions) -> str | None:
-    if info.duration < options.min_seconds:
-        return f"too short ({info.duration:.2f} s < {options.min_seconds:g} s)"
-    return None
+    return too_short(info.duration, options.min_seconds)
 
 
 def _probe_and_check(path: Path, options: ScanOptions) -> tuple[AudioInfo, str]:
@@ -205,8 +216,9 @@ def audio_status(sample: Sample, options: ScanOptions) -> None:
         sample.notes.append(f"{info.channels} channels: folded down to stereo")
 
 
-def apply_csv(samples: list[Sample], rows: dict[str, dict[str, str]]) -> None:
-    by_name = {sample.audio_path.name: sample for sample in samples}
+def apply_csv(samples: list[Sample], rows: dict[str, dict[str, str]], source: str) -> None:
+    """Fill the fields no one set from the CSV's rows (an import, by ``source``)."""
+    by_name, origin = {sample.audio_path.name: sample for sample in samples}, imported(source)
     for name, row in rows.items():
         sample = by_name.get(name)
         if sample is None:
@@ -214,7 +226,7 @@ def apply_csv(samples: list[Sample], rows: dict[str, dict[str, str]]) -> None:
         for field_name, value in row.items():
             if value and is_unset(sample, field_name):
                 try:
-                    setattr(sample, field_name, coerce(field_name, value))
+                    sample.update({field_name: value}, origin)
                 except ValueError as error:
                     sample.notes.append(f"CSV row for {name}: {error}; ignored")
 
@@ -226,12 +238,15 @@ def scan_folder(folder: str | Path, options: ScanOptions = ScanOptions()) -> lis
     samples, listing = [], folder_listing(folder)
     for path in audio_files(folder, listing):
         sample = Sample(path)
+        samples.append(sample)
+        if not readable_link(path):  # neither opened nor its sidecars read
+            sample.status = OUTSIDE_LINK
+            continue
         audio_status(sample, options)
         try:
             apply_sidecars(sample, options.txt_mode, listing[path.parent])
         except OSError as error:
             sample.notes.append(f"sidecars unreadable: {error}")
-        samples.append(sample)
     if options.csv_path is not None:
-        apply_csv(samples, read_csv(Path(options.csv_path)))
+        apply_csv(samples, read_csv(Path(options.csv_path)), Path(options.csv_path).name)
     return samples

@@ -1,4 +1,4 @@
-"""Cut long songs into N-second segments, dropping tails under 10 s, carrying sidecars over.
+"""Cut long songs into N-second segments, dropping tails under 10 s (``TRAIN_MIN_SECONDS``), carrying sidecars over.
 
 Segments keep the source's rate and channels; WAV and FLAC stay as they are, compressed
 formats are written as FLAC so nothing is re-encoded lossily. Each segment gets a
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acestep_train.dataset.record import Sample
-from acestep_train.dataset.scan import ScanOptions, scan_folder
+from acestep_train.dataset.scan import TRAIN_MIN_SECONDS, ScanOptions, scan_folder
 from acestep_train.dataset.sidecars import write_sidecar
 
-MIN_TAIL_SECONDS = 10.0
+MIN_TAIL_SECONDS = TRAIN_MIN_SECONDS
 LOSSLESS = {".wav": "WAV", ".flac": "FLAC"}
 
 
@@ -51,16 +51,18 @@ def split_sample(sample: Sample, output_dir: Path, seconds: float) -> SplitResul
         segment = Sample(target, caption=sample.caption, genre=sample.genre, bpm=sample.bpm,
                          keyscale=sample.keyscale, timesignature=sample.timesignature, language=sample.language,
                          is_instrumental=sample.is_instrumental, custom_tag=sample.custom_tag,
-                         duration=round(piece.shape[1] / rate, 3), edited=list(sample.edited))
+                         duration=round(piece.shape[1] / rate, 3),
+                         provenance={k: v for k, v in sample.provenance.items() if k != "lyrics"})
         write_sidecar(segment)
         segments.append(target)
     return SplitResult(sample.audio_path, segments, round((total - kept) / rate, 3))
 
 
 def split_folder(audio_dir: Path, output_dir: Path, seconds: float) -> tuple[list[SplitResult], list[tuple]]:
-    """Split every usable song; returns (results, [(file, reason)] for songs that could not be split)."""
+    """Split every usable song; returns (results, [(file, reason)] for songs that could not be split, a song
+    shorter than one segment's minimum among them)."""
     results, failed = [], []
-    for sample in scan_folder(audio_dir, ScanOptions(check_silence=False)):
+    for sample in scan_folder(audio_dir, ScanOptions(check_silence=False, min_seconds=MIN_TAIL_SECONDS)):
         if not sample.usable:
             failed.append((str(sample.audio_path), sample.status))
             continue

@@ -11,6 +11,7 @@ formulas against the real PEFT / LyCORIS forward passes.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import torch
@@ -73,3 +74,22 @@ class Adapter:
         if not self.modules:
             raise ValueError("the adapter has no modules: nothing would change")
         return {name: strength * factors.delta() for name, factors in self.modules.items()}
+
+    def digest(self) -> str:
+        """sha256 of the kind, module names and factor tensors: the same adapter, whatever its metadata."""
+        digest = hashlib.sha256(self.kind.encode())
+        for name in sorted(self.modules):
+            factors = self.modules[name]
+            tensors = {"down": factors.down, "up": factors.up} if isinstance(factors, LoraFactors) else factors.tensors
+            digest.update(f"{name}:{factors.alpha}".encode())
+            for key in sorted(tensors):
+                digest.update(key.encode())
+                digest.update(tensors[key].detach().float().contiguous().cpu().numpy().tobytes())
+        return digest.hexdigest()
+
+    def description(self) -> str:
+        """A line naming the adapter for the user: kind, modules, base model and step when known."""
+        base = self.metadata.get("base_model")
+        step = self.metadata.get("step")
+        return (f"{self.kind}, {len(self.modules)} modules" + (f", trained on {base}" if base else "")
+                + (f", step {step}" if step is not None else ""))

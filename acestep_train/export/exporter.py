@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acestep_train.atomic_dir import atomic_output
 from acestep_train.export.adapter_state import Adapter
 from acestep_train.export.lokr_to_lora import DEFAULT_MAX_RANK, lokr_as_lora
+from acestep_train.export.model_check import check_shapes
+from acestep_train.export.output_folder import OutputPlan, check_output, studio_output
 from acestep_train.export.readers import lokr_from_peft_state, lokr_from_state, lora_from_state
 from acestep_train.export.writers import (
     LOKR_DIFFUSERS_FILE,
@@ -25,22 +26,35 @@ from acestep_train.export.writers import (
     write_lokr_lycoris,
     write_lora,
 )
+from acestep_train.models.discovery import ModelInfo
 from acestep_train.models.safetensors_file import load_tensors
 
 FORMATS = ("acestep", "comfyui", "diffusers")
 TOLERANCE = 1e-5
 
 
+def export_identity(adapter: Adapter) -> dict:
+    """What an export folder's manifest records: the same adapter may be exported there again (any format)."""
+    return {"adapter": adapter.digest(), "description": adapter.description()}
+
+
 def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool = False,
-                   max_lora_rank: int = DEFAULT_MAX_RANK) -> Path:
+                   max_lora_rank: int = DEFAULT_MAX_RANK, overwrite: bool = False, model: ModelInfo | None = None,
+                   plan: OutputPlan | None = None) -> Path:
     """Write ``adapter`` for ``fmt`` into the folder ``output``; returns the weights file.
 
-    ``lokr_to_lora``: write a LoKr as its exact LoRA (refused past ``max_lora_rank``)."""
+    ``lokr_to_lora``: write a LoKr as its exact LoRA (refused past ``max_lora_rank``). ``model``: refuse an
+    adapter that does not fit its shapes. ``overwrite``: replace an earlier export of another adapter or files
+    the studio did not write (moved aside; see ``output_folder``); ``plan``: that check made by the caller.
+    All checks run before anything is written."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
     if lokr_to_lora and adapter.kind != "lokr":
         raise ValueError(f"--lokr-as-lora converts a LoKr adapter; this one is {adapter.kind}")
-    with atomic_output(output) as folder:  # the folder appears whole, or not at all
+    if model is not None:
+        check_shapes(adapter, model)
+    plan = plan or check_output(Path(output), export_identity(adapter), overwrite)
+    with studio_output(plan) as folder:  # the folder appears whole, or not at all
         if adapter.kind == "lora":
             written = write_lora(adapter, folder)
         elif lokr_to_lora:

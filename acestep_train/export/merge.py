@@ -16,47 +16,36 @@ from pathlib import Path
 import torch
 
 from acestep_train.atomic import atomic_write_json
-from acestep_train.atomic_dir import atomic_output
 from acestep_train.export.adapter_state import Adapter
-from acestep_train.export.names import checkpoint_weight_key
+from acestep_train.export.output_folder import OutputPlan, check_output, studio_output
+from acestep_train.export.model_check import WrongBaseError, check_shapes  # noqa: F401 (WrongBaseError: public here)
 from acestep_train.models.discovery import ModelInfo, read_json
 
 
-class WrongBaseError(ValueError):
-    """The adapter was not trained on this model: its modules or shapes do not fit."""
+def merge_identity(adapter: Adapter, info: ModelInfo, strength: float) -> dict:
+    """What a merge folder's manifest records: the same adapter, base and strength may be merged there again."""
+    return {"adapter": adapter.digest(), "base": info.name, "strength": strength,
+            "description": f"{adapter.description()} merged into {info.name} at strength {strength}"}
 
 
-def _targets(adapter: Adapter, header: dict, weights: Path) -> dict[str, str]:
-    """{checkpoint key: module name}, refusing modules the checkpoint lacks or shapes that differ."""
-    targets = {}
-    for module, factors in adapter.modules.items():
-        key = checkpoint_weight_key(module)
-        if key not in header:
-            raise WrongBaseError(f"{weights}: has no weight {key} for adapter module {module}: wrong base model?")
-        shape = tuple(header[key].shape)
-        delta_shape = tuple(factors.delta().shape)
-        if shape != delta_shape:
-            raise WrongBaseError(
-                f"{weights}: {key} is {shape} but the adapter's {module} changes {delta_shape}: "
-                "the adapter was trained on another model"
-            )
-        targets[key] = module
-    return targets
+def merge_into_original(info: ModelInfo, adapter: Adapter, strength: float, output_dir: Path,
+                        overwrite: bool = False, plan: OutputPlan | None = None) -> Path:
+    """Write ``output_dir/{config.json, model.safetensors, silence_latent.pt, merge_info.json}``.
 
-
-def merge_into_original(info: ModelInfo, adapter: Adapter, strength: float, output_dir: Path) -> Path:
-    """Write ``output_dir/{config.json, model.safetensors, silence_latent.pt, merge_info.json}``."""
+    ``overwrite``: replace an earlier merge of something else there, moving aside files the studio did not
+    write (``output_folder``); ``plan``: that check already made by the caller (to report what it moved)."""
     from acestep_train.models.safetensors_file import read_header
 
     if info.layout != "original":
         raise ValueError(f"{info.path}: merging writes the original layout from an original-layout model")
     weights = info.files.transformer_weights
     header = read_header(weights)
-    targets = _targets(adapter, header, weights)
-    with atomic_output(output_dir) as folder:  # the merged model appears whole, or not at all
+    targets = check_shapes(adapter, info)
+    plan = plan or check_output(Path(output_dir), merge_identity(adapter, info, strength), overwrite, "merged model")
+    with studio_output(plan) as folder:  # the merged model appears whole, or not at all
         _write_merged(info, adapter, strength, folder, targets, header)
         verify_merge(weights, folder / "model.safetensors", adapter, targets, strength)
-    return output_dir
+    return Path(output_dir)
 
 
 def _write_merged(info: ModelInfo, adapter: Adapter, strength: float, output_dir: Path, targets: dict,

@@ -1,21 +1,26 @@
-"""Checkpoint discovery, strict loading into diffusers/transformers classes, the tiny demo model."""
+"""Checkpoint discovery, strict loading into diffusers/transformers classes, the tiny demo model.
 
-from acestep_train.models.components import build_pipeline, choose_device, choose_dtype, load_components
-from acestep_train.models.discovery import ModelInfo, discover_models, find_model, select_model
-from acestep_train.models.loading import JOB_PARTS, CheckpointMismatchError, Components
-from acestep_train.models.safetensors_file import CorruptCheckpointError
+The names below are imported on first use (PEP 562): the UI imports ``models.discovery`` to list
+checkpoints, and importing this package must not pull torch and diffusers into a process that only
+wants to answer its first page quickly.
+"""
 
-__all__ = [
-    "JOB_PARTS",
-    "CheckpointMismatchError",
-    "Components",
-    "CorruptCheckpointError",
-    "ModelInfo",
-    "build_pipeline",
-    "choose_device",
-    "choose_dtype",
-    "discover_models",
-    "find_model",
-    "load_components",
-    "select_model",
-]
+from importlib import import_module
+
+_WHERE = {
+    "build_pipeline": "components", "choose_device": "components", "choose_dtype": "components",
+    "load_components": "components",
+    "ModelInfo": "discovery", "discover_models": "discovery", "find_model": "discovery", "select_model": "discovery",
+    "JOB_PARTS": "loading", "CheckpointMismatchError": "loading", "Components": "loading",
+    "CorruptCheckpointError": "safetensors_file",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

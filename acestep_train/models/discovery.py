@@ -11,10 +11,10 @@ models, and it reports what is missing instead of failing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acestep_train import safe_json
 from acestep_train.models.safetensors_file import CorruptCheckpointError, summarize
 from acestep_train.models.variants import Variant, detect_variant
 
@@ -112,10 +112,7 @@ def read_json(path: Path) -> dict:
     """Read a JSON config, naming the file when it is missing or malformed."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: config.json is missing")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    data = safe_json.load_file(path)  # ValueError naming the file: malformed, huge or nested too deeply
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
     return data

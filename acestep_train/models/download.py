@@ -86,6 +86,10 @@ def download_model(
             ) from error
     model_dir = Path(checkpoint_dir) / resolve_name(name)
     info = describe_model(model_dir, "original")
-    if not info.usable:
-        raise DownloadError(f"{model_dir}: download finished but the model is incomplete: {info.describe()}")
+    if not info.usable:  # huggingface_hub returns what is on disk when it cannot reach the hub, without an error
+        hints = "\n".join(s.manual_hint() for s in steps)
+        raise DownloadError(
+            f"{model_dir.name} is still incomplete ({'; '.join([*(f'missing {x}' for x in info.missing), *info.problems])}"
+            f"): the hub could not be reached (offline?) or does not hold these files.\n"
+            f"Without internet, fetch these on another machine and copy them here:\n{hints}")
     return model_dir

@@ -14,8 +14,12 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the UI reads headers without importing torch
+    import torch
+
+from acestep_train import safe_json
 
 MAX_HEADER_BYTES = 16 * 1024 * 1024  # real headers are kilobytes; safetensors itself caps at 100 MB
 
@@ -51,11 +55,9 @@ def read_header(path: str | Path) -> dict[str, TensorInfo]:
             )
         raw = handle.read(header_len)
     try:
-        header = json.loads(raw)
-    except RecursionError:
-        raise CorruptCheckpointError(f"{path}: header JSON nested too deeply; the file is corrupt") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CorruptCheckpointError(f"{path}: header is not valid JSON ({error}); the file is corrupt") from error
+        header = safe_json.loads(raw, f"{path}: header")
+    except ValueError as error:  # not JSON, or nested too deeply
+        raise CorruptCheckpointError(f"{error}; the file is corrupt") from None
     if not isinstance(header, dict):
         raise CorruptCheckpointError(f"{path}: header is not a JSON object; the file is corrupt")
     data_size = size - 8 - header_len

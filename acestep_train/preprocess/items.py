@@ -6,12 +6,13 @@ import random
 from pathlib import Path
 
 from acestep_train.dataset import DatasetMeta, Sample, ScanOptions, load_dataset, scan_folder
+from acestep_train.dataset.scan import TRAIN_MIN_SECONDS, too_short
 from acestep_train.dataset.record import song_text, training_caption
 from acestep_train.preprocess.plan import PreprocessItem, sample_id_for
 
 
-def items_from_samples(samples: list[Sample], meta: DatasetMeta, root: Path,
-                       seed: int = 0) -> tuple[list[PreprocessItem], list[tuple[str, str]]]:
+def items_from_samples(samples: list[Sample], meta: DatasetMeta, root: Path, seed: int = 0,
+                       min_seconds: float = TRAIN_MIN_SECONDS) -> tuple[list[PreprocessItem], list[tuple[str, str]]]:
     """(items to encode, [(file, reason)] for unusable samples).
 
     The genre-vs-caption choice is drawn once per sample here, seeded, so a rerun makes the
@@ -23,6 +24,10 @@ def items_from_samples(samples: list[Sample], meta: DatasetMeta, root: Path,
         if not sample.usable:
             unusable.append((str(sample.audio_path), sample.status))
             continue
+        short = too_short(sample.duration, min_seconds) if sample.duration else None  # a dataset.json's duration
+        if short:
+            unusable.append((str(sample.audio_path), short))
+            continue
         caption = training_caption(sample, meta.custom_tag, meta.tag_position, meta.genre_ratio, rng)
         if not caption:
             unusable.append((str(sample.audio_path), "no caption (and no activation tag)"))
@@ -33,8 +38,10 @@ def items_from_samples(samples: list[Sample], meta: DatasetMeta, root: Path,
 
 
 def items_from_source(audio_dir: str | None, dataset_json: str | None, meta_overrides: dict,
-                      txt_mode: str = "caption") -> tuple[list[PreprocessItem], list[tuple[str, str]]]:
-    """Items from a folder scan or a dataset.json; CLI flags override the dataset's tag settings."""
+                      txt_mode: str = "caption", min_seconds: float = TRAIN_MIN_SECONDS
+                      ) -> tuple[list[PreprocessItem], list[tuple[str, str]]]:
+    """Items from a folder scan or a dataset.json; CLI flags override the dataset's tag settings; songs shorter
+    than ``min_seconds`` are unusable ("too short (1.0 s < 10 s)")."""
     if (audio_dir is None) == (dataset_json is None):
         raise ValueError("give exactly one of --audio-dir or --dataset-json")
     if dataset_json is not None:
@@ -42,9 +49,9 @@ def items_from_source(audio_dir: str | None, dataset_json: str | None, meta_over
         root = Path(dataset_json).resolve().parent
     else:
         root = Path(audio_dir).resolve()
-        meta, samples = DatasetMeta(root.name), scan_folder(root, ScanOptions(txt_mode))
+        meta, samples = DatasetMeta(root.name), scan_folder(root, ScanOptions(txt_mode, min_seconds))
     for key, value in meta_overrides.items():
         if value is not None:
             setattr(meta, key, value)
     DatasetMeta.__post_init__(meta)  # validate the overridden values once
-    return items_from_samples(samples, meta, root)
+    return items_from_samples(samples, meta, root, min_seconds=min_seconds)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from acestep_train.paths import named_location
 from acestep_train.prompts import SongText
 from acestep_train.preprocess.vae_encode import TileSettings
 
@@ -45,10 +47,17 @@ class PreprocessItem:
 
 
 def sample_id_for(audio_path: Path, dataset_root: Path) -> str:
-    """A stable, file-name-safe id: the stem plus a short hash of the relative path."""
-    relative = str(audio_path.resolve().relative_to(dataset_root.resolve())) if audio_path.is_absolute() else str(
-        audio_path
-    )
+    """A stable, file-name-safe id: the stem plus a short hash of the path relative to the dataset.
+
+    A symlinked song is named by the link (its folder resolved, its own name kept), never by its
+    target; a song outside the dataset's folder (a ``dataset.json`` entry elsewhere) by a relative
+    path with ``..``.
+    """
+    relative = str(audio_path)
+    if audio_path.is_absolute():
+        location, root = named_location(audio_path), dataset_root.resolve()
+        relative = (str(location.relative_to(root)) if location.is_relative_to(root)
+                    else os.path.relpath(location, root))
     stem = re.sub(r"[^\w.-]+", "_", audio_path.stem)[:60] or "sample"
     return f"{stem}-{hashlib.sha1(relative.encode()).hexdigest()[:8]}"
 

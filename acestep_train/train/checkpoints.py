@@ -74,12 +74,17 @@ def resolve_resume(resume_from: str, output: Path, warn=None) -> Path:
     return folder
 
 
-def prune(checkpoints: Path, keep: int) -> list[Path]:
-    """Remove all but the newest ``keep`` complete checkpoints; only real folders carrying our marker."""
+def prune(checkpoints: Path, keep: int, upto_step: int | None = None) -> list[Path]:
+    """Remove all but the newest ``keep`` complete checkpoints; only real folders carrying our marker.
+
+    ``upto_step``: the step just saved; a checkpoint past it (a run resumed from an earlier step) is
+    another line of history and never counted or removed here, so the run's own saves are never "older"."""
     if keep <= 0:
         return []
-    listing = list_checkpoints(checkpoints)
-    removed = listing.complete[:-keep]
+    complete = list_checkpoints(checkpoints).complete
+    if upto_step is not None:
+        complete = [p for p in complete if int(p.name) <= upto_step]
+    removed = complete[:-keep]
     for old in removed:
         if old.is_symlink() or not is_complete(old):  # checked again just before deleting
             continue

@@ -140,7 +140,26 @@ class BestConfig:
               "best.min_delta, best.track_from_epoch and best.patience must be >= 0")
 
 
-from acestep_train.train.samples import PreviewConfig  # noqa: E402  (a section of the tree below)
+@dataclass
+class PreviewConfig:
+    every_steps: int = 0  # 0 = off
+    every_epochs: int = 0  # 0 = off
+    caption: str = ""  # empty: the trigger word alone
+    lyrics: str = "[Instrumental]"
+    language: str = "en"
+    bpm: int | None = None
+    keyscale: str = ""
+    timesignature: str = ""
+    duration: float = 10.0
+    seed: int = 42
+    scales: list = field(default_factory=lambda: [0.5, 1.0, 1.5])
+    steps: int | None = None  # None: the variant's default
+
+    def validate(self) -> None:
+        if self.every_steps < 0 or self.every_epochs < 0:
+            raise ValueError("previews.every_steps and previews.every_epochs must be >= 0")
+        if self.duration <= 0 or not self.scales:
+            raise ValueError("previews.duration must be > 0 and previews.scales non-empty")
 
 
 @dataclass

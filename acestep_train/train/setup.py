@@ -29,21 +29,30 @@ def make_fabric(loop, output_dir: Path, precision: Precision):
                     precision=precision.fabric, loggers=[logger])
 
 
-def run_training(config) -> dict:
+def run_training(config, archive_previous: bool = False) -> dict:
+    """Train into ``config.output_dir``, holding its lock throughout (see ``run_folder``).
+
+    ``archive_previous``: move an earlier run in that folder into ``archive/<time>/`` first."""
     from lightning.fabric.utilities.seed import seed_everything
 
+    from acestep_train.train.checkpoints import check_run_folders
+    from acestep_train.train.run_folder import prepare_run_folder
     from acestep_train.train.trainer import Trainer
 
-    from acestep_train.train.checkpoints import check_run_folders
-
     output = Path(config.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
     check_run_folders(output)  # before anything is built or written
-    precision = resolve_precision(config.loop.precision, config.loop.accelerator)
-    fabric = make_fabric(config.loop, output, precision)
-    fabric.launch()
-    seed_everything(config.seed + fabric.global_rank, verbose=False)
-    return Trainer(config, fabric, build_parts(config, fabric, precision)).fit()
+    output.mkdir(parents=True, exist_ok=True)
+    lock, archived = prepare_run_folder(output, config.resume_from, archive_previous)
+    try:
+        if archived is not None:
+            print(f"moved the earlier run in {output} to {archived}", flush=True)
+        precision = resolve_precision(config.loop.precision, config.loop.accelerator)
+        fabric = make_fabric(config.loop, output, precision)
+        fabric.launch()
+        seed_everything(config.seed + fabric.global_rank, verbose=False)
+        return Trainer(config, fabric, build_parts(config, fabric, precision)).fit()
+    finally:
+        lock.release()
 
 
 def build_parts(config, fabric, precision: Precision) -> RunParts:

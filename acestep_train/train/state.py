@@ -64,8 +64,8 @@ def save_state(folder: Path, optimizer, scheduler, counters: Counters, best: Bes
                 "python": list(random.getstate()[1]), "python_version": random.getstate()[0],
                 "python_gauss": random.getstate()[2]},
     }
-    with atomic_path(folder / STATE_FILE) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(folder / STATE_FILE) as tmp, open(tmp, "wb") as handle:
+        torch.save(state, handle)  # through a Python file: a full disk surfaces as OSError(ENOSPC), not only C++ text
     atomic_write_json(folder / "counters.json", asdict(counters))
 
 

@@ -22,6 +22,7 @@ from acestep_train.events import EventLog
 from acestep_train.train import data as data_mod
 from acestep_train.atomic_dir import atomic_dir, copy_complete, remove_stale_partials
 from acestep_train.train.checkpoints import check_run_folders, prune, resolve_resume
+from acestep_train.train.disk_full import saving
 from acestep_train.train.errors import TrainingError
 from acestep_train.train.flow import masked_loss, sample_timesteps, snr_weights
 from acestep_train.train.outputs import check_adapter_changed
@@ -247,7 +248,7 @@ class Trainer:
     def save_adapter(self, folder: Path, extra: dict) -> None:
         """best/: written whole under a temp name, then renamed into place."""
         if self.fabric.is_global_zero:
-            with atomic_dir(folder) as tmp:
+            with saving(f"the best adapter (epoch {extra['epoch']})", folder), atomic_dir(folder) as tmp:
                 self.adapter.save(tmp, self.metadata(extra))
         self.fabric.barrier()
 
@@ -257,10 +258,10 @@ class Trainer:
             return folder  # this exact state is already on disk
         self.last_saved = (self.counters.step, self.counters.epoch, self.counters.batch)
         if self.fabric.is_global_zero:  # adapter + trainer state appear together, or not at all
-            with atomic_dir(folder) as tmp:
+            with saving(f"checkpoint {self.counters.step}", folder), atomic_dir(folder) as tmp:
                 self.adapter.save(tmp, self.metadata({"checkpoint": True}))
                 save_state(tmp, self.optimizer, self.scheduler, self.counters, self.best, self.generator)
-            prune(folder.parent, self.config.checkpoint.keep_last)
+            prune(folder.parent, self.config.checkpoint.keep_last, upto_step=self.counters.step)
             self.emit("checkpoint", step=self.counters.step, path=str(folder))
         self.fabric.barrier()
         return folder
@@ -283,8 +284,9 @@ class Trainer:
         final = self.output / "final"
         source = self.output / "best" if (self.output / "best").is_dir() else last
         if self.fabric.is_global_zero:
-            copy_complete(source, final, keep=lambda p: p.suffix in (".safetensors", ".json")
-                          and p.name != "counters.json")
+            with saving("the final adapter", final):
+                copy_complete(source, final, keep=lambda p: p.suffix in (".safetensors", ".json")
+                              and p.name != "counters.json")
         self.fabric.barrier()
         result = {"steps": self.counters.step, "epochs": self.counters.epoch, "stopped": stopped,
                   "global_rank": self.fabric.global_rank,

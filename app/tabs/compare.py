@@ -4,13 +4,14 @@ the grid, mark a favourite, export it at that strength. The library does the wor
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import gradio as gr
 
+from acestep_train import safe_json
 from app.context import AppContext
-from app.forms import CompareForm
+from app.errors import UserError
+from app.forms import CompareForm, number_in
 from app.polls import tab_timer
 from app.status import kind_status
 from app.tabs.service import model_picker
@@ -36,9 +37,13 @@ def _tokens(ctx: AppContext, text: str) -> tuple[str, ...]:
 def grid_spec(ctx: AppContext, form: CompareForm):
     from acestep_train.compare.spec import GridSpec, PromptSpec
 
-    prompts = tuple(PromptSpec(caption, lyrics, float(form.duration or 0)) for caption, lyrics in form.prompts())
+    seconds = number_in("Seconds per clip", form.duration, 1)
+    prompts = tuple(PromptSpec(caption, lyrics, seconds) for caption, lyrics in form.prompts())
+    run = ctx.path(form.run, "run folder")
+    if not run.is_dir():
+        raise UserError(f"Run folder: {run} does not exist; train a run first (step 5) or name its folder.")
     try:
-        return GridSpec(str(ctx.path(form.run, "run folder")), (str(ctx.checkpoint_root),), form.model,
+        return GridSpec(str(run), (str(ctx.checkpoint_root),), form.model,
                         str(ctx.path(form.output, "grid folder")), _tokens(ctx, form.checkpoints),
                         _numbers(form.strengths, "Strengths"), prompts, int(form.seed or 0),
                         int(form.steps) if form.steps else None)
@@ -49,11 +54,18 @@ def grid_spec(ctx: AppContext, form: CompareForm):
 def start(ctx: AppContext, form: CompareForm) -> str:
     from acestep_train.atomic import atomic_write_json
 
+    from acestep_train.compare.spec import resolve_checkpoints
+
     spec = grid_spec(ctx, form)
+    try:
+        resolve_checkpoints(spec.run, spec.checkpoints)  # refused now, not as a failed job
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(f"Checkpoints: {error}") from error
     output = Path(spec.output)
+    ctx.refuse_busy("compare", output)
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_json(output / "grid_spec.json", spec.to_json())
-    job = ctx.jobs.submit("compare", ["compare", "--spec", str(output / "grid_spec.json")], output)
+    job = ctx.jobs.submit("compare", ["--spec", str(output / "grid_spec.json")], output)
     return f"compare job {job.id}: {job.status}"
 
 
@@ -81,7 +93,7 @@ def load_grid(ctx: AppContext, typed: str) -> str:
 def cell_choices(grid_path: str):
     if not grid_path:
         return gr.update(choices=[], value=None)
-    cells = json.loads(Path(grid_path).read_text(encoding="utf-8"))["cells"]
+    cells = safe_json.load_file(grid_path)["cells"]
     names = [cell_name(c) for c in cells if c["strength"] != 0]
     return gr.update(choices=names, value=names[0] if names else None)
 
@@ -89,7 +101,7 @@ def cell_choices(grid_path: str):
 def _cell(grid_path: str, name: str) -> dict:
     if not grid_path or not name:
         raise gr.Error("Render or load a grid, then choose a cell.")
-    cells = json.loads(Path(grid_path).read_text(encoding="utf-8"))["cells"]
+    cells = safe_json.load_file(grid_path)["cells"]
     match = [c for c in cells if cell_name(c) == name]
     if not match:
         raise gr.Error(f"{name}: not a cell of {grid_path}")
@@ -108,7 +120,7 @@ def export_cell(ctx: AppContext, grid_path: str, name: str, fmt: str, folder: st
     from acestep_train.compare.choose import export_choice
 
     cell = _cell(grid_path, name)
-    grid = json.loads(Path(grid_path).read_text(encoding="utf-8"))
+    grid = safe_json.load_file(grid_path)
     source = next(c["path"] for c in grid["checkpoints"] if c["label"] == cell["checkpoint"])
     try:
         written, error = export_choice(source, cell["strength"], fmt, ctx.path(folder, "export folder"))
@@ -123,7 +135,7 @@ def players(ctx: AppContext, grid_path: str) -> None:
     if not grid_path:
         gr.Markdown("No grid yet: render one, or load a grid folder.")
         return
-    grid = json.loads(Path(grid_path).read_text(encoding="utf-8"))
+    grid = safe_json.load_file(grid_path)
     root = Path(grid_path).parent
     for number, caption in enumerate(grid["prompts"]):
         gr.Markdown(f"**Prompt {number + 1}:** {caption}")
@@ -151,7 +163,7 @@ def _inputs(ctx: AppContext) -> dict:
                                                ("" if i == 1 else ", optional"), scale=2)
             fields[f"lyrics{i}"] = gr.Textbox(label=f"Prompt {i} lyrics", lines=1, scale=2)
     with gr.Row():
-        fields.update(duration=gr.Number(label="Seconds per clip", value=10, minimum=1),
+        fields.update(duration=gr.Number(label="Seconds per clip", value=10),
                       seed=gr.Number(label="Seed (fixed for every cell)", value=42, precision=0),
                       steps=gr.Number(label="Steps (blank: the variant's)", value=None, precision=0),
                       output=gr.Textbox(label="Grid folder", value=str(ctx.work_root / "compare"), scale=2))
@@ -188,4 +200,4 @@ def build(ctx: AppContext) -> dict:
                show_progress="hidden")
     timer.tick(lambda current: finished_grid(ctx, current), shown, shown, show_progress="hidden")
     return {"run": fields["run"], "checkpoints": fields["checkpoints"], "strengths": fields["strengths"],
-            "output": fields["output"]}
+            "output": fields["output"], "folder": folder}

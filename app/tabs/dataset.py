@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app import browser_js
 from app import dataset_ops as ops
 from app.context import AppContext
 from app.forms import BulkForm, DatasetJsonForm
@@ -12,14 +13,14 @@ from app.wiring import first_cell, named
 
 def editor() -> dict:
     """The one-song editor's fields, keyed by sidecar field name."""
+    label = ops.FIELD_LABELS
     with gr.Row():
-        fields = {"caption": gr.Textbox(label="Caption", lines=3, scale=3), "genre": gr.Textbox(label="Genre")}
+        fields = {"caption": gr.Textbox(label=label["caption"], lines=3, scale=3),
+                  "genre": gr.Textbox(label=label["genre"])}
     with gr.Row():
-        fields.update(bpm=gr.Textbox(label="BPM"), keyscale=gr.Textbox(label="Key (e.g. E minor)"),
-                      timesignature=gr.Textbox(label="Time signature (beats per bar)"),
-                      language=gr.Textbox(label="Language (e.g. en)"),
-                      is_instrumental=gr.Checkbox(label="Instrumental"))
-    fields["lyrics"] = gr.Textbox(label="Lyrics", lines=8)
+        fields.update({name: gr.Textbox(label=label[name]) for name in ("bpm", "keyscale", "timesignature", "language")},
+                      is_instrumental=gr.Checkbox(label=label["is_instrumental"]))
+    fields["lyrics"] = gr.Textbox(label=label["lyrics"], lines=8)
     return fields
 
 
@@ -32,7 +33,8 @@ def build(ctx: AppContext) -> dict:
             txt_mode = gr.Dropdown(["caption", "lyrics", "ignore"], value="caption", label="A plain .txt holds")
             scan_button = gr.Button("Scan", variant="primary")
         summary = gr.Markdown()
-        table = gr.Dataframe(headers=ops.TABLE, interactive=False, label="Songs (status and reasons)", max_height=420)
+        table = gr.Dataframe(headers=ops.TABLE_HEADERS, interactive=False, label="Songs (status and reasons)",
+                             max_height=420)
         with gr.Row():
             song = gr.Dropdown(label="Song", choices=[], scale=3, allow_custom_value=True)
             open_button = gr.Button("Open")
@@ -45,22 +47,37 @@ def build(ctx: AppContext) -> dict:
         split = split_section()
         scan_button.click(lambda f, m: ops.scan(ctx, f, m), [folder, txt_mode], [table, song, summary],
                           api_name="scan")
-        opened = [audio, *fields.values()]
+        loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
+        opened = [audio, *fields.values(), loaded]
         table.select(first_cell, None, song).then(lambda f, n, m: ops.open_sample(ctx, f, n, m),
-                                                  [folder, song, txt_mode], opened)  # a click opens the song
+                                                  [folder, song, txt_mode], opened).success(
+            None, js=browser_js.SAVED)  # a click opens the song
         open_button.click(lambda f, n, m: ops.open_sample(ctx, f, n, m), [folder, song, txt_mode], opened,
-                          api_name="open_sample")
-        sample = {"folder": folder, "song": song, "txt_mode": txt_mode, **fields}
-        save_button.click(*named(sample, lambda v: ops.save_sample(ctx, v["folder"], v["song"], v["txt_mode"],
-                                                                   {k: v[k] for k in ops.FIELDS})),
-                          saved, api_name="save_sample")
-        bulk["button"].click(*named(bulk["inputs"], lambda form: ops.bulk_edit(ctx, form), BulkForm), bulk["note"],
-                             api_name="bulk_edit")
-        bulk["import"].click(*named(bulk["inputs"], lambda form: ops.import_captions(ctx, form), BulkForm),
-                             bulk["note"], api_name="import_captions")
+                          api_name="open_sample").success(None, js=browser_js.SAVED)
+        for box in fields.values():  # a reload asks before it loses what was typed here
+            box.input(None, js=browser_js.EDITED)
+        sample = {"folder": folder, "song": song, "txt_mode": txt_mode, **fields, "loaded": loaded}
+        shown = [table, song, summary]  # every edit shows the table again, as Scan would
+        save_button.click(*named(sample, lambda v: refreshed(ctx, v, ops.save_sample(
+            ctx, v["folder"], v["song"], v["txt_mode"], {k: v[k] for k in ops.FIELDS}, v["loaded"]))),
+                          [saved, *shown], api_name="save_sample").success(None, js=browser_js.SAVED)
+        bulk_inputs = {**bulk["inputs"], "song": song}
+        bulk["button"].click(*named(bulk_inputs, lambda v: refreshed(ctx, v, ops.bulk_edit(ctx, bulk_form(v)))),
+                             [bulk["note"], *shown], api_name="bulk_edit")
+        bulk["import"].click(*named(bulk_inputs, lambda v: refreshed(ctx, v, ops.import_captions(ctx, bulk_form(v)))),
+                             [bulk["note"], *shown], api_name="import_captions")
         split["button"].click(lambda f, t, s: ops.split(ctx, f, t, s), [folder, split["target"], split["seconds"]],
                               split["note"], api_name="split")
         return {"folder": folder, "txt_mode": txt_mode, **{k: meta[k] for k in ("tag", "position", "ratio")}}
+
+
+def bulk_form(values: dict) -> BulkForm:
+    return BulkForm.of({name: value for name, value in values.items() if name != "song"})
+
+
+def refreshed(ctx: AppContext, values: dict, note: str) -> tuple:
+    """(note, table rows, song picker, summary): what an edit did, then the folder as a fresh Scan shows it."""
+    return (note, *ops.scan(ctx, values["folder"], values["txt_mode"], values["song"]))
 
 
 def dataset_json_section(ctx: AppContext, folder, txt_mode) -> dict:
@@ -91,7 +108,7 @@ def bulk_section(folder, txt_mode) -> dict:
             field = gr.Dropdown(["genre", "language", "keyscale", "timesignature", "bpm", "is_instrumental",
                                  "caption"], value="genre", label="Field")
             value = gr.Textbox(label="Value for every song")
-            overwrite = gr.Checkbox(label="Also replace values songs already have")
+            overwrite = gr.Checkbox(label="Also replace values typed or imported (the studio's guesses always are)")
         button = gr.Button("Apply to all")
         source = gr.Textbox(label="Import captions from a CSV or a dataset.json")
         import_button = gr.Button("Import")

@@ -7,7 +7,7 @@ import gradio as gr
 
 from app.context import AppContext
 from app.errors import UserError
-from app.forms import ExportForm
+from app.forms import ExportForm, number_in
 from app.polls import tab_timer
 from app.status import kind_status, submitted
 from app.tabs.service import model_picker
@@ -15,6 +15,7 @@ from app.train_actions import checkpoints
 from app.wiring import named
 
 FORMATS = ["acestep", "comfyui", "diffusers"]
+MERGE_RANGE = (0.0, 2.0)  # the merge strengths offered: 0 = the base model, 1 = as trained
 #: how each consumer loads what we write there (format -> text; {file} and {folder} are filled in)
 HOW_TO = {
     "acestep": "ACE-Step UI: choose the folder {folder} as the LoRA/LoKr path in its training/inference panel.",
@@ -37,39 +38,77 @@ def how_to(kind: str, fmt: str, written) -> str:
 
 def export(ctx: AppContext, form: ExportForm) -> str:
     """Each chosen format into ``<output>/<format>``; every file is read back by the library."""
-    from acestep_train.export.exporter import export_adapter
     from acestep_train.export.load import load_adapter
+    from acestep_train.export.model_check import check_shapes, model_for_adapter
 
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to export (Find checkpoints).")
     if not form.formats:
         raise UserError("Choose at least one format.")
     source, output = ctx.path(form.checkpoint, "checkpoint"), ctx.path(form.output, "export folder")
-    lines = []
     try:
         adapter = load_adapter(source)
         if form.trigger.strip():
             adapter.metadata["trigger_word"] = form.trigger.strip()
-        for fmt in form.formats:
-            as_lora = form.lokr_as_lora and adapter.kind == "lokr"
-            written = export_adapter(adapter, fmt, output / fmt if len(form.formats) > 1 else output,
-                                     lokr_to_lora=as_lora)
-            kind = "lora" if as_lora else adapter.kind
-            lines.append(f"{fmt}: wrote {written}, read back and verified.\n    {how_to(kind, fmt, written)}")
+        model = model_for_adapter(adapter, source, [str(ctx.checkpoint_root)], required=False)
+        if model is not None:
+            check_shapes(adapter, model)  # before anything is written
+        lines = export_formats(adapter, form, output)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
-    return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name}:\n" + "\n".join(lines)
+    checked = f"shapes checked against {model.name}" if model else "no base model found to check its shapes"
+    return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n" + "\n".join(lines)
+
+
+def export_formats(adapter, form: ExportForm, output) -> list[str]:
+    """Every folder checked first (nothing written when one is refused), then each format written."""
+    from acestep_train.export.exporter import export_adapter, export_identity
+    from acestep_train.export.output_folder import check_output, moved_note
+
+    folders = {fmt: output / fmt if len(form.formats) > 1 else output for fmt in form.formats}
+    plans = {fmt: check_output(folder, export_identity(adapter), form.overwrite) for fmt, folder in folders.items()}
+    lines = []
+    for fmt, plan in plans.items():
+        as_lora = form.lokr_as_lora and adapter.kind == "lokr"
+        written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, plan=plan)
+        kind = "lora" if as_lora else adapter.kind
+        lines.append(f"{fmt}: wrote {written}, read back and verified{moved_note(plan)}.\n"
+                     f"    {how_to(kind, fmt, written)}")
+    return lines
 
 
 def merge(ctx: AppContext, form: ExportForm) -> str:
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to merge (Find checkpoints).")
+    strength = number_in("Merge strength", form.strength, *MERGE_RANGE)
     output = ctx.path(form.merged, "merged model folder")
-    command = ["merge", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
-               "--adapter", str(ctx.path(form.checkpoint, "checkpoint")), "--strength", str(form.strength),
-               "--output-dir", str(output)]
+    adapter = ctx.path(form.checkpoint, "checkpoint")
+    command = ["--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
+               "--adapter", str(adapter), "--strength", str(strength),
+               "--output-dir", str(output)] + (["--overwrite"] if form.overwrite else [])
+    ctx.refuse_busy("merge", output)
     job = ctx.jobs.submit("merge", command, output, gpus=[])  # CPU only: never waits behind training
-    return submitted(ctx.jobs, job)
+    return f"{submitted(ctx.jobs, job)}\nMerging {adapter} into {form.model} at strength {strength:g}, into {output}."
+
+
+def run_trigger(ctx: AppContext, run: str, typed: str) -> str:
+    """The trigger word the run trained with (its run.json), unless one is typed already."""
+    from acestep_train import safe_json
+
+    record = ctx.path(run, "run folder") / "run.json"
+    if typed.strip() or not record.is_file():
+        return typed
+    try:
+        config = safe_json.load_file(record).get("config", {})
+    except (OSError, ValueError, AttributeError) as error:
+        gr.Warning(f"{record}: unreadable ({error}); type the trigger word")
+        return typed
+    return str(config.get("trigger_word") or "") if isinstance(config, dict) else typed
+
+
+def find(ctx: AppContext, run: str, typed: str) -> tuple:
+    """(checkpoint picker, trigger word) for the run folder."""
+    return checkpoints(ctx, run), run_trigger(ctx, run, typed or "")
 
 
 def build(ctx: AppContext) -> dict:
@@ -78,7 +117,7 @@ def build(ctx: AppContext) -> dict:
         gr.Markdown("Needs a run folder from step 5 (press *Find checkpoints*).")
         with gr.Row():
             run = gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=3)
-            find = gr.Button("Find checkpoints")
+            find_button = gr.Button("Find checkpoints")
         fields = {"checkpoint": gr.Dropdown([""], value="", label="Checkpoint (best, final or a step)",
                                             allow_custom_value=True)}
         with gr.Row():
@@ -91,17 +130,22 @@ def build(ctx: AppContext) -> dict:
             info="A LoKr's diffusers form loads only with pipe.transformer.load_lora_adapter(..., "
                  "prefix='transformer'). Tick to write its exact LoRA form instead, which pipe.load_lora_weights, "
                  "ACE-Step and ComfyUI load as a plain LoRA (refused, with the rank needed, when over 128).")
+        fields["overwrite"] = gr.Checkbox(
+            False, label="Replace the earlier export",
+            info="An export or merge folder holds one adapter. Tick to replace an earlier export of another adapter "
+                 "there; files the studio did not write are moved to a '.replaced-<time>' folder beside it.")
         go = gr.Button("Export", variant="primary")
         done = gr.Textbox(label="Export result: the files and how to load them", lines=7)
         with gr.Row():
             fields.update(model=model_picker(ctx, "Base model"),
-                          strength=gr.Slider(0, 2, value=1.0, step=0.05, label="Merge strength"),
+                          strength=gr.Number(value=1.0, step=0.05, label="Merge strength (0 to 2; 1 = as trained)"),
                           merged=gr.Textbox(label="Merged model folder", value=str(ctx.work_root / "merged")))
         merge_button = gr.Button("Merge into the base model")
         merge_note = gr.Markdown()
         merge_status = gr.Textbox(label="Merge", lines=4, value=lambda: kind_status(ctx.jobs, "merge"))
         timer = tab_timer(3.0)
-    find.click(lambda r: checkpoints(ctx, r), run, fields["checkpoint"])
+    find_button.click(lambda r, t: find(ctx, r, t), [run, fields["trigger"]], [fields["checkpoint"], fields["trigger"]],
+                      api_name="find_export_checkpoints")
     go.click(*named(fields, lambda form: export(ctx, form), ExportForm), done, api_name="export")
     merge_button.click(*named(fields, lambda form: merge(ctx, form), ExportForm), merge_note, api_name="merge")
     timer.tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",

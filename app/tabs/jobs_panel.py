@@ -10,11 +10,12 @@ import time
 
 import gradio as gr
 
+from acestep_train.gpu import detect_gpus
 from acestep_train.jobs import JobStore
 from app.context import AppContext
 from app.errors import UserError
 from app.polls import panel_timer
-from app.status import describe, job_events, kind_status
+from app.status import describe, exit_text, job_events, kind_status, stop_words
 from app.wiring import first_cell
 
 COLUMNS = ["job", "kind", "status", "started", "ended", "exit code", "GPUs"]
@@ -24,9 +25,10 @@ def clock(stamp: float | None) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else ""
 
 
-def job_rows(store: JobStore) -> list[list]:
-    return [[job.id, job.kind, job.status, clock(job.started), clock(job.ended),
-             "" if job.exit_code is None else job.exit_code, ",".join(map(str, job.gpus)) or "none"]
+def job_rows(store: JobStore, has_gpu: bool = True) -> list[list]:
+    """One row per job, newest first; exit codes with their meaning, "CPU" for a job that runs on none."""
+    return [[job.id, job.kind, job.status, clock(job.started), clock(job.ended), exit_text(job.exit_code),
+             ",".join(map(str, job.gpus)) if has_gpu and job.gpus else "CPU"]
             for job in reversed(store.jobs())]
 
 
@@ -40,36 +42,36 @@ def job_details(store: JobStore, job_id: str) -> str:
         job.id, 80)
 
 
-def stop_job(store: JobStore, job_id: str) -> list[list]:
+def stop_job(store: JobStore, job_id: str, now: bool = False, has_gpu: bool = True) -> list[list]:
+    """Stop (or, ``now``, end at once) the job picked, and only it; the message says what was done."""
     try:
-        was = store.load(job_id.strip()).status
-        job = store.stop(job_id.strip())
-    except (FileNotFoundError, ValueError) as error:
+        job, action = (store.end_now if now else store.stop)(job_id.strip())
+    except FileNotFoundError as error:
         raise UserError(f"No such job: {job_id!r}") from error
-    if was == "queued":
-        gr.Info(f"Cancelled {job.id}: it had not started.")
-    elif job.status == "stopping":
-        gr.Info(f"{job.id}: stopping" + (" (saving a checkpoint first; stop again to end it now)"
-                                         if job.kind == "train" else ""))
-    return job_rows(store)
+    except ValueError as error:
+        raise UserError(f"No such job: {job_id!r}" if "not a job id" in str(error) else str(error)) from error
+    gr.Info(stop_words(job, action))
+    return job_rows(store, has_gpu)
 
 
 def build(ctx: AppContext) -> None:
-    store = ctx.jobs
+    store, has_gpu = ctx.jobs, bool(detect_gpus())
     with gr.Accordion("Jobs (they keep running when you close this page)", open=False) as panel:
-        table = gr.Dataframe(value=lambda: job_rows(store), headers=COLUMNS, interactive=False,
+        table = gr.Dataframe(value=lambda: job_rows(store, has_gpu), headers=COLUMNS, interactive=False,
                              label="Jobs, newest first (click a row to pick it)")
         with gr.Row():
             job_id = gr.Textbox(label="Job", scale=3)
             stop = gr.Button("Stop", variant="stop", scale=1)
+            end = gr.Button("End now (no checkpoint)", scale=1)
             show = gr.Button("Show status and log", scale=1)
         details = gr.Textbox(label="Status and log", lines=14, max_lines=30)
     def rows() -> list[list]:
-        return job_rows(store)
+        return job_rows(store, has_gpu)
 
     panel_timer(panel, 2.0, rows, table).tick(rows, outputs=table, api_name="jobs", show_progress="hidden")
     table.select(first_cell, None, job_id)
-    stop.click(lambda job: stop_job(store, job), job_id, table, api_name="stop_job")
+    stop.click(lambda job: stop_job(store, job, has_gpu=has_gpu), job_id, table, api_name="stop_job")
+    end.click(lambda job: stop_job(store, job, now=True, has_gpu=has_gpu), job_id, table, api_name="end_job")
     show.click(lambda job: job_details(store, job), job_id, details, api_name="job_log")
 
     def job_status(kind: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gradio as gr
 
 from app.context import AppContext
-from app.errors import UserError
-from app.forms import PreprocessForm
+from app.forms import PreprocessForm, number_in
 from app.polls import tab_timer
+from app.progress_bar import kind_bar, kind_poll
 from app.status import kind_status, submitted
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -18,7 +18,7 @@ SOURCES = {"Song folder": "--audio-dir", "dataset.json": "--dataset-json",
 
 def preprocess_command(ctx: AppContext, form: PreprocessForm) -> list[str]:
     source = ctx.path(form.source, "song folder or dataset.json")
-    command = ["preprocess", "--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
+    command = ["--checkpoint-dir", str(ctx.checkpoint_root), "--model-variant", form.model,
                SOURCES[form.source_kind], str(source), "--output-dir", str(ctx.path(form.output)),
                "--max-duration", str(form.max_duration), "--normalize", form.normalize]
     command += ["--two-pass"] if form.two_pass else []
@@ -27,19 +27,11 @@ def preprocess_command(ctx: AppContext, form: PreprocessForm) -> list[str]:
     return command
 
 
-def max_seconds(value) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = 0.0
-    if not seconds > 0:
-        raise UserError(f"Max seconds per song: enter a number above 0 (not {value!r}).")
-    return seconds
-
-
 def start(ctx: AppContext, form: PreprocessForm) -> str:
-    form = form.but(max_duration=max_seconds(form.max_duration))
-    job = ctx.jobs.submit("preprocess", preprocess_command(ctx, form), ctx.path(form.output))
+    form = form.but(max_duration=number_in("Max seconds per song", form.max_duration, 1))
+    command = preprocess_command(ctx, form)
+    ctx.refuse_busy("preprocess", ctx.path(form.output))
+    job = ctx.jobs.submit("preprocess", command, ctx.path(form.output))
     return submitted(ctx.jobs, job)
 
 
@@ -54,7 +46,7 @@ def build(ctx: AppContext) -> dict:
                                            scale=2),
                       "output": gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors"), scale=2)}
         with gr.Row():
-            fields.update(max_duration=gr.Number(label="Max seconds per song", value=240, minimum=1),
+            fields.update(max_duration=gr.Number(label="Max seconds per song", value=240),
                           normalize=gr.Dropdown(["peak", "lufs", "none"], value="peak", label="Normalize"),
                           two_pass=gr.Checkbox(label="Two-pass (low VRAM: one model part at a time)"),
                           tag=gr.Textbox(label="Activation tag (overrides the dataset's)"),
@@ -63,8 +55,10 @@ def build(ctx: AppContext) -> dict:
         go = gr.Button("Preprocess", variant="primary")
         note = gr.Markdown()  # what the button did; the timer never overwrites it
         status = gr.Textbox(label="Status", lines=8, value=lambda: kind_status(ctx.jobs, "preprocess"))
+        bar = gr.HTML(lambda: kind_bar(ctx.jobs, "preprocess"), elem_classes="job-progress-bar")
         timer = tab_timer(2.0)
-    go.click(*named(fields, lambda form: start(ctx, form), PreprocessForm), note, api_name="start_preprocess")
-    timer.tick(lambda: kind_status(ctx.jobs, "preprocess"), outputs=status, api_name="preprocess_status",
+    go.click(*named(fields, lambda form: start(ctx, form), PreprocessForm), note, api_name="start_preprocess",
+             trigger_mode="once")  # a double click queues one job
+    timer.tick(lambda: kind_poll(ctx.jobs, "preprocess"), outputs=[status, bar], api_name="preprocess_status",
                show_progress="hidden")
     return fields

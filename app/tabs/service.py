@@ -60,17 +60,23 @@ def gpu_rows() -> list[list]:
     return [[g.index, g.name, g.total_gb, g.free_gb, g.driver] for g in gpus]
 
 
-def write_demo(ctx: AppContext) -> str:
+DOWNLOAD = "download"  # the job kind (the command it runs); the captioner's own downloads are "caption_download"
+
+
+def write_demo(ctx: AppContext) -> tuple[str, list[list]]:
+    """(what was written, the models table again)."""
     from acestep_train.models.tiny import write_demo_model
 
     folders = write_demo_model(ctx.checkpoint_root, "original", ("turbo", "base"))
-    return f"Wrote the tiny demo model: {', '.join(f.name for f in folders)} in {ctx.checkpoint_root}"
+    return (f"Wrote the tiny demo model: {', '.join(f.name for f in folders)} in {ctx.checkpoint_root}. "
+            "Reload the page to pick it in the other tabs.", rows(discover_models([ctx.checkpoint_root])))
 
 
 def download(ctx: AppContext, model: str) -> str:
-    job = ctx.jobs.submit("download", ["download", "--checkpoint-dir", str(ctx.checkpoint_root), "--model", model],
+    ctx.refuse_busy(DOWNLOAD, ctx.work_root / "downloads" / model)
+    job = ctx.jobs.submit(DOWNLOAD, ["--checkpoint-dir", str(ctx.checkpoint_root), "--model", model],
                           ctx.work_root / "downloads" / model, gpus=[])
-    return f"download job {job.id}: {job.status}"
+    return f"Started downloading {model} into {ctx.checkpoint_root} (job {job.id}); its progress shows below."
 
 
 def build(ctx: AppContext) -> dict:
@@ -87,7 +93,8 @@ def build(ctx: AppContext) -> dict:
             choice = gr.Dropdown([*ALIASES, *OFFICIAL_DIT_REPOS], value="turbo", label="Official model")
             get = gr.Button("Download (official repositories only)")
             demo = gr.Button("Write the tiny demo model")
-        note = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "download"))
+        done = gr.Markdown()  # what the last button did; the timer never overwrites it
+        note = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, DOWNLOAD))
         with gr.Accordion("Session profile: every tab's settings in one file", open=False):
             with gr.Row():
                 profile = {"path": gr.Textbox(label="Profile file", value=str(ctx.work_root / "profile.json"),
@@ -95,7 +102,7 @@ def build(ctx: AppContext) -> dict:
                            "save": gr.Button("Save settings"), "load": gr.Button("Load settings")}
             profile["note"] = gr.Markdown()
         scan.click(lambda text: model_rows(ctx, text), folders, table, api_name="scan_models")
-        get.click(lambda m: download(ctx, m), choice, note, api_name="download")
-        demo.click(lambda: write_demo(ctx), None, note, api_name="demo_model")
-        tab_timer(3.0).tick(lambda: kind_status(ctx.jobs, "download"), outputs=note, show_progress="hidden")
+        get.click(lambda m: download(ctx, m), choice, done, api_name="download")
+        demo.click(lambda: write_demo(ctx), None, [done, table], api_name="demo_model")
+        tab_timer(3.0).tick(lambda: kind_status(ctx.jobs, DOWNLOAD), outputs=note, show_progress="hidden")
     return profile

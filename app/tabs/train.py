@@ -1,7 +1,8 @@
 """Train tab: GPU preset (auto-picked, listed by title; choosing one fills the fields with its values),
 adapter settings, the basic options, every other option as JSON, and one run on screen: the picker
-"Run shown" (default: the running one) decides what the monitor shows and what Stop, Save now and
-Sample now act on."""
+"Run shown" (default: the running one, then held until the user picks another) decides what the monitor
+shows and what Stop, Save now and Sample now act on: the buttons carry that run's id, so pressing twice
+never reaches a run that started in between."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from app.tabs.service import model_picker
 from app.wiring import named
 
 NUMBERS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor", "epochs", "lr", "warmup", "batch", "grad_accum",
-           "crop", "save_every", "preview_every", "seed")  # the fields made by number()
-FILLED = (*NUMBERS, "targets", "optimizer", "scheduler")  # what choosing a preset fills in
+           "crop", "save_every", "preview_every", "seed", "preview_seed")  # the fields made by number()
+FILLED = (*NUMBERS, "targets", "optimizer", "scheduler", "preview_caption", "preview_lyrics")  # a preset fills these
 ADAPTER_FIELDS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor")
 
 
@@ -40,7 +41,7 @@ def gpu_line(gpus, preset) -> str:
     return f"{names}. Preset picked for this card: **{preset.name}** ({preset.title})."
 
 
-def run_section(ctx: AppContext, gpus, preset) -> dict:
+def run_section(ctx: AppContext, gpus, preset) -> tuple[dict, gr.Button]:
     with gr.Row():
         fields = {"model": model_picker(ctx),
                   "preset": gr.Dropdown([(p.title, p.name) for p in builtin_presets()], value=preset.name,
@@ -50,8 +51,13 @@ def run_section(ctx: AppContext, gpus, preset) -> dict:
                                            label="GPUs (several: one DDP run)", visible=len(gpus) > 1)}
     with gr.Row():
         fields.update(tensors=gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors")),
-                      output=gr.Textbox(label="Run folder", value=str(ctx.work_root / "run")))
-    return fields
+                      output=gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=2))
+        with gr.Column(min_width=160):
+            fields["archive_previous"] = gr.Checkbox(
+                False, label="Archive the earlier run",
+                info="When the Run folder holds an earlier run: move it to archive/<time>/ there, then start fresh")
+            new_folder = gr.Button("Use a new run folder", size="sm")
+    return fields, new_folder
 
 
 def adapter_section() -> dict:
@@ -76,6 +82,12 @@ def basic_section() -> dict:
                       save_every=number("save_every"), preview_every=number("preview_every"))
     with gr.Row():
         fields.update(trigger=gr.Textbox(label="Trigger word"), seed=number("seed"))
+    with gr.Row():  # what the previews sing: written to previews.caption / lyrics / seed
+        fields.update(preview_caption=gr.Textbox(label="Preview prompt (caption)", scale=2,
+                                                 info="Blank: the trigger word alone; the trigger word is put first"),
+                      preview_lyrics=gr.Textbox(label="Preview lyrics", lines=2, scale=2,
+                                                info="[Instrumental] for none; blank: the preset's"),
+                      preview_seed=number("preview_seed"))
     return fields
 
 
@@ -92,7 +104,8 @@ def advanced_section() -> dict:
         with gr.Row():
             sensitivity = gr.Button("Estimate layer sensitivity (gradient Fisher)")
             fields["use_estimate"] = gr.Checkbox(label="Train the layers the estimate chose", value=False)
-    return fields, {"show": show, "resolved": resolved, "find": find, "estimate": sensitivity}
+        report = gr.Textbox(label="Layer sensitivity", lines=3)
+    return fields, {"show": show, "resolved": resolved, "find": find, "estimate": sensitivity, "report": report}
 
 
 def monitor_section(has_gpu: bool) -> dict:
@@ -103,13 +116,21 @@ def monitor_section(has_gpu: bool) -> dict:
                    "save": gr.Button("Save now"), "sample": gr.Button("Sample now")}
     note = gr.Markdown()  # what the last button did; the timer never overwrites it
     status = gr.Textbox(label="Status", lines=5)
+    bar = gr.HTML(elem_classes="job-progress-bar")  # the run's steps done, with its ETA
     loss = gr.Plot(label="Loss (left axis) and learning rate (right axis)")
     memory = gr.Plot(label="GPU memory", visible=has_gpu)
     with gr.Row():
         clips = [gr.Audio(label="Preview", type="filepath", interactive=False) for _ in range(3)]
+    with gr.Accordion("Preview history: every preview of this run, by step and adapter strength", open=True):
+        preview_step = gr.Dropdown([], label="Preview step (the players above and the newest row below)",
+                                   info="Pick an older step to hear it and the steps before it")
+        history = gr.HTML(elem_id="preview-history")
     log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, autoscroll=True)
     return {**buttons, "note": note, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
-            "seen": gr.State(None), "chosen": gr.State(None)}  # chosen: the run the user picked (None: default)
+            "bar": bar, "history": history, "preview_step": preview_step,
+            "step_pick": gr.State(None),  # the preview step picked (None: the newest)
+            "seen": gr.State(None), "chosen": gr.State(None),  # chosen: the run the user picked (None: default)
+            "shown": gr.State(None)}  # shown: the run the monitor showed; the buttons act on chosen, else shown
 
 
 def build(ctx: AppContext) -> dict:
@@ -118,7 +139,7 @@ def build(ctx: AppContext) -> dict:
     preset = pick_preset(gpus[0].total_gb if gpus else None)
     with gr.Tab("5 · Train"):
         gr.Markdown("Needs the tensor folder from step 4. " + gpu_line(gpus, preset))
-        fields = run_section(ctx, gpus, preset)
+        fields, new_folder = run_section(ctx, gpus, preset)
         adapter, lora_row, lokr_row = adapter_section()
         fields.update(adapter, **basic_section())
         for name, value in zip(FILLED, actions.preset_fill(preset.name, "lora", list(FILLED))):
@@ -128,12 +149,14 @@ def build(ctx: AppContext) -> dict:
         defaults = TrainForm.of({name: box.value for name, box in fields.items()})
         memory_note = gr.Markdown(actions.vram(ctx, defaults))
         extra, tools = advanced_section()
+        tools["new_folder"] = new_folder
         ui = monitor_section(bool(gpus))
         ui["timer"] = tab_timer(3.0)
     fields.update(extra)
     wire(ctx, fields, tools, ui, memory_note)
     wire_presets(fields, lora_row, lokr_row)
-    return {name: box for name, box in fields.items() if name not in ("gpus", "resume", "use_estimate")}
+    return {name: box for name, box in fields.items()
+            if name not in ("gpus", "resume", "use_estimate", "archive_previous")}
 
 
 def wire_presets(fields: dict, lora_row, lokr_row) -> None:
@@ -148,6 +171,11 @@ def wire_presets(fields: dict, lora_row, lokr_row) -> None:
                              fields["adapter"], [lora_row, lokr_row])
 
 
+def press(ctx: AppContext, what: str, chosen: str | None, shown: str | None) -> str:
+    """A control button: it acts on the run the user picked, else the one the monitor showed (never a later one)."""
+    return actions.control(ctx, what, chosen or shown)
+
+
 def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> None:
     def start(form: TrainForm) -> dict:
         text, job = actions.start(ctx, form)
@@ -158,27 +186,38 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
         return named(fields, fn, TrainForm)
 
     ui["start"].click(*form_event(start), [ui["note"], ui["picker"], ui["chosen"]], api_name="start_training")
-    tools["estimate"].click(*form_event(lambda form: actions.estimate(ctx, form)), ui["note"], api_name="estimate")
+    tools["estimate"].click(*form_event(lambda form: actions.estimate(ctx, form)), ui["note"], api_name="estimate",
+                            trigger_mode="once")
+    ui["timer"].tick(lambda: actions.estimate_status(ctx), outputs=tools["report"], api_name="estimate_status",
+                     show_progress="hidden")
     tools["show"].click(*form_event(lambda form: actions.resolved(ctx, form)[0].to_dict()), tools["resolved"],
                         api_name="resolved_settings")
+    tools["new_folder"].click(lambda output: actions.new_run_folder(ctx, output), fields["output"], fields["output"],
+                               api_name="new_run_folder")
     tools["find"].click(lambda output: actions.checkpoints(ctx, output, resumable_only=True), fields["output"],
                         fields["resume"], api_name="find_checkpoints")
     for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
-        ui[what].click(partial(actions.control, ctx, what), ui["chosen"], ui["note"], api_name=api_name)
+        ui[what].click(partial(press, ctx, what), [ui["chosen"], ui["shown"]], ui["note"], api_name=api_name)
     handler, inputs = form_event(lambda form: actions.vram(ctx, form))
     for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
     shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory")}
 
-    def tick(seen, selected) -> dict:
-        result = actions.monitor(ctx, seen, selected)
+    def tick(seen, selected, shown, step) -> dict:
+        result = actions.monitor(ctx, seen, selected, shown, step)
         out = {ui[name]: value for name, value in result.items() if name != "clips"}
         out.update(dict(zip(ui["clips"], result.get("clips", []))))
         return out
 
-    outputs = [*shown.values(), *ui["clips"], ui["seen"]]  # a list: API clients get them in this order
+    outputs = [*shown.values(), *ui["clips"], ui["seen"], ui["shown"], ui["history"], ui["preview_step"],
+               ui["bar"]]  # a list: API clients get them in this order
     # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
     # otherwise put the old run back over a fresh pick).
-    ui["timer"].tick(tick, [ui["seen"], ui["chosen"]], outputs, api_name="train_status", show_progress="hidden")
-    ui["picker"].input(lambda selected: selected, ui["picker"], ui["chosen"], show_progress="hidden").then(
-        lambda selected: tick(None, selected), ui["chosen"], outputs, show_progress="hidden")
+    ui["timer"].tick(tick, [ui["seen"], ui["chosen"], ui["shown"], ui["step_pick"]], outputs, api_name="train_status",
+                     show_progress="hidden")
+    ui["picker"].input(lambda selected: [selected, None], ui["picker"], [ui["chosen"], ui["step_pick"]],
+                       show_progress="hidden").then(
+        lambda selected, held: tick(None, selected, held, None), [ui["chosen"], ui["shown"]], outputs,
+        show_progress="hidden")
+    ui["preview_step"].input(lambda step: step, ui["preview_step"], ui["step_pick"], show_progress="hidden").then(
+        tick, [ui["seen"], ui["chosen"], ui["shown"], ui["step_pick"]], outputs, show_progress="hidden")

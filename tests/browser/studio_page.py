@@ -16,8 +16,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-ERRORS_JS = """() => document.querySelectorAll('.toast-body.error').length +
-  [...document.querySelectorAll('.error')].filter(e => e.textContent.trim() === 'Error').length"""
+ERRORS_JS = """() => [...document.querySelectorAll('.toast-body.error')].map(e => e.innerText.trim()).concat(
+  [...document.querySelectorAll('.error')].filter(e => e.textContent.trim() === 'Error')
+    .map(e => 'Error badge on ' + (e.closest('[id]') || e).id))"""
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                     reason="Debian chromium is not installed (apt-get install -y chromium)")
@@ -32,7 +33,8 @@ class Studio:
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, str(REPO / "launch.py"), "--port", str(port), "--demo", "--checkpoint-dir",
-                 str(base / "ck"), "--root", str(base / "datasets"), "--root", str(base / "state")],
+                 str(base / "ck"), "--root", str(base / "datasets"), "--root", str(base / "state"),
+                 "--state-dir", str(base / "studio-state")],
                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + 400  # a loaded machine starts slowly
         while "ACE-Step Studio trainer: " not in self.console():
@@ -64,7 +66,8 @@ def settle(page, timeout: float = 240) -> None:
     page.wait_for_function(BUSY_JS, timeout=timeout * 1000, polling=100)
 
 
-def errors_on_screen(page) -> int:
+def errors_on_screen(page) -> list[str]:
+    """The error toasts' texts and the components showing an "Error" badge (empty when there is none)."""
     return page.evaluate(ERRORS_JS)
 
 
