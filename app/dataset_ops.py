@@ -33,8 +33,13 @@ from app.context import AppContext
 from app.errors import UserError
 from app.forms import BulkForm, DatasetJsonForm
 
-TABLE = ["file", "seconds", "caption", "status", "notes", "bpm", "key", "meter"]
+TABLE = ["file", "seconds", "caption", "status", "notes", "bpm", "key", "meter"]  # the scan table's columns
+TABLE_HEADERS = ["File", "Seconds", "Caption", "Status", "Notes", "BPM", "Key", "Time signature"]  # as shown
 FIELDS = ("caption", "genre", "bpm", "keyscale", "timesignature", "language", "is_instrumental", "lyrics")
+#: a sidecar field's label in the editors (the Dataset tab's and the captioner's Review)
+FIELD_LABELS = {"caption": "Caption", "genre": "Genre", "bpm": "BPM", "keyscale": "Key (e.g. E minor)",
+                "timesignature": "Time signature (beats per bar)", "language": "Language (e.g. en)",
+                "is_instrumental": "Instrumental", "lyrics": "Lyrics"}
 IMPORT_SKIPS = ("filename", "duration", provenance.KEY)
 MEASURED_COLUMNS = ("bpm", "keyscale", "timesignature")  # the table's bpm, key, meter
 

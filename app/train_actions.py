@@ -208,6 +208,20 @@ def vram(ctx: AppContext, form: TrainForm) -> str:
     return ts.vram_text(config, gpus[0].total_gb if gpus else None)
 
 
+TENSORBOARD_PORT = 6006
+
+
+def tensorboard_line(run: Path) -> str:
+    """How to open the run's TensorBoard logs (``<run>/tb``, written by the trainer): the command, and its page."""
+    import shlex
+
+    written = "" if (run / "tb").is_dir() else " (the run writes it once training starts)"
+    return (f"**TensorBoard** for this run{written}: run `tensorboard --logdir {shlex.quote(str(run / 'tb'))} "
+            f"--port {TENSORBOARD_PORT}` on the studio's machine, then open "
+            f"[http://localhost:{TENSORBOARD_PORT}](http://localhost:{TENSORBOARD_PORT}) (through an SSH tunnel "
+            "for a remote machine).")
+
+
 def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = None, step: int | None = None) -> dict:
     """{name: value} for the run picker, status, log, loss and memory figures, previews, ``seen`` and ``shown``.
 
@@ -245,4 +259,5 @@ def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = Non
     return {"picker": picker, "status": status, "log": log, "loss": loss_figure(steps),
             "memory": memory_figure(mine, steps), "clips": players, "seen": signature, "shown": job.id,
             "history": history_html(history, step, ctx.served), "bar": bar_html(job, mine),
+            "tensorboard": tensorboard_line(Path(job.output_dir)),
             "preview_step": gr.update(choices=step_choices(history), value=preview.step if preview else None)}

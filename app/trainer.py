@@ -7,6 +7,7 @@ import gradio as gr
 
 from app import browser_js, polls, profile, session
 from app.context import AppContext
+from app.next_step import add_next_buttons
 from app.peer import Peer, header
 from app.tabs import autolabel, compare, dataset, export, jobs_panel, preprocess, project, service, train
 
@@ -20,6 +21,7 @@ def build_trainer_app(ctx: AppContext, captioner: Peer | None = None) -> gr.Bloc
                     "preprocess": preprocess.build(ctx), "train": train.build(ctx), "export": export.build(ctx),
                     "compare": compare.build(ctx)}
         profile_controls = service.build(ctx)
+        add_next_buttons(demo)
         polls.wire_tabs(demo)
         fields = {f"{tab}.{name}": box for tab, boxes in settings.items() for name, box in boxes.items()}
         profile.wire(ctx, profile_controls, fields)

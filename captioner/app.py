@@ -20,6 +20,7 @@ from app.caption_jobs import (
 from app import polls
 from app.context import AppContext
 from app.peer import Peer, header
+from app.project import load_project
 from app.polls import tab_timer
 from app.status import kind_status
 from app.tabs import jobs_panel
@@ -83,7 +84,7 @@ def settings_rows(ctx: AppContext, fields: dict) -> None:
 def caption_tab(ctx: AppContext):
     with gr.Tab("Caption"):
         with gr.Row():
-            fields = {"folder": gr.Textbox(label="Song folder", scale=3, value=str(ctx.data_root)),
+            fields = {"folder": gr.Textbox(label="Song folder", scale=3, value=lambda: song_folder(ctx)),
                       "mode": gr.Radio(list(MODES), value="Caption all", label="What")}
         fields["backends"] = gr.CheckboxGroup(BACKENDS, label="Backends (empty: the mode's default)")
         settings_rows(ctx, fields)
@@ -101,27 +102,34 @@ def caption_tab(ctx: AppContext):
                show_progress="hidden")
     timer.tick(lambda: kind_status(ctx.jobs, "caption_download"), outputs=fetched, api_name="download_status",
                show_progress="hidden")
-    return fields["folder"]
+
+
+def song_folder(ctx: AppContext) -> str:
+    """The song folder a page opens with: the project's ``songs/`` (chosen in the trainer's Project tab; both
+    apps share the state folder), else the first data root."""
+    project = load_project(ctx.work_root)
+    return str(project.songs if project else ctx.data_root)
 
 
 def review_scan(ctx: AppContext, folder: str):
     rows, picker, summary = ops.scan(ctx, folder, "caption")
-    return {"headers": ops.TABLE, "data": rows}, picker, summary
+    return {"headers": ops.TABLE_HEADERS, "data": rows}, picker, summary
 
 
-def review_tab(ctx: AppContext, folder_default: str) -> None:
+def review_tab(ctx: AppContext) -> None:
     with gr.Tab("Review"):
         with gr.Row():
-            folder = gr.Textbox(label="Song folder", scale=4, value=folder_default)
+            folder = gr.Textbox(label="Song folder", scale=4, value=lambda: song_folder(ctx))
             load = gr.Button("Load")
         summary = gr.Markdown()
-        table = gr.Dataframe(value={"headers": ops.TABLE, "data": []}, headers=ops.TABLE, column_count=len(ops.TABLE),
-                             interactive=False, max_height=360)
+        table = gr.Dataframe(value={"headers": ops.TABLE_HEADERS, "data": []}, headers=ops.TABLE_HEADERS,
+                             column_count=len(ops.TABLE), interactive=False, max_height=360)
         song = gr.Dropdown(label="Song", choices=[], allow_custom_value=True)
         open_button = gr.Button("Open")
         audio = gr.Audio(type="filepath", interactive=False)
-        fields = {name: (gr.Checkbox(label=name) if name == "is_instrumental" else
-                         gr.Textbox(label=name, lines=6 if name == "lyrics" else 1)) for name in ops.FIELDS}
+        fields = {name: (gr.Checkbox(label=ops.FIELD_LABELS[name]) if name == "is_instrumental" else
+                         gr.Textbox(label=ops.FIELD_LABELS[name], lines=6 if name == "lyrics" else 1))
+                  for name in ops.FIELDS}
         save = gr.Button("Save")
         saved = gr.Markdown()
         loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
@@ -139,7 +147,7 @@ def build_captioner_app(ctx: AppContext, trainer: Peer | None = None) -> gr.Bloc
     with gr.Blocks(title="ACE-Step Studio - Captioner") as demo:
         header("ACE-Step Studio - Captioner", trainer)
         jobs_panel.build(ctx)
-        folder = caption_tab(ctx)
-        review_tab(ctx, folder.value)
+        caption_tab(ctx)
+        review_tab(ctx)
         polls.wire_tabs(demo)
     return demo

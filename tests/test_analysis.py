@@ -56,6 +56,61 @@ def test_multi_instrument_pieces(piece):
         assert abs(result.tuning_cents - piece.detune_cents) < 10
 
 
+def test_confidence_is_lower_on_an_ambiguous_clip():
+    """A clear piece (drums, full triads, I-IV-V-I and a final chord) against a click at 160 BPM
+    (80 fits as well), C major and A minor triads taking turns (which is the tonic?) and a
+    whole-tone cluster (no key at all)."""
+    clear = analyze_signal(render(Piece(bpm=100, tonic=0, mode="major", seconds=12, progression=1,
+                                        final_chord=True, seed=1)))
+    click = analyze_signal(librosa_rate(click_track(160, seconds=12)))
+    relative = analyze_signal(librosa_rate(chords([[0, 4, 7], [9, 12, 16]] * 3)))
+    cluster = analyze_signal(librosa_rate(chords([[0, 2, 4, 6, 8, 10]] * 6)))
+    for result in (clear, click, relative, cluster):
+        assert all(0 <= c <= 1 for c in (result.bpm_confidence, result.key_confidence,
+                                        result.timesignature_confidence))
+    assert clear.bpm == 100 and clear.key == "C major"
+    assert click.bpm_confidence < 0.6 < clear.bpm_confidence
+    assert relative.key_confidence < clear.key_confidence - 0.1
+    assert cluster.key_confidence < clear.key_confidence - 0.1
+
+
+def librosa_rate(y: np.ndarray) -> np.ndarray:
+    """44.1 kHz fixture audio at the analysis rate."""
+    import librosa
+
+    return librosa.resample(np.asarray(y, np.float32), orig_sr=44100, target_sr=22050)
+
+
+@pytest.mark.parametrize("piece", [
+    Piece(bpm=68, tonic=2, mode="major", seconds=20, hats=4, half_time=True, pad=True, reverb=1.2, seed=12),
+    Piece(bpm=96, tonic=5, mode="major", beats_per_bar=3, seconds=20, bass="syncopated", seed=15),
+], ids=["68-half-time-sixteenths", "96-waltz-syncopated-bass"])
+def test_octave_and_three_four_from_whole_song_evidence(piece):
+    """A slow song whose hi-hats run in sixteenths over half-time drums (read as 136 before the
+    percussive and harmonic evidence), and a waltz whose bass moves in dotted values (read as 191)."""
+    result = analyze_signal(render(piece))
+    assert abs(result.bpm - piece.bpm) <= 2 and result.bpm_confidence > 0.5
+    assert result.timesignature == str(piece.beats_per_bar)
+
+
+def test_relative_major_decided_by_the_tonic():
+    """B minor dwelling on its relative major's chords (i-VI-III-VII) under a dense top: D major
+    before the tonic evidence; the bass and the chord on the tonic name B."""
+    piece = Piece(bpm=128, tonic=11, mode="minor", seconds=20, progression=1, dense=True, pad=True, seed=24)
+    result = analyze_signal(render(piece))
+    assert result.key == "B minor" and result.key_confidence > 0.5
+
+
+def test_harmonic_rhythm_rules_out_a_three_four_reading():
+    """Chords every 4 beats at 72 BPM: a whole number of beats between changes at 72, 5.33 at 96."""
+    from acestep_train.analysis.evidence import Evidence
+
+    flat = tempo.periodicity(np.r_[1.0, np.zeros(2999)], 100.0)
+    evidence = Evidence(low_mid=flat, chord_period=60 / 72 * 4, chord_clarity=1.0)
+    assert octave.chord_fit(evidence.beats_per_chord(72)) > octave.chord_fit(evidence.beats_per_chord(96)) + 3
+    assert octave.chord_fit(evidence.beats_per_chord(144)) > octave.chord_fit(evidence.beats_per_chord(96))
+
+
 def test_octave_decision_prefers_the_reading_whose_beats_carry_onsets():
     frame_rate = 100.0
     onset = np.zeros(3000)

@@ -88,3 +88,16 @@ def test_the_captioner_polls_its_caption_tab_only_while_shown(tmp_path):
     assert timer.active  # the page opens on the Caption tab: its status polls from the start
     switch = handler(app, tabs["Review"], "select")
     assert not active(dict(zip([b._id for b in switch.outputs], switch.fn()))[timer._id])
+
+
+def test_each_numbered_tab_ends_with_a_next_step_button_that_opens_the_next_tab(demo):
+    from app.polls import tabs_in
+
+    tabs = [tab for tab in tabs_in(demo) if tab.label[0].isdigit()]
+    assert [tab.label[0] for tab in tabs] == list("123456")
+    following = [tab.label for tab in tabs[1:]] + ["Compare"]
+    for tab, after in zip(tabs, following):
+        button = tab.children[-1]  # the last thing on the tab
+        assert isinstance(button, gr.Button) and button.value == f"Next step: {after} →", tab.label
+        click = handler(demo, button, "click")
+        assert click.fn is None and f'=== "{after}"' in click.js and ".click()" in click.js  # the browser selects it

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 from gradio_client import Client
 
-from app.dataset_ops import FIELDS, TABLE
+from app.dataset_ops import FIELDS, TABLE, TABLE_HEADERS
 from audio_fixtures import click_track
 from captioner.batch import BatchOptions, caption_folder
 from captioner.librosa_backend import LibrosaAnalysis
@@ -70,7 +70,8 @@ def test_analyze_then_review(captioner):
     written = [p for p in root.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".log", ".txt", "")]
     assert written and not [p for p in written if SECRET in p.read_text(errors="ignore")]
     table, _, summary = client.predict(str(songs), api_name="/review_scan")
-    assert table.get("headers") == TABLE, table  # real column names, not 1 2 3 4
+    assert table.get("headers") == TABLE_HEADERS and len(TABLE_HEADERS) == len(TABLE), table  # not 1 2 3 4
+    assert {"BPM", "Key", "Time signature"} <= set(table["headers"])  # words, not the sidecar's keys
     notes = next(row for row in table["data"] if row[0] == "notes.mp3")
     assert "not an audio file" in notes[3] and "pipe" not in notes[3]
     client.predict(str(songs), "beat.wav", "slow drum machine", "", "90", "", "", "en", False, "",
@@ -136,3 +137,28 @@ def test_an_outside_model_folder_gets_one_answer_whatever_it_holds(captioner, tm
                            acestep_transcriber_dir=str(folder), api_name="/caption")
         answers.append(str(refused.value).replace(str(folder), "<folder>"))
     assert answers[0] == answers[1] and "outside the folders this studio serves" in answers[0]  # no oracle
+
+
+def test_the_song_folders_follow_the_project_and_the_review_names_its_fields_in_words(tmp_path):
+    """The Caption and Review tabs open on the project's songs/ (chosen in the trainer; one state folder), and
+    the Review's editor says BPM, Key, Time signature, Instrumental, not bpm / keyscale / is_instrumental."""
+    import gradio as gr
+
+    from app.context import AppContext
+    from app.project import Project, save_project
+    from app.settings import make_settings
+    from captioner.app import build_captioner_app
+
+    settings = make_settings("127.0.0.1", 7862, False, None, [str(tmp_path / "ck"), str(tmp_path / "data")], False,
+                             state_dir=str(tmp_path / "studio-state"))
+    ctx = AppContext(settings, tmp_path / "ck", tmp_path / "data")
+    demo = build_captioner_app(ctx)
+    boxes = [b for b in demo.blocks.values() if isinstance(b, gr.Textbox) and b.label == "Song folder"]
+    assert len(boxes) == 2 and [b.load_event_to_attach[0]() for b in boxes] == [str(tmp_path / "data")] * 2
+    project = Project(tmp_path / "data" / "band")
+    project.create()
+    save_project(ctx.work_root, project)  # what the trainer's Project tab writes
+    assert [b.load_event_to_attach[0]() for b in boxes] == [str(project.songs)] * 2  # a page loaded now
+    labels = {b.label for b in demo.blocks.values() if isinstance(b, (gr.Textbox, gr.Checkbox))}
+    assert {"BPM", "Key (e.g. E minor)", "Time signature (beats per bar)", "Instrumental", "Lyrics"} <= labels
+    assert not labels & {"bpm", "keyscale", "timesignature", "is_instrumental"}

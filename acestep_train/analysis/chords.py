@@ -62,3 +62,20 @@ def key_scores(chroma_frames: np.ndarray) -> np.ndarray:
     weights[-edge:] += EDGE_WEIGHT
     counts = np.bincount(labels, weights=weights, minlength=24) / weights.sum()
     return _zscore(ROLES @ counts)
+
+
+def tonic_evidence(chroma_frames: np.ndarray, bass_frames: np.ndarray) -> np.ndarray:
+    """[24] how much each key's tonic is the centre: the share of time a chord on its tonic sounds
+    (either quality; the opening and closing chords counted again, as in ``key_scores``) plus the
+    share of the bass register on its tonic note. Keys that share a scale (a minor song and its
+    relative major, a modal song and the key a fifth away) differ here: the song dwells, starts
+    and ends on its tonic, and the bass names it. The same for both modes of a tonic (the mode is
+    the profiles' and the chord roles' to tell)."""
+    labels = chord_labels(chroma_frames)
+    weights = np.ones(len(labels))
+    edge = max(1, int(len(labels) * EDGE_SHARE))
+    weights[:edge] += EDGE_WEIGHT
+    weights[-edge:] += EDGE_WEIGHT
+    roots = np.bincount(labels % 12, weights=weights, minlength=12) / weights.sum()
+    bass = bass_frames / (bass_frames.sum(axis=0, keepdims=True) + 1e-9)
+    return np.tile(roots + bass.mean(axis=1), 2)

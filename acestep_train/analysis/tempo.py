@@ -16,6 +16,7 @@ import numpy as np
 GRID = np.arange(40.0, 240.0, 0.05)
 MULTIPLES = (1, 2, 3, 4)
 WEIGHTS = np.array([1.0, 0.7, 0.5, 0.4])
+SMOOTH_S = 0.01  # seconds: the onset envelope's smoothing before autocorrelation
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,10 @@ class Periodicity:
         return np.interp(lags, np.arange(len(self.ac)), self.ac, right=0.0)
 
     def pulse(self, bpm) -> np.ndarray:
-        """Autocorrelation at one beat period of ``bpm``: how strongly that pulse recurs."""
-        return self.at_lag(60.0 * self.frame_rate / np.asarray(bpm, dtype=np.float64))
+        """The autocorrelation's peak within a frame of one beat period of ``bpm``: how strongly that
+        pulse recurs (a sharp peak read between frames would lose height)."""
+        lag = 60.0 * self.frame_rate / np.asarray(bpm, dtype=np.float64)
+        return np.max([self.at_lag(lag + shift) for shift in (-1.0, -0.5, 0.0, 0.5, 1.0)], axis=0)
 
     def score(self, bpm) -> np.ndarray:
         """Weighted autocorrelation at 1-4 beat periods."""
@@ -39,11 +42,12 @@ class Periodicity:
 
 
 def periodicity(onset: np.ndarray, frame_rate: float) -> Periodicity:
-    """Unbiased autocorrelation of the onset envelope (local mean removed, half-wave rectified)."""
-    from scipy.ndimage import uniform_filter1d
+    """Unbiased autocorrelation of the onset envelope (local mean removed, half-wave rectified, and
+    smoothed over ~10 ms: an onset falling between two frames would split its peak in two)."""
+    from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
     x = onset - uniform_filter1d(onset, size=max(3, int(frame_rate)))  # one-second local mean out
-    x = np.maximum(x, 0.0)
+    x = gaussian_filter1d(np.maximum(x, 0.0), SMOOTH_S * frame_rate)
     x -= x.mean()
     n = len(x)
     spectrum = np.fft.rfft(x, 2 * n)

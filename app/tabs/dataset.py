@@ -13,14 +13,14 @@ from app.wiring import first_cell, named
 
 def editor() -> dict:
     """The one-song editor's fields, keyed by sidecar field name."""
+    label = ops.FIELD_LABELS
     with gr.Row():
-        fields = {"caption": gr.Textbox(label="Caption", lines=3, scale=3), "genre": gr.Textbox(label="Genre")}
+        fields = {"caption": gr.Textbox(label=label["caption"], lines=3, scale=3),
+                  "genre": gr.Textbox(label=label["genre"])}
     with gr.Row():
-        fields.update(bpm=gr.Textbox(label="BPM"), keyscale=gr.Textbox(label="Key (e.g. E minor)"),
-                      timesignature=gr.Textbox(label="Time signature (beats per bar)"),
-                      language=gr.Textbox(label="Language (e.g. en)"),
-                      is_instrumental=gr.Checkbox(label="Instrumental"))
-    fields["lyrics"] = gr.Textbox(label="Lyrics", lines=8)
+        fields.update({name: gr.Textbox(label=label[name]) for name in ("bpm", "keyscale", "timesignature", "language")},
+                      is_instrumental=gr.Checkbox(label=label["is_instrumental"]))
+    fields["lyrics"] = gr.Textbox(label=label["lyrics"], lines=8)
     return fields
 
 
@@ -33,7 +33,8 @@ def build(ctx: AppContext) -> dict:
             txt_mode = gr.Dropdown(["caption", "lyrics", "ignore"], value="caption", label="A plain .txt holds")
             scan_button = gr.Button("Scan", variant="primary")
         summary = gr.Markdown()
-        table = gr.Dataframe(headers=ops.TABLE, interactive=False, label="Songs (status and reasons)", max_height=420)
+        table = gr.Dataframe(headers=ops.TABLE_HEADERS, interactive=False, label="Songs (status and reasons)",
+                             max_height=420)
         with gr.Row():
             song = gr.Dropdown(label="Song", choices=[], scale=3, allow_custom_value=True)
             open_button = gr.Button("Open")

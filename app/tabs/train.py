@@ -119,6 +119,7 @@ def monitor_section(has_gpu: bool) -> dict:
     bar = gr.HTML(elem_classes="job-progress-bar")  # the run's steps done, with its ETA
     loss = gr.Plot(label="Loss (left axis) and learning rate (right axis)")
     memory = gr.Plot(label="GPU memory", visible=has_gpu)
+    tensorboard = gr.Markdown()  # the command that opens the shown run's tb/ folder in TensorBoard
     with gr.Row():
         clips = [gr.Audio(label="Preview", type="filepath", interactive=False) for _ in range(3)]
     with gr.Accordion("Preview history: every preview of this run, by step and adapter strength", open=True):
@@ -127,7 +128,7 @@ def monitor_section(has_gpu: bool) -> dict:
         history = gr.HTML(elem_id="preview-history")
     log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, autoscroll=True)
     return {**buttons, "note": note, "status": status, "log": log, "loss": loss, "memory": memory, "clips": clips,
-            "bar": bar, "history": history, "preview_step": preview_step,
+            "bar": bar, "tensorboard": tensorboard, "history": history, "preview_step": preview_step,
             "step_pick": gr.State(None),  # the preview step picked (None: the newest)
             "seen": gr.State(None), "chosen": gr.State(None),  # chosen: the run the user picked (None: default)
             "shown": gr.State(None)}  # shown: the run the monitor showed; the buttons act on chosen, else shown
@@ -210,7 +211,7 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
         return out
 
     outputs = [*shown.values(), *ui["clips"], ui["seen"], ui["shown"], ui["history"], ui["preview_step"],
-               ui["bar"]]  # a list: API clients get them in this order
+               ui["bar"], ui["tensorboard"]]  # a list: API clients get them in this order
     # The timer reads the user's pick from a State, never from the dropdown it redraws (a tick in flight could
     # otherwise put the old run back over a fresh pick).
     ui["timer"].tick(tick, [ui["seen"], ui["chosen"], ui["shown"], ui["step_pick"]], outputs, api_name="train_status",
