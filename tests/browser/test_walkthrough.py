@@ -161,7 +161,7 @@ def reload_keeps_the_project(page, studio) -> None:
     tab(page, "2 · Dataset")  # a caption typed and not saved: the reload asks first, then comes back here
     page.get_by_role("button", name="Open", exact=True).click()
     settle(page)
-    page.get_by_label("Caption", exact=True).first.fill("words not saved yet")
+    page.get_by_label("Caption", exact=True).first.press_sequentially(" and more")  # typed: keys, not a paste
     asked = []
     page.once("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
     page.reload()
