@@ -120,8 +120,9 @@ def summarise(rows: list[dict], elapsed: float, seconds: float) -> dict:
     n = len(rows)
     counts = {metric: sum(row[f"{metric}_ok"] for row in rows)
               for metric in ("bpm", "bpm_octave", "key", "key_tolerant", "meter")}
-    failures = [{k: row[k] for k in ("song", "bpm", "found_bpm", "key", "found_key", "meter", "found_meter",
-                                     "confidence", "tempo_error", "key_error")} | {"missed": [m for m in counts if not row[f"{m}_ok"]]}
+    shown = ("song", "bpm", "found_bpm", "key", "found_key", "meter", "found_meter", "confidence", "tempo_error",
+             "key_error")
+    failures = [{k: row[k] for k in shown} | {"missed": [m for m in counts if not row[f"{m}_ok"]]}
                 for row in rows if not all(row[f"{m}_ok"] for m in counts)]
     return {"songs": n, "seconds_per_song_audio": seconds,
             **{f"{metric}_correct": f"{value}/{n}" for metric, value in counts.items()},

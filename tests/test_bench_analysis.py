@@ -33,18 +33,14 @@ def test_set_is_shaped_like_produced_songs():
     assert sum(p.beats_per_bar == 3 for p in songs) >= 5
 
 
-def test_render_is_fast_and_deterministic():
-    import time
-
+def test_render_is_deterministic():
     import numpy as np
 
     from bench.synth import render
 
     piece = pieces(3, seconds=8)[2]  # the half-time, sixteenths, syncopated, dense, reverb archetype
-    start = time.process_time()
     first = render(piece)
-    assert time.process_time() - start < 10  # CPU seconds, a generous bound for 8 s of audio
-    assert np.array_equal(first, render(piece)) and 0.8 < np.abs(first).max() <= 0.9
+    assert len(first) == 8 * 22050 and np.array_equal(first, render(piece)) and 0.8 < np.abs(first).max() <= 0.9
 
 
 @pytest.mark.parametrize(("found", "truth", "kind"), [

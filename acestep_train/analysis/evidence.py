@@ -22,8 +22,8 @@ from acestep_train.analysis.tempo import Periodicity, periodicity
 NOVELTY_HALF = 8  # chroma frames compared either side of a moment (~0.37 s at CQT_HOP): chords, not notes
 CHORD_SPAN = (0.8, 8.0)  # seconds between chord changes looked for
 HARMONY_BINS = 48  # constant-Q bins from C1 read for the harmonic rhythm: up to B4
-PEAK_SHARE = 0.5
-STRONG = 0.4  # a chord-change autocorrelation this high is a fully clear harmonic rhythm  # the first autocorrelation peak reaching this share of the highest is the period
+PEAK_SHARE = 0.5  # the first autocorrelation peak reaching this share of the highest is the period
+STRONG = 0.4  # a chord-change autocorrelation this high is a fully clear harmonic rhythm
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ CQT_BINS = 84  # 7 octaves from C1
 HPSS_KERNEL = (17, 17)  # (harmonic: along time, percussive: along frequency)
 MEL_BANDS = 64
 MEL_HPSS = (31, 9)  # on the fine-hop mel spectrogram: 180 ms along time, 9 bands along frequency
-BAND_EDGES = (0, 6, 24, MEL_BANDS)
-CENTRE = 1024 // (2 * HOP)  # frames librosa's centred onset envelope is shifted by  # mel bands: low < ~200 Hz, mid < ~1.4 kHz, high
+BAND_EDGES = (0, 6, 24, MEL_BANDS)  # mel bands: low < ~200 Hz, mid < ~1.4 kHz, high
+CENTRE = 1024 // (2 * HOP)  # frames librosa's centred onset envelope is shifted by
 
 
 @dataclass(frozen=True)
