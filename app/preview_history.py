@@ -32,6 +32,16 @@ def preview_history(events: list[dict]) -> list[Preview]:
     return [Preview(step, by_step[step]) for step in sorted(by_step, reverse=True)]
 
 
+def run_previews(events: list[dict], job_events: list[dict]) -> list[dict]:
+    """The ``samples`` events of this job, plus those before it when it resumed in the same folder (the loss
+    plot's rule: what came before the job's first step belongs to the run it continues)."""
+    first = next((e["step"] for e in job_events if e["event"] == "step"), None)
+    current = [e for e in job_events if e["event"] == "samples"]
+    if first is None:
+        return current
+    return [e for e in events if e["event"] == "samples" and e["step"] < first] + current
+
+
 def shown_rows(history: list[Preview], upto: int | None, rows: int = ROWS) -> list[Preview]:
     """The rows drawn: ``rows`` steps from ``upto`` (a picked step; None or a step not in the run: the newest) back."""
     steps = [preview.step for preview in history]

@@ -17,7 +17,7 @@ from app.errors import UserError
 from app.forms import TrainForm
 from app.plots import loss_figure, memory_figure, run_steps
 from app.progress_bar import bar_html
-from app.preview_history import history_html, picked, player_clips, preview_history, step_choices
+from app.preview_history import history_html, picked, player_clips, preview_history, run_previews, step_choices
 from app.status import blocker, describe, job_events, kind_status, stop_words, submitted
 
 
@@ -246,7 +246,7 @@ def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = Non
     mine = job_events(job, events)
     steps = run_steps(events, mine)
     status = describe(job, mine, log, blocker(ctx.jobs, job))
-    history = preview_history(mine)
+    history = preview_history(run_previews(events, mine))
     preview = picked(history, step)
     clips = player_clips(preview)
     if any(path and not ctx.served(Path(path)) for _, path in clips):  # the browser fetches only inside the roots

@@ -20,6 +20,7 @@ from app.caption_jobs import (
 from app import polls
 from app.context import AppContext
 from app.peer import Peer, header
+from app.progress_bar import kind_bar, kind_poll
 from app.project import load_project
 from app.polls import tab_timer
 from app.status import kind_status
@@ -93,12 +94,13 @@ def caption_tab(ctx: AppContext):
             go = gr.Button("Start", variant="primary")
             get = gr.Button("Download models (ACE-Step captioner + transcriber)")
         status = gr.Textbox(label="Status", lines=6, value=lambda: kind_status(ctx.jobs, "caption"))
+        bar = gr.HTML(lambda: kind_bar(ctx.jobs, "caption"), elem_classes="job-progress-bar")
         fetched = gr.Textbox(label="Download", lines=3, value=lambda: kind_status(ctx.jobs, "caption_download"))
         timer = tab_timer(2.0, first_tab=True)  # the page opens on this tab
     go.click(*named(fields, lambda values: start(ctx, values)), status, api_name="caption")
     model_dirs = {dir_key(name): fields[dir_key(name)] for name in DOWNLOADABLE}
     get.click(*named(model_dirs, lambda values: download(ctx, values)), fetched, api_name="download_models")
-    timer.tick(lambda: kind_status(ctx.jobs, "caption"), outputs=status, api_name="caption_status",
+    timer.tick(lambda: kind_poll(ctx.jobs, "caption"), outputs=[status, bar], api_name="caption_status",
                show_progress="hidden")
     timer.tick(lambda: kind_status(ctx.jobs, "caption_download"), outputs=fetched, api_name="download_status",
                show_progress="hidden")

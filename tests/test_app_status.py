@@ -17,7 +17,7 @@ from app.errors import UserError
 from app.forms import Form, TrainForm
 from app.peer import Peer, peer_url
 from app.plots import loss_figure, memory_figure, run_steps, thin
-from app.preview_history import history_html, player_clips, preview_history, shown_rows
+from app.preview_history import history_html, player_clips, preview_history, run_previews, shown_rows
 from app.settings import make_settings
 from app.status import describe, duration, job_events
 from app.train_actions import gpu_choice
@@ -86,6 +86,17 @@ def test_the_preview_history_draws_a_bounded_number_of_steps_and_links_only_serv
     assert "x.wav (outside the roots)" in table and "/elsewhere" not in table  # never linked, never shown whole
     assert 'src="gradio_api/file=/runs/r/samples/240/a%20b.wav"' in table
     assert "No previews yet" in history_html([], None, lambda path: True)
+
+
+def test_a_resumed_run_keeps_the_previews_made_before_the_resume():
+    def samples(n: int) -> dict:
+        return {"time": n, "event": "samples", "step": n, "files": {"1.0": f"/r/samples/{n}/scale_1.wav"}}
+
+    earlier = [step(1), step(2), samples(2), step(3), step(4), samples(4)]
+    resumed = [step(3), samples(3), step(4)]  # resumed from the step-2 checkpoint
+    assert [p.step for p in preview_history(run_previews(earlier + resumed, resumed))] == [3, 2]
+    fresh = [step(1), samples(1)]
+    assert [p.step for p in preview_history(run_previews(earlier + fresh, fresh))] == [1]  # a new run: its own
 
 
 def values(**changes) -> TrainForm:

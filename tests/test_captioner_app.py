@@ -28,7 +28,8 @@ def wait_for(client: Client, api_name: str, seconds: float = 300) -> str:
     while ": finished" not in status and ": failed" not in status:
         assert time.monotonic() < deadline, status
         time.sleep(1)
-        status = client.predict(api_name=api_name)
+        answer = client.predict(api_name=api_name)
+        status = answer[0] if isinstance(answer, (list, tuple)) else answer  # caption_status: (status, bar)
     return status
 
 
@@ -63,6 +64,8 @@ def test_analyze_then_review(captioner):
                                              two_pass=False, tag="", quantize="none", gemini_key=SECRET,
                                              api_name="/caption")
     assert ": finished" in wait_for(client, "/caption_status")
+    bar = client.predict(api_name="/caption_status")[1]  # the progress bar beside the status
+    assert "role='progressbar'" in bar and "aria-valuenow='100'" in bar and "finished" in bar
     sidecar = json.loads((songs / "beat.json").read_text())
     assert sidecar["bpm"] == 90 and sidecar["timesignature"] in ("3", "4")
     # the key reached the job through a private file it deleted; nothing the studio wrote holds it

@@ -60,7 +60,8 @@ def test_the_train_tab_keeps_every_preview_labelled_by_step_and_strength(preview
             assert f'title="step {step}, strength {scale}"' in table
             assert f"gradio_api/file={run}/samples/{step}/{file}" in table  # playable through the roots
     assert [choice[1] for choice in shown["preview_step"]["choices"]] == [6, 3]
-    assert [clip["label"] for clip in shown["clips"]] == [f"Step 6, adapter strength {s}" for s in ("0.0", "1.0", "1.5")]
+    labels = [clip["label"] for clip in shown["clips"]]
+    assert labels == [f"Step 6, adapter strength {s}" for s in ("0.0", "1.0", "1.5")]
     assert f"`tensorboard --logdir {run / 'tb'} --port 6006`" in shown["tensorboard"]
     assert list((run / "tb").glob("events.out.tfevents.*"))  # the command points at the logs the run wrote
     older = monitor(ctx, shown["seen"], job.id, step=3)  # picking an older step redraws, though nothing else changed

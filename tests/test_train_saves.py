@@ -93,3 +93,20 @@ def test_adapter_and_tensor_files_get_the_umask(tiny_original, tensors, tmp_path
     modes = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in written}
     assert set(modes.values()) == {"0o640"}, modes  # 0o666 less the umask, never 0o600
     assert is_complete(run / "final")
+
+
+def test_a_stop_left_from_an_earlier_run_never_stops_this_one(tiny_original, tensors, tmp_path):
+    """A Stop pressed for a run that had already died stays in ``control/``; the next run ignores it and says so."""
+    run = tmp_path / "run"
+    (run / "control").mkdir(parents=True)
+    for request in ("stop", "sample"):
+        (run / "control" / request).touch()
+        os.utime(run / "control" / request, (1_000_000_000, 1_000_000_000))  # written long before this process
+    assert main(args(tiny_original, tensors, run)) == 0
+    events = read_events(run / "events.jsonl")
+    finished = [e for e in events if e["event"] == "finished"]
+    assert finished and max(e["step"] for e in events if e["event"] == "step") == 2 * 2  # both epochs ran
+    warnings = " ".join(e["message"] for e in events if e["event"] == "warning")
+    assert "ignored a 'stop' request" in warnings and "ignored a 'sample' request" in warnings
+    assert not any(e["event"] == "samples" for e in events)  # the stale sample request rendered nothing
+    assert list((run / "control").iterdir()) == []

@@ -83,12 +83,26 @@ def load_state(folder: Path, optimizer, scheduler, generator: torch.Generator) -
     return Counters(**state["counters"]), BestTracker(**state["best"])
 
 
+REQUESTS = ("stop", "save", "sample")
+
+
 class Control:
     """Requests from the UI or another shell: files ``<output>/control/{stop,save,sample}``."""
 
     def __init__(self, output_dir: Path):
         self.folder = output_dir / "control"
         self.folder.mkdir(parents=True, exist_ok=True)
+
+    def drop_stale(self, started: float) -> list[str]:
+        """Remove requests written before ``started`` (this process's start): a stop pressed for an
+        earlier run in this folder must never stop this one. Requests made since are kept."""
+        dropped = []
+        for request in REQUESTS:
+            path = self.folder / request
+            if path.is_file() and path.stat().st_mtime < started:
+                path.unlink(missing_ok=True)
+                dropped.append(request)
+        return dropped
 
     def take(self, request: str) -> bool:
         path = self.folder / request

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import psutil
 import torch
 
 from acestep_train.atomic import atomic_write_json
@@ -50,6 +51,8 @@ class Trainer:
         check_run_folders(self.output)
         self.events = EventLog(self.output / "events.jsonl") if fabric.is_global_zero else None
         self.control = Control(self.output)
+        for request in self.control.drop_stale(psutil.Process().create_time()):
+            self.warn(f"ignored a '{request}' request left in {self.control.folder} from before this run started")
         self.generator = torch.Generator().manual_seed(config.seed + fabric.global_rank)
         self.last_saved: tuple | None = None
         self.info, self.folder, self.adapter = parts.info, parts.folder, parts.adapter

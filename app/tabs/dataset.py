@@ -18,7 +18,8 @@ def editor() -> dict:
         fields = {"caption": gr.Textbox(label=label["caption"], lines=3, scale=3),
                   "genre": gr.Textbox(label=label["genre"])}
     with gr.Row():
-        fields.update({name: gr.Textbox(label=label[name]) for name in ("bpm", "keyscale", "timesignature", "language")},
+        one_line = ("bpm", "keyscale", "timesignature", "language")
+        fields.update({name: gr.Textbox(label=label[name]) for name in one_line},
                       is_instrumental=gr.Checkbox(label=label["is_instrumental"]))
     fields["lyrics"] = gr.Textbox(label=label["lyrics"], lines=8)
     return fields

@@ -8,7 +8,8 @@ label -> preprocess -> train (two runs) -> listen -> export, with a screenshot p
 - a second Start queues and says why, while the tab keeps showing and controlling the running run;
   Sample now / Stop act on the run on screen, and their message is not overwritten by the poll;
 - a reload keeps the project and the typed settings; text typed right after loading is kept;
-- the previews say their strength; export says which file is for which program.
+- the previews say their step and strength, and every one stays in the preview history; the run's progress is
+  a bar with its ETA; export says which file is for which program.
 Needs the Debian ``chromium`` package (``.ci/run`` installs it); playwright drives it.
 """
 
@@ -140,8 +141,9 @@ def control_the_visible_run(page, ticks: list, first: str, second: str) -> None:
     after_a_tick(page, ticks)  # the status poll ran: the message stays
     assert page.get_by_text(f"Sample asked for {first}").is_visible()
     label = page.get_by_text(re.compile(r"Step \d+, adapter strength")).first
-    label.wait_for(timeout=TIMEOUT * 1000)  # listen: the players say their strength
+    label.wait_for(timeout=TIMEOUT * 1000)  # listen: the players say their step and strength
     shot(page, "05-train-two-runs")
+    preview_history_and_progress_bar(page)
     picker = page.get_by_label("Run shown (Stop, Save now, Sample now act on it)")
     picker.click()
     page.get_by_role("option", name=re.compile(second)).click()
@@ -155,6 +157,19 @@ def control_the_visible_run(page, ticks: list, first: str, second: str) -> None:
     page.get_by_text(f"Stop asked for {first}").wait_for(timeout=30_000)
     wait_text(status_box(page), f"train {first}: stopped", TIMEOUT)
     shot(page, "06-train-stopped")
+
+
+def preview_history_and_progress_bar(page) -> None:
+    """Every preview stays, labelled with its step and strength; the run's progress is a bar with its ETA."""
+    steps = ("() => new Set([...document.querySelectorAll('#preview-history audio')]"
+             ".map((a) => a.title.split(',')[0])).size")
+    page.wait_for_function(f"() => ({steps})() >= 2", timeout=TIMEOUT * 1000)
+    titles = page.locator("#preview-history audio").evaluate_all("all => all.map((a) => a.title)")
+    assert all(re.fullmatch(r"step \d+, strength [\d.]+", title) for title in titles), titles
+    bar = page.locator(".job-progress[role='progressbar']").filter(visible=True).first
+    assert re.search(r"\d+/\d+ steps · \d+%", bar.get_attribute("aria-label"))
+    page.locator("#preview-history").scroll_into_view_if_needed()
+    shot(page, "05b-preview-history-and-progress-bar")
 
 
 def reload_keeps_the_project(page, studio) -> None:
