@@ -101,3 +101,13 @@ def test_each_numbered_tab_ends_with_a_next_step_button_that_opens_the_next_tab(
         assert isinstance(button, gr.Button) and button.value == f"Next step: {after} →", tab.label
         click = handler(demo, button, "click")
         assert click.fn is None and f'=== "{after}"' in click.js and ".click()" in click.js  # the browser selects it
+
+
+def test_a_picked_preview_step_is_held_for_the_train_poll(demo):
+    picker = next(block for block in demo.blocks.values() if isinstance(block, gr.Dropdown)
+                  and (block.label or "").startswith("Preview step"))
+    pick = handler(demo, picker, "input")
+    assert pick.fn("3") == 3 and pick.fn(6) == 6 and pick.fn(None) is None  # None: the newest step
+    held = pick.outputs[0]
+    poll = next(fn for fn in demo.fns.values() if fn.api_name == "train_status")
+    assert isinstance(held, gr.State) and held in poll.inputs  # every later tick draws the picked step

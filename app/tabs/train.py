@@ -220,5 +220,6 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
                        show_progress="hidden").then(
         lambda selected, held: tick(None, selected, held, None), [ui["chosen"], ui["shown"]], outputs,
         show_progress="hidden")
-    ui["preview_step"].input(lambda step: step, ui["preview_step"], ui["step_pick"], show_progress="hidden").then(
+    ui["preview_step"].input(lambda step: None if step in (None, "") else int(step), ui["preview_step"], ui["step_pick"],
+                             show_progress="hidden").then(
         tick, [ui["seen"], ui["chosen"], ui["shown"], ui["step_pick"]], outputs, show_progress="hidden")
