@@ -31,7 +31,7 @@ from acestep_train.dataset.scan import TRAIN_MIN_SECONDS
 from acestep_train.dataset.split import split_folder
 from app.context import AppContext
 from app.errors import UserError
-from app.forms import BulkForm, DatasetJsonForm
+from app.forms import BulkForm, DatasetJsonForm, number_in
 
 TABLE = ["file", "seconds", "caption", "status", "notes", "bpm", "key", "meter"]  # the scan table's columns
 TABLE_HEADERS = ["File", "Seconds", "Caption", "Status", "Notes", "BPM", "Key", "Time signature"]  # as shown
@@ -139,8 +139,9 @@ def save_sample(ctx: AppContext, folder: str, name: str, txt_mode: str, values: 
 def save_json(ctx: AppContext, form: DatasetJsonForm) -> str:
     path, samples = scan_samples(ctx, form.folder, form.txt_mode)
     out = ctx.path(form.target) if form.target.strip() else path / "dataset.json"
+    ratio = number_in("Share of songs captioned by genre", form.ratio, 0, 1)
     try:
-        meta = DatasetMeta(path.name, form.tag, form.position, form.ratio, form.txt_mode)
+        meta = DatasetMeta(path.name, form.tag, form.position, ratio, form.txt_mode)
     except ValueError as error:
         raise UserError(str(error)) from error
     save_dataset(out, meta, samples)

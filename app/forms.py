@@ -191,7 +191,7 @@ class DatasetJsonForm(Form):
     txt_mode: str
     tag: str
     position: str
-    ratio: float
+    ratio: Number  # checked against 0..1 by name when saved, never clamped
     target: str
 
 

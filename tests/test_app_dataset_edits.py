@@ -89,3 +89,14 @@ def test_a_key_outside_a_to_g_and_a_missing_csv_are_refused_by_name(tab):
         call(demo, "import_captions", folder=str(songs), txt_mode="caption", field="genre", value="",
                                           overwrite=False, source=str(songs / "nowhere.csv"), song="")
     assert "Errno" not in str(refused.value)
+
+
+def test_a_genre_share_outside_0_to_1_is_refused_by_name_not_clamped(tab):
+    demo, songs = tab
+    with pytest.raises(UserError, match="Share of songs captioned by genre: 5 is outside its range, 0 to 1"):
+        call(demo, "save_dataset_json", folder=str(songs), txt_mode="caption", tag="", position="prepend", ratio=5,
+             target="")
+    assert not (songs / "dataset.json").exists()
+    said = call(demo, "save_dataset_json", folder=str(songs), txt_mode="caption", tag="", position="prepend",
+                ratio=0.5, target="")
+    assert said.startswith(f"Wrote {songs / 'dataset.json'}")

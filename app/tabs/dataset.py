@@ -87,7 +87,7 @@ def dataset_json_section(ctx: AppContext, folder, txt_mode) -> dict:
             fields = {"tag": gr.Textbox(label="Activation tag"),
                       "position": gr.Dropdown(["prepend", "append", "replace"], value="prepend",
                                               label="Tag position"),
-                      "ratio": gr.Slider(0, 1, value=0, step=0.05, label="Share of songs captioned by genre")}
+                      "ratio": gr.Number(value=0, step=0.05, label="Share of songs captioned by genre (0 to 1)")}
         fields["target"] = gr.Textbox(label="dataset.json path (default: dataset.json in the song folder)")
         with gr.Row():
             save = gr.Button("Save dataset.json + CSV")
