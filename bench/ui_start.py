@@ -83,10 +83,13 @@ def write_songs(folder: Path, count: int) -> None:
     import numpy as np
     import soundfile
 
+    from acestep_train.dataset.scan import TRAIN_MIN_SECONDS
+
     folder.mkdir(parents=True)
-    audio = (0.1 * np.random.default_rng(0).standard_normal((48000 * 3, 2))).astype("float32")
+    rate = 16000  # mono 16 kHz keeps 1,000 songs long enough to train on (> TRAIN_MIN_SECONDS) near 350 MB
+    audio = (0.1 * np.random.default_rng(0).standard_normal(int(rate * (TRAIN_MIN_SECONDS + 1)))).astype("float32")
     for index in range(count):
-        soundfile.write(folder / f"song_{index:04d}.wav", audio, 48000, subtype="PCM_16")
+        soundfile.write(folder / f"song_{index:04d}.wav", audio, rate, subtype="PCM_16")
 
 
 def in_browser(url: str, songs: Path, count: int) -> dict:
