@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -23,9 +24,11 @@ from test_launch import free_port, start
 SECRET = "sk-test-never-written-4f9c2"
 
 
-def wait_for(client: Client, api_name: str, seconds: float = 300) -> str:
+def wait_for(client: Client, api_name: str, seconds: float = 300, job: str = "") -> str:
+    """The status once it shows ``job`` (any job when empty) finished or failed: another test's job
+    of the same kind may be on show until this one's first poll."""
     deadline, status = time.monotonic() + seconds, ""
-    while ": finished" not in status and ": failed" not in status:
+    while not (status.startswith(job) and (": finished" in status or ": failed" in status)):
         assert time.monotonic() < deadline, status
         time.sleep(1)
         answer = client.predict(api_name=api_name)
@@ -60,10 +63,11 @@ def captioner(tmp_path_factory):
 def test_analyze_then_review(captioner):
     client, songs, root = captioner
     before = set(Path(tempfile.gettempdir()).glob("captioner-keys-*.json"))
-    assert "submitted" not in client.predict(folder=str(songs), mode="Analyze only", backends=[], only_missing=True,
-                                             two_pass=False, tag="", quantize="none", gemini_key=SECRET,
-                                             api_name="/caption")
-    assert ": finished" in wait_for(client, "/caption_status")
+    started = client.predict(folder=str(songs), mode="Analyze only", backends=[], only_missing=True,
+                             two_pass=False, tag="", quantize="none", gemini_key=SECRET, api_name="/caption")
+    assert "submitted" not in started
+    job = re.search(r"(?:Started|Queued) caption job ([A-Za-z0-9_-]+)", started).group(1)
+    assert wait_for(client, "/caption_status", job=f"caption {job}").startswith(f"caption {job}: finished")
     bar = client.predict(api_name="/caption_status")[1]  # the progress bar beside the status
     assert "role='progressbar'" in bar and "aria-valuenow='100'" in bar and "finished" in bar
     sidecar = json.loads((songs / "beat.json").read_text())

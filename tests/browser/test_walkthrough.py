@@ -130,6 +130,7 @@ def two_runs(page, studio) -> tuple[str, str]:
     queued.wait_for(timeout=60_000)
     second = re.search(r"Queued train job (\S+):", queued.inner_text()).group(1)
     assert f"waits for train {first}" in queued.inner_text()
+    wait_job(page, "train", first, ": running")  # not an earlier test's run, still on show until the next poll
     wait_text(status_box(page), "step ", TIMEOUT)
     assert status_box(page).input_value().startswith(f"train {first}: running")
     return first, second
@@ -272,7 +273,9 @@ def click_jobs_to_a_run(page, project) -> None:
     page.get_by_text("Advanced: every setting, resume, layer sensitivity").click()
     click(page, "Show every setting this run would use")
     click(page, "Start")
-    running = re.match(r"train (\S+): running", wait_text(status_box(page), "step ", TIMEOUT)).group(1)
+    running = started_job(page, "train")
+    wait_job(page, "train", running, ": running")  # not an earlier test's run, still on show until the next poll
+    wait_text(status_box(page), "step ", TIMEOUT)
     click(page, "Save now")
     click(page, "Sample now")
     click_the_jobs_panel(page, running)
