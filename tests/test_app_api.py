@@ -85,7 +85,8 @@ def test_scan_preprocess_train_export(studio):
     assert message.count("read back and verified") == 2
     assert any((studio.runs / "export" / "diffusers").iterdir())
     jobs = Client(client.src, verbose=False).predict(api_name="/jobs")  # a new page: the jobs are still there
-    assert {row[1]: row[2] for row in jobs["data"]} == {"preprocess": "finished", "train": "finished"}
+    # (other tests of this module may have run jobs first: random order)
+    assert {("preprocess", "finished"), ("train", "finished")} <= {(row[1], row[2]) for row in jobs["data"]}
 
 
 def test_reattach_after_a_ui_restart_then_stop_leaves_a_resumable_checkpoint(studio):
