@@ -13,7 +13,6 @@ import pytest
 
 from acestep_train.atomic_dir import is_complete
 from acestep_train.cli import main
-from acestep_train.train.config import load_config
 from acestep_train.train.run_folder import (
     LOCK,
     RunFolderError,
@@ -23,7 +22,7 @@ from acestep_train.train.run_folder import (
     next_free_folder,
 )
 from acestep_train.train.setup import run_training
-from train_data import make_tensors
+from train_data import make_tensors, tiny_settings
 
 REPO = Path(__file__).resolve().parents[1]
 HOLDER = ("import sys; from pathlib import Path; from acestep_train.train.run_folder import lock_run_folder; "
@@ -36,12 +35,10 @@ def tensors(tiny_original, tmp_path_factory):
 
 
 def settings(tiny_original, tensors, output, **overrides):
-    values = {"checkpoint_dirs": [str(tiny_original)], "model_variant": "turbo", "dataset_dir": str(tensors),
-              "output_dir": str(output), "loop.epochs": 2, "data.max_latent_length": 30, "adapter.rank": 4,
-              "adapter.alpha": 4.0, "optim.lr": 5e-3, "schedule.name": "constant",
-              "checkpoint.save_every_steps": 1, "checkpoint.save_every_epochs": 0, "checkpoint.keep_last": 2,
-              **overrides}
-    return load_config(None, values)
+    """Two epochs, a checkpoint every step, the last two kept."""
+    return tiny_settings(tiny_original, tensors, output, **{
+        "loop.epochs": 2, "checkpoint.save_every_steps": 1, "checkpoint.save_every_epochs": 0,
+        "checkpoint.keep_last": 2, **overrides})
 
 
 def cli_args(tiny_original, tensors, output, *extra) -> list[str]:

@@ -11,10 +11,9 @@ from acestep_train.cli import main
 from acestep_train.events import read_events
 from acestep_train.export.load import load_adapter
 from acestep_train.models import find_model, load_components
-from acestep_train.train.config import load_config
 from acestep_train.train.setup import run_training
 from acestep_train.train.trainer import TrainingError
-from train_data import fixed_eval_loss, make_tensors
+from train_data import fixed_eval_loss, make_tensors, tiny_settings
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +22,7 @@ def tensors(tiny_original, tmp_path_factory):
 
 
 def settings(tiny_original, tensors, output, **overrides):
-    values = {"checkpoint_dirs": [str(tiny_original)], "model_variant": "turbo", "dataset_dir": str(tensors),
-              "output_dir": str(output), "loop.epochs": 4, "data.max_latent_length": 30, "adapter.rank": 4,
-              "adapter.alpha": 4.0, "optim.lr": 5e-3, "schedule.name": "constant", **overrides}
-    return load_config(None, values)
+    return tiny_settings(tiny_original, tensors, output, **overrides)
 
 
 def steps(output):

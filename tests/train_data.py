@@ -13,6 +13,7 @@ from acestep_train.export.load import load_adapter
 from acestep_train.models import find_model, load_components
 from acestep_train.previews import adapter_applied
 from acestep_train.tensors import read_sample
+from acestep_train.train.config import load_config
 from acestep_train.train.flow import masked_loss
 from acestep_train.preprocess.audio_input import decode_for_model
 from acestep_train.preprocess.plan import PreprocessItem, PreprocessSettings
@@ -54,3 +55,11 @@ def fixed_eval_loss(tiny_original, tensors, adapter_dir=None) -> float:
                                    context_latents=sample.context_latents[:30][None]).sample
                 total += float(masked_loss(pred, noise - x0, torch.ones(1, 30), torch.ones(1)))
     return total
+
+
+def tiny_settings(tiny_original, tensors, output, **overrides):
+    """A tiny turbo run's TrainConfig (4 epochs, LoRA rank 4, constant lr); ``overrides`` by dotted name."""
+    values = {"checkpoint_dirs": [str(tiny_original)], "model_variant": "turbo", "dataset_dir": str(tensors),
+              "output_dir": str(output), "loop.epochs": 4, "data.max_latent_length": 30, "adapter.rank": 4,
+              "adapter.alpha": 4.0, "optim.lr": 5e-3, "schedule.name": "constant", **overrides}
+    return load_config(None, values)
