@@ -13,6 +13,7 @@ from app.context import AppContext
 from app.errors import UserError
 from app.forms import CompareForm, number_in
 from app.polls import tab_timer
+from app.progress_bar import kind_bar, kind_poll
 from app.status import kind_status
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -179,6 +180,7 @@ def build(ctx: AppContext) -> dict:
             go = gr.Button("Render grid", variant="primary")
             show = gr.Button("Show grid from folder")
         status = gr.Textbox(label="Compare status", lines=4, value=lambda: kind_status(ctx.jobs, "compare"))
+        bar = gr.HTML(lambda: kind_bar(ctx.jobs, "compare"), elem_classes="job-progress-bar")
         shown = gr.State("")
         gr.render(inputs=shown)(lambda grid_path: players(ctx, grid_path))
         with gr.Row():
@@ -195,7 +197,7 @@ def build(ctx: AppContext) -> dict:
     mark.click(favourite, [shown, cell], result, api_name="mark_favourite")
     export.click(lambda g, c, f, d: export_cell(ctx, g, c, f, d), [shown, cell, fmt, folder], result,
                  api_name="export_cell")
-    timer.tick(lambda: kind_status(ctx.jobs, "compare"), outputs=status, api_name="compare_status",
+    timer.tick(lambda: kind_poll(ctx.jobs, "compare"), outputs=[status, bar], api_name="compare_status",
                show_progress="hidden")
     timer.tick(lambda current: finished_grid(ctx, current), shown, shown, show_progress="hidden")
     return {"run": fields["run"], "checkpoints": fields["checkpoints"], "strengths": fields["strengths"],
