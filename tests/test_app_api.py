@@ -121,6 +121,23 @@ def test_reattach_after_a_ui_restart_then_stop_leaves_a_resumable_checkpoint(stu
     assert '"resumed"' in (studio.runs / "resumed" / "events.jsonl").read_text()
 
 
+def test_the_export_tab_says_how_to_play_the_adapter_back_and_every_export_records_it(studio, own_tensors):
+    from acestep_train.export.writers import METADATA_KEY
+    from acestep_train.models.safetensors_file import read_metadata
+
+    studio.train("playback", 1, tensors=own_tensors, advanced='{"previews": {"steps": 2}}')  # previews at 2 steps
+    assert ": finished" in wait_status(studio.client, "train", ": finished", TIMEOUT)
+    final, said = studio.runs / "playback" / "final", "Play back with: turbo, 2 steps, shift 3, guidance 1"
+    assert studio.client.predict(str(final), api_name="/export_playback") == said  # under the checkpoint picker
+    message = studio.client.predict(checkpoint=str(final), formats=["acestep", "comfyui", "diffusers"],
+                                    output=str(studio.runs / "playback-export"), api_name="/export")
+    assert f"{said} (recorded in each export)" in message
+    for fmt in ("acestep", "comfyui", "diffusers"):
+        header = json.loads(read_metadata(studio.runs / "playback-export" / fmt / "adapter_model.safetensors")
+                            [METADATA_KEY])
+        assert header["inference"] == {"variant": "turbo", "steps": 2, "shift": 3.0, "guidance_scale": 1.0}
+
+
 def test_settings_are_checked_before_a_job_starts(studio):
     client = studio.client
     with pytest.raises(Exception, match="not valid JSON"):

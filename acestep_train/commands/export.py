@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from acestep_train.export.load import load_adapter
     from acestep_train.export.model_check import check_shapes, model_for_adapter
     from acestep_train.export.output_folder import check_output, moved_note
+    from acestep_train.previews import playback_words
 
     adapter = load_adapter(args.adapter)
     if args.trigger_word:
@@ -52,4 +53,5 @@ def run(args: argparse.Namespace) -> int:
     checked = f"shapes fit {model.name}" if model else "shapes not checked: no model found, pass --checkpoint-dir"
     print(f"wrote {written} ({kind}, {len(adapter.modules)} modules; read back and verified; {checked})"
           f"{moved_note(plan)}")
+    print(playback_words(adapter.metadata))
     return 0

@@ -40,6 +40,7 @@ def export(ctx: AppContext, form: ExportForm) -> str:
     """Each chosen format into ``<output>/<format>``; every file is read back by the library."""
     from acestep_train.export.load import load_adapter
     from acestep_train.export.model_check import check_shapes, model_for_adapter
+    from acestep_train.previews import playback_words
 
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to export (Find checkpoints).")
@@ -57,7 +58,22 @@ def export(ctx: AppContext, form: ExportForm) -> str:
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
     checked = f"shapes checked against {model.name}" if model else "no base model found to check its shapes"
-    return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n" + "\n".join(lines)
+    return (f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n"
+            f"{playback_words(adapter.metadata)} (recorded in each export)\n" + "\n".join(lines))
+
+
+def playback(ctx: AppContext, checkpoint: str) -> str:
+    """The line under the checkpoint picker: the settings its previews were rendered with, so that a turbo
+    adapter is not played at base settings (or the reverse) in another program."""
+    from acestep_train.export.load import adapter_metadata
+    from acestep_train.previews import playback_words
+
+    if not checkpoint:
+        return ""
+    try:
+        return playback_words(adapter_metadata(ctx.path(checkpoint, "checkpoint")))
+    except (FileNotFoundError, ValueError) as error:
+        return f"Play back with: unknown ({error})"
 
 
 def export_formats(adapter, form: ExportForm, output) -> list[str]:
@@ -120,6 +136,7 @@ def build(ctx: AppContext) -> dict:
             find_button = gr.Button("Find checkpoints")
         fields = {"checkpoint": gr.Dropdown([""], value="", label="Checkpoint (best, final or a step)",
                                             allow_custom_value=True)}
+        playback_note = gr.Markdown()  # the inference settings the checkpoint's previews used
         with gr.Row():
             fields.update(formats=gr.CheckboxGroup(FORMATS, value=["acestep"], label="Formats"),
                           output=gr.Textbox(label="Export folder", value=str(ctx.work_root / "export")),
@@ -146,6 +163,8 @@ def build(ctx: AppContext) -> dict:
         timer = tab_timer(3.0)
     find_button.click(lambda r, t: find(ctx, r, t), [run, fields["trigger"]], [fields["checkpoint"], fields["trigger"]],
                       api_name="find_export_checkpoints")
+    fields["checkpoint"].change(lambda checkpoint: playback(ctx, checkpoint), fields["checkpoint"], playback_note,
+                                api_name="export_playback")
     go.click(*named(fields, lambda form: export(ctx, form), ExportForm), done, api_name="export")
     merge_button.click(*named(fields, lambda form: merge(ctx, form), ExportForm), merge_note, api_name="merge")
     timer.tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",
