@@ -91,5 +91,5 @@ def expected_memory(preset: Preset, adapter_type: str, gradient_checkpointing: b
     checkpointing = config.loop.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
     run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
                    gradient_checkpointing=checkpointing, adapter_type=a.type, targets=a.targets, mlp=a.mlp,
-                   dropout=a.type == "lora" and a.dropout > 0)
+                   dropout=a.type == "lora" and a.dropout > 0, ema_on_gpu=config.ema.on_gpu)
     return estimate(dit, run)

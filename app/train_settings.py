@@ -160,7 +160,7 @@ def vram_text(config, gpu_total_gb: float | None) -> str:
     rank = a.rank if a.type == "lora" else a.linear_dim
     params = lora_params(dit, rank, a.targets in ("self", "both"), a.targets in ("cross", "both"), a.mlp)
     run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
-                   gradient_checkpointing=config.loop.gradient_checkpointing)
+                   gradient_checkpointing=config.loop.gradient_checkpointing, ema_on_gpu=config.ema.on_gpu)
     plan = estimate(dit, run)
     parts = ", ".join(f"{k} {v:.1f}" for k, v in plan.items() if k != "total")
     text = f"VRAM estimate for the full-size model: {plan['total']:.1f} GB ({parts}; analytic planner)"

@@ -7,7 +7,8 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapter", required=True, metavar="PATH",
-                        help="a run checkpoint (best/, final/, checkpoints/<step>/), an export, or another tool's file")
+                        help="a run checkpoint (best/, final/, checkpoints/<step>/; the EMA of the adapter: final-ema/, "
+                             "best/ema/, checkpoints/<step>/ema/), an export, or another tool's file")
     parser.add_argument("--format", required=True, choices=["acestep", "comfyui", "diffusers"])
     parser.add_argument("--output", required=True, metavar="DIR")
     parser.add_argument("--trigger-word", help="recorded in the export's metadata")

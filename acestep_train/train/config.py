@@ -152,6 +152,11 @@ class EmaConfig:
     #                      each step copies the adapter to the CPU)
     previews: bool = False  # previews also render the average (samples/<step>/ema/)
 
+    @property
+    def on_gpu(self) -> bool:
+        """The average takes GPU memory (the planner counts 4 bytes per adapter parameter)."""
+        return self.enabled and not self.on_cpu
+
     def validate(self) -> None:
         check(0.0 < self.decay < 1.0, "ema.decay must be in (0, 1)")
         check(self.enabled or not (self.on_cpu or self.previews),

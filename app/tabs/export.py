@@ -118,8 +118,9 @@ def build(ctx: AppContext) -> dict:
         with gr.Row():
             run = gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=3)
             find_button = gr.Button("Find checkpoints")
-        fields = {"checkpoint": gr.Dropdown([""], value="", label="Checkpoint (best, final or a step)",
-                                            allow_custom_value=True)}
+        fields = {"checkpoint": gr.Dropdown([""], value="", allow_custom_value=True,
+                                            label="Checkpoint (best, final or a step; final-ema, .../ema: the EMA "
+                                                  "of the adapter)")}
         with gr.Row():
             fields.update(formats=gr.CheckboxGroup(FORMATS, value=["acestep"], label="Formats"),
                           output=gr.Textbox(label="Export folder", value=str(ctx.work_root / "export")),
