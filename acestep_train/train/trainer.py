@@ -82,7 +82,8 @@ class Trainer:
     def resume(self, folder: Path) -> None:
         from acestep_train.models.safetensors_file import load_tensors
 
-        weights = next((folder / n for n in ("adapter_model.safetensors", "lokr_weights.safetensors")
+        weights = next((folder / n for n in ("adapter_model.safetensors", "lokr_weights.safetensors",
+                                             "loha_weights.safetensors")
                         if (folder / n).is_file()), None)
         if weights is None:
             raise TrainingError(f"{folder}: no adapter weights to resume from")
