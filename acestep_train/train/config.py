@@ -18,11 +18,12 @@ ATTENTION_TARGETS = ("self", "cross", "both")
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
 SAMPLERS = ("table", "logit_normal")
+ADAPTER_TYPES = ("lora", "lokr", "loha")  # PEFT LoRA; LyCORIS LoKr and LoHA
 
 
 @dataclass
 class AdapterConfig:
-    type: str = "lora"  # lora (PEFT) | lokr (LyCORIS)
+    type: str = "lora"  # lora (PEFT) | lokr | loha (LyCORIS)
     targets: str = "both"  # attention the adapter sits on: self | cross | both
     mlp: bool = False  # also adapt the MLP (gate/up/down projections)
     rank: int = 16  # LoRA rank
@@ -30,14 +31,16 @@ class AdapterConfig:
     dropout: float = 0.0  # LoRA / LoKr dropout
     rank_pattern: dict = field(default_factory=dict)  # LoRA per-module ranks: {"layers.0.self_attn.to_q": 8}
     modules: list = field(default_factory=list)  # explicit layers to adapt (overrides targets/mlp), e.g. from estimate
-    linear_dim: int = 16  # LoKr dim
-    linear_alpha: float = 16.0  # LoKr alpha
+    linear_dim: int = 16  # LoKr / LoHA dim (LoHA: rank of each Hadamard factor)
+    linear_alpha: float = 16.0  # LoKr / LoHA alpha (LoHA scale = alpha / dim)
     factor: int = -1  # LoKr Kronecker factor (-1: near-square)
     decompose_both: bool = False  # LoKr: decompose both factors
     use_tucker: bool = False  # LoKr: Tucker decomposition (conv layers only; kept for parity)
 
     def validate(self) -> None:
-        check(self.type in ("lora", "lokr"), "adapter.type must be lora or lokr")
+        check(self.type in ADAPTER_TYPES, f"adapter.type must be one of {ADAPTER_TYPES}")
+        check(self.type != "loha" or self.dropout == 0.0,
+              "adapter.dropout must be 0 for loha (LyCORIS's LoHA has no dropout; it would be ignored)")
         check(self.targets in ATTENTION_TARGETS, f"adapter.targets must be one of {ATTENTION_TARGETS}")
         check(self.rank >= 1 and self.linear_dim >= 1, "adapter.rank and adapter.linear_dim must be >= 1")
         check(0.0 <= self.dropout < 1.0, "adapter.dropout must be in [0, 1)")
