@@ -14,7 +14,8 @@ from acestep_train.train.ema import AdapterEma
 from acestep_train.train.setup import run_training
 from train_data import make_tensors, tiny_settings
 
-LOKR = {"adapter.type": "lokr", "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
+KINDS = {"lora": {}, **{kind: {"adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
+                       for kind in ("lokr", "loha")}}
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +36,9 @@ def hand_ema(raw: list[dict], decay: float) -> dict:
     return average
 
 
-@pytest.mark.parametrize("kind", ["lora", "lokr"])
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_the_average_is_the_hand_computed_ema_of_every_step(tiny_original, tensors, tmp_path, kind):
-    extra = LOKR if kind == "lokr" else {}
-    config = tiny_settings(tiny_original, tensors, tmp_path, **extra, **{
+    config = tiny_settings(tiny_original, tensors, tmp_path, **KINDS[kind], **{
         "ema.enabled": True, "ema.decay": 0.3, "loop.epochs": 3, "checkpoint.save_every_steps": 1,
         "checkpoint.save_every_epochs": 0, "checkpoint.keep_last": 100})
     result = run_training(config)
