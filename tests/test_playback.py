@@ -34,14 +34,21 @@ def test_the_words_for_recorded_settings_older_adapters_and_unknown_variants():
 
 
 @pytest.fixture(scope="module")
-def lokr_run(tiny_original, tmp_path_factory):
-    """A tiny LoKr run whose previews play 2 steps (``previews.steps``), as a user's Advanced JSON sets."""
-    base = tmp_path_factory.mktemp("playback")
-    tensors = make_tensors(base, tiny_original, "turbo", seconds=(1.6,))
-    run_training(tiny_settings(tiny_original, tensors, base / "run", **{
-        "adapter.type": "lokr", "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0, "loop.epochs": 1,
+def tensors(tiny_original, tmp_path_factory):
+    return make_tensors(tmp_path_factory.mktemp("playback"), tiny_original, "turbo", seconds=(1.6,))
+
+
+def tiny_run(tiny_original, tensors, output, kind: str):
+    """A tiny LyCORIS run whose previews play 2 steps (``previews.steps``), as a user's Advanced JSON sets."""
+    run_training(tiny_settings(tiny_original, tensors, output, **{
+        "adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0, "loop.epochs": 1,
         "previews.steps": 2}))
-    return base / "run"
+    return output
+
+
+@pytest.fixture(scope="module")
+def lokr_run(tiny_original, tensors, tmp_path_factory):
+    return tiny_run(tiny_original, tensors, tmp_path_factory.mktemp("lokr") / "run", "lokr")
 
 
 def test_a_run_records_its_previews_settings_in_every_adapter_it_saves(lokr_run):
@@ -61,3 +68,10 @@ def test_every_export_carries_them_in_its_file(lokr_run, tmp_path, fmt, as_lora,
     header = json.loads(read_metadata(written)[METADATA_KEY])  # what a consumer holding only the file reads
     assert header["inference"] == PREVIEWED
     assert playback_words(adapter_metadata(written)) == "Play back with: turbo, 2 steps, shift 3, guidance 1"
+
+
+def test_a_loha_run_records_them_and_both_its_export_forms_carry_them(tiny_original, tensors, tmp_path):
+    adapter = load_adapter(tiny_run(tiny_original, tensors, tmp_path / "run", "loha") / "final")
+    for fmt in ("comfyui", "acestep"):  # ComfyUI's native LoHA; ACE-Step's exact LoRA form
+        written = export_adapter(adapter, fmt, tmp_path / fmt)
+        assert json.loads(read_metadata(written)[METADATA_KEY])["inference"] == PREVIEWED, written

@@ -144,7 +144,8 @@ def memory_plan(config, model_config: dict, adapter, precision: Precision, crop:
     run = RunShape(sum(p.numel() for p in adapter.params), config.optim.name, config.data.batch_size, max(crop, 2),
                    gradient_checkpointing=config.loop.gradient_checkpointing, precision=precision.planner_name,
                    adapter_type=config.adapter.type, targets=config.adapter.targets, mlp=config.adapter.mlp,
-                   dropout=config.adapter.type == "lora" and config.adapter.dropout > 0)
+                   dropout=config.adapter.type == "lora" and config.adapter.dropout > 0,
+                   ema_on_gpu=config.ema.on_gpu)
     plan = estimate(dit, run)
     gpus = detect_gpus() if device.type == "cuda" else []
     return plan, fit_warning(plan["total"], gpus[0].total_gb) if gpus else None

@@ -30,9 +30,9 @@ def _numbers(text: str, what: str) -> tuple[float, ...]:
 
 def _tokens(ctx: AppContext, text: str) -> tuple[str, ...]:
     """Checkpoint tokens; one naming a folder is confined to the roots like every typed path."""
-    keywords = ("best", "final")
-    return tuple(token if token in keywords or token.isdigit() or token.startswith("every:")
-                 else str(ctx.path(token, "checkpoint folder")) for token in text.split())
+    from acestep_train.compare.spec import is_run_token
+
+    return tuple(token if is_run_token(token) else str(ctx.path(token, "checkpoint folder")) for token in text.split())
 
 
 def grid_spec(ctx: AppContext, form: CompareForm):
@@ -154,8 +154,8 @@ def _inputs(ctx: AppContext) -> dict:
     with gr.Row():
         fields = {"run": gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=2),
                   "model": model_picker(ctx, "Base model"),
-                  "checkpoints": gr.Textbox(label="Checkpoints (best, final, every:N, step numbers)",
-                                            value="best final"),
+                  "checkpoints": gr.Textbox(label="Checkpoints (best, final, every:N, step numbers); the EMA as "
+                                                  "its own row: final-ema, best-ema, 400-ema", value="best final"),
                   "strengths": gr.Textbox(label="Strengths", value="0 0.5 0.75 1 1.25")}
     for i in (1, 2, 3):
         with gr.Row():
