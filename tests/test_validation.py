@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from acestep_train.train.setup import build_parts, make_fabric, run_training
 from acestep_train.train.trainer import Trainer
 from train_data import make_tensors, tiny_settings
 
+REPO = Path(__file__).resolve().parents[1]
 HELD = "song2"  # the held-out song of the runs below (sample id; its audio file is song2.wav)
 
 
@@ -177,3 +180,21 @@ def test_best_follows_the_validation_loss_and_early_stop_uses_it(tiny_original, 
         "validation.every_steps": 1, "validation.songs": [HELD], "best.min_delta": 10.0, "best.patience": 2}))
     assert result["stopped"] and result["steps"] == 3
     assert "no new best validation loss for 2 evaluations" in events(tmp_path / "stop", "early_stop")[0]["message"]
+
+
+def test_ddp_and_cli_flags_rank_zero_evaluates_every_rank_stops(tiny_original, tensors, tmp_path):
+    """Two DDP processes from the CLI's own flags: rank 0 evaluates, both ranks learn the result and stop together."""
+    output = tmp_path / "ddp"
+    command = [sys.executable, "-m", "acestep_train", "train", "--checkpoint-dir", str(tiny_original),
+               "--model-variant", "turbo", "--dataset-dir", str(tensors), "--output-dir", str(output),
+               "--epochs", "6", "--max-latent-length", "30", "--rank", "4", "--alpha", "4", "--accelerator", "cpu",
+               "--devices", "2", "--strategy", "ddp", "--val-every-steps", "1", "--val-song", "song2.wav",
+               "--val-crops", "2", "--val-timesteps", "2", "--val-seed", "5", "--early-stop-patience", "2",
+               "--best-min-delta", "10"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("trained 3 steps") == 1  # stopped at the third evaluation, on both ranks
+    checks = events(output, "validation")
+    assert [e["step"] for e in checks] == [1, 2, 3] and all(e["passes"] in (4, 8) for e in checks)
+    assert events(output, "early_stop") and json.loads((output / "run.json").read_text())["config"]["validation"][
+        "seed"] == 5
