@@ -68,8 +68,6 @@ class Trainer:
         self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(config.best).items()})
         self.split = parts.split
         self.validator = self.make_validator()
-        if self.validator is not None:
-            self.best.window = 1  # "best" follows each validation loss, not a moving average of epochs
         self.step_seconds, self.steps_timed = 0.0, 0
         self.clean_partials()
         self.ema = None  # the adapter's moving average (train/ema.py), when ema.enabled
@@ -77,6 +75,8 @@ class Trainer:
             self.resume(resolve_resume(config.resume_from, self.output, self.warn))
         else:
             self.ema = ema_mod.make_ema(config.ema, self.adapter)
+        if self.validator is not None:  # also over a resumed tracker: "best" follows each validation loss,
+            self.best.window = 1        # not a moving average of epochs
 
     def clean_partials(self) -> None:
         """Remove our own temp folders left by an interrupted save (they carry the writing marker)."""
