@@ -45,7 +45,7 @@ def ordered(rows: list[dict], sort: str) -> list[dict]:
 
 
 def _number(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def label(row: dict) -> str:

@@ -176,3 +176,18 @@ def test_the_favourites_export_records_its_scores(bench, tmp_path):
     assert main(["export", "--adapter", favourite["path"], "--strength", "0.5", "--format", "comfyui",
                  "--bench-scores", str(copy), "--output", str(tmp_path / "cli")]) == 0
     assert load_adapter(tmp_path / "cli").metadata["bench_scores"] == recorded
+
+
+def test_under_the_studio_a_song_outside_its_roots_is_not_read(bench, tmp_path, monkeypatch):
+    """The run's manifest may name any path; under the studio's roots only songs inside them are embedded."""
+    from acestep_train.compare.reference import training_songs
+    from acestep_train.paths import ROOTS_ENV
+
+    run = bench["root"] / "run"
+    monkeypatch.setenv(ROOTS_ENV, str(bench["root"]))  # the songs are inside, tmp_path is not
+    assert len(training_songs(run)) == 3
+    with pytest.raises(ValueError, match="reference songs folder"):
+        training_songs(run, str(tmp_path))
+    monkeypatch.setenv(ROOTS_ENV, str(bench["root"] / "run"))  # the tensor folder and the songs are outside
+    with pytest.raises(ValueError, match="config.dataset_dir"):
+        training_songs(run)

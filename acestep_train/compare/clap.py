@@ -35,7 +35,9 @@ def how_to_get(checkpoint_dir: str | Path) -> str:
 
 def find_clap(named: str | None, checkpoint_dirs: list[str] | tuple[str, ...]) -> Path:
     """The folder named, else ``<root>/clap-htsat-unfused`` in the first checkpoint folder that has it."""
-    candidates = [Path(named)] if named else [Path(root) / CLAP_FOLDER for root in checkpoint_dirs]
+    from acestep_train.paths import confine
+
+    candidates = [confine(named, "CLAP folder")] if named else [Path(root) / CLAP_FOLDER for root in checkpoint_dirs]
     for folder in candidates:
         if (folder / "config.json").is_file():
             return folder

@@ -4,7 +4,7 @@ By default the reference is the run's training songs: ``run.json`` names the ten
 whose ``manifest.json`` records each sample's source audio. A user may name a folder of audio
 instead (``--reference``). Each song is embedded once per bench: its windows' embeddings are kept
 in ``<grid folder>/clap_reference.safetensors`` under the song's SHA-256 (its content, not its
-name), with the CLAP weights' fingerprint; a second scoring of the bench, or a bench re-rendered
+name), with the CLAP weights' fingerprint; under the studio every song must lie in its roots; a second scoring of the bench, or a bench re-rendered
 into the same folder, reads them back. A song that cannot be read is skipped and reported; one bad
 song never stops the scoring.
 """
@@ -21,14 +21,16 @@ from acestep_train.atomic import atomic_path
 from acestep_train.atomic_dir import sha256_file
 from acestep_train.audio import AUDIO_EXTENSIONS, AudioError, decode
 from acestep_train.compare.clap import ClapEmbedder, unit
+from acestep_train.paths import confine
 
 CACHE_FILE = "clap_reference.safetensors"
+MAX_SONG_S = 600.0  # the first 10 minutes of a song stand for it (bounds the cost of a long file)
 
 
 def training_songs(run: str | Path, reference: str | None = None) -> list[Path]:
     """The audio files of the reference: ``reference`` (a folder), else the run's training songs."""
     if reference:
-        folder = Path(reference)
+        folder = confine(reference, "reference songs folder")
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: the reference songs folder does not exist")
         songs = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
@@ -40,7 +42,7 @@ def training_songs(run: str | Path, reference: str | None = None) -> list[Path]:
         raise FileNotFoundError(f"{record}: no run record, so the training songs are unknown; "
                                 "name a folder of reference songs (--reference)")
     try:
-        dataset = Path(safe_json.load_file(record)["config"]["dataset_dir"])
+        dataset = confine(safe_json.load_file(record)["config"]["dataset_dir"], f"{record}: config.dataset_dir")
     except (KeyError, TypeError) as error:
         raise ValueError(f"{record}: no config.dataset_dir, so the training songs are unknown") from error
     manifest = dataset / "manifest.json"
@@ -91,9 +93,10 @@ def embed_reference(embedder: ClapEmbedder, songs: list[Path], cache_folder: Pat
     reference, fresh = Reference(), False
     for song in songs:
         try:
-            key = sha256_file(song)
+            path = confine(song, "reference song")
+            key = sha256_file(path)
             if key not in cache:
-                cache[key], fresh = embedder.audio_windows(*decode(song)), True
+                cache[key], fresh = embedder.audio_windows(*decode(path, MAX_SONG_S)), True
             else:
                 reference.cached += 1
             reference.songs[str(song)] = cache[key]

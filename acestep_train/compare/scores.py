@@ -127,6 +127,7 @@ def score_bench(grid_path: str | Path, clap: str | None, checkpoint_dirs, run: s
     scoring = score_grid(grid_path, embedder, embedded,
                          {"load_and_reference_seconds": round(time.perf_counter() - started, 3)})
     if events:
+        events.emit("progress", done=1, total=1, stage="scored (CLAP)")
         events.emit("scored", grid=str(grid_path), seconds_per_clip=scoring["seconds_per_clip"],
                     skipped=scoring["skipped"])
     return scoring

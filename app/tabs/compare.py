@@ -172,7 +172,8 @@ def build(ctx: AppContext) -> dict:
         status = gr.Textbox(label="Compare status", lines=4, value=lambda: kind_status(ctx.jobs, "compare"))
         shown = gr.State("")
         sort = gr.Dropdown(list(compare_grid.SORTS), value=compare_grid.GRID_ORDER, label="Sort grid by")
-        scores = gr.Dataframe(headers=compare_grid.HEADERS, label="Scores", interactive=False)
+        scores = gr.Dataframe(headers=compare_grid.HEADERS, label="Scores", interactive=False,
+                              elem_id="compare-scores")
         gr.render(inputs=[shown, sort])(compare_grid.players)
         with gr.Row():
             cell = gr.Dropdown([], label="Cell", scale=2)
