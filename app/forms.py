@@ -108,6 +108,8 @@ class TrainForm(Form):
     resume: str = ""
     use_estimate: bool = False
     archive_previous: bool = False  # the run folder holds an earlier run: move it to archive/<time>/ first
+    val_every: Number = 0  # validation every N steps (0: off)
+    val_fraction: Number = 0  # share of songs held out when none is marked in the Dataset tab
 
 
 @dataclass(frozen=True)

@@ -26,22 +26,30 @@ FIELD_FLAGS = {
     "seed": "--seed", "targets": "--targets", "rank": "--rank", "alpha": "--alpha", "linear_dim": "--linear-dim",
     "linear_alpha": "--linear-alpha", "factor": "--factor", "preview_caption": "--preview-caption",
     "preview_lyrics": "--preview-lyrics", "preview_seed": "--preview-seed",
+    "val_every": "--val-every-steps", "val_fraction": "--val-fraction",
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
 #: the number fields' labels, for messages that name the field
-LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr dim", "linear_alpha": "LoKr alpha",
+LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr / LoHA dim",
+          "linear_alpha": "LoKr / LoHA alpha",
           "factor": "LoKr factor (-1: near-square)", "epochs": "Epochs", "lr": "Learning rate",
           "warmup": "Warmup steps", "batch": "Batch", "grad_accum": "Gradient accumulation",
           "crop": "Crop frames, 25 per second", "save_every": "Save every N epochs",
           "preview_every": "Preview every N steps (0: off)", "seed": "Seed",
-          "preview_seed": "Preview seed"}
+          "preview_seed": "Preview seed", "val_every": "Validation every N steps (0: off)",
+          "val_fraction": "Validation: share of songs held out"}
 #: the smallest value each number field accepts
 MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 1, "lr": 0, "warmup": 0,
            "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0,
-           "preview_seed": 0}
+           "preview_seed": 0, "val_every": 0, "val_fraction": 0}
 ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
-ONLY_FOR = {"rank": "lora", "alpha": "lora", "linear_dim": "lokr", "linear_alpha": "lokr", "factor": "lokr",
-            "decompose_both": "lokr"}
+#: the adapter kinds each field belongs to (a field not named here belongs to every kind)
+ONLY_FOR = {"rank": ("lora",), "alpha": ("lora",), "linear_dim": ("lokr", "loha"), "linear_alpha": ("lokr", "loha"),
+            "factor": ("lokr",), "decompose_both": ("lokr",)}
+
+
+def belongs(name: str, adapter: str) -> bool:
+    return adapter in ONLY_FOR.get(name, (adapter,))
 
 
 def blank(value) -> bool:
@@ -93,13 +101,13 @@ def readable(message: str) -> str:
 
 
 def chosen(form: TrainForm) -> dict[str, object]:
-    """{flag: value} for every field (LoRA fields only for LoRA, LoKr fields only for LoKr).
+    """{flag: value} for every field of the chosen adapter kind (``ONLY_FOR``: LoRA rank only for LoRA, ...).
 
     A blank number field is refused with its name; a blank text or "(preset)" choice keeps the preset's.
     """
     flags = {}
     for name, flag in FIELD_FLAGS.items():
-        if ONLY_FOR.get(name, form.adapter) != form.adapter:
+        if not belongs(name, form.adapter):
             continue
         value = getattr(form, name)
         if name in LABELS:
@@ -114,7 +122,7 @@ def chosen(form: TrainForm) -> dict[str, object]:
 
 def switches(form: TrainForm) -> list[str]:
     return [flag for name, (flag, _) in SWITCH_FLAGS.items()
-            if getattr(form, name) and ONLY_FOR.get(name, form.adapter) == form.adapter]
+            if getattr(form, name) and belongs(name, form.adapter)]
 
 
 def advanced_settings(text: str) -> dict:
@@ -160,7 +168,7 @@ def vram_text(config, gpu_total_gb: float | None) -> str:
     rank = a.rank if a.type == "lora" else a.linear_dim
     params = lora_params(dit, rank, a.targets in ("self", "both"), a.targets in ("cross", "both"), a.mlp)
     run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
-                   gradient_checkpointing=config.loop.gradient_checkpointing)
+                   gradient_checkpointing=config.loop.gradient_checkpointing, ema_on_gpu=config.ema.on_gpu)
     plan = estimate(dit, run)
     parts = ", ".join(f"{k} {v:.1f}" for k, v in plan.items() if k != "total")
     text = f"VRAM estimate for the full-size model: {plan['total']:.1f} GB ({parts}; analytic planner)"

@@ -15,6 +15,7 @@ from app.context import AppContext
 from app.errors import UserError
 from app.forms import CompareForm, number_in
 from app.polls import tab_timer
+from app.progress_bar import kind_bar, kind_poll
 from app.status import kind_status
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -31,9 +32,9 @@ def _numbers(text: str, what: str) -> tuple[float, ...]:
 
 def _tokens(ctx: AppContext, text: str) -> tuple[str, ...]:
     """Checkpoint tokens; one naming a folder is confined to the roots like every typed path."""
-    keywords = ("best", "final")
-    return tuple(token if token in keywords or token.isdigit() or token.startswith("every:")
-                 else str(ctx.path(token, "checkpoint folder")) for token in text.split())
+    from acestep_train.compare.spec import is_run_token
+
+    return tuple(token if is_run_token(token) else str(ctx.path(token, "checkpoint folder")) for token in text.split())
 
 
 def grid_spec(ctx: AppContext, form: CompareForm):
@@ -138,8 +139,8 @@ def _inputs(ctx: AppContext) -> dict:
     with gr.Row():
         fields = {"run": gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=2),
                   "model": model_picker(ctx, "Base model"),
-                  "checkpoints": gr.Textbox(label="Checkpoints (best, final, every:N, step numbers)",
-                                            value="best final"),
+                  "checkpoints": gr.Textbox(label="Checkpoints (best, final, every:N, step numbers); the EMA as "
+                                                  "its own row: final-ema, best-ema, 400-ema", value="best final"),
                   "strengths": gr.Textbox(label="Strengths", value="0 0.5 0.75 1 1.25")}
     for i in (1, 2, 3):
         with gr.Row():
@@ -170,6 +171,7 @@ def build(ctx: AppContext) -> dict:
             go = gr.Button("Render grid", variant="primary")
             show = gr.Button("Show grid from folder")
         status = gr.Textbox(label="Compare status", lines=4, value=lambda: kind_status(ctx.jobs, "compare"))
+        bar = gr.HTML(lambda: kind_bar(ctx.jobs, "compare"), elem_classes="job-progress-bar")
         shown = gr.State("")
         sort = gr.Dropdown(list(compare_grid.SORTS), value=compare_grid.GRID_ORDER, label="Sort grid by")
         scores = gr.Dataframe(headers=compare_grid.HEADERS, label="Scores", interactive=False,
@@ -191,7 +193,7 @@ def build(ctx: AppContext) -> dict:
     mark.click(favourite, [shown, cell], result, api_name="mark_favourite")
     export.click(lambda g, c, f, d: export_cell(ctx, g, c, f, d), [shown, cell, fmt, folder], result,
                  api_name="export_cell")
-    timer.tick(lambda: kind_status(ctx.jobs, "compare"), outputs=status, api_name="compare_status",
+    timer.tick(lambda: kind_poll(ctx.jobs, "compare"), outputs=[status, bar], api_name="compare_status",
                show_progress="hidden")
     timer.tick(lambda current: finished_grid(ctx, current), shown, shown, show_progress="hidden")
     return {"run": fields["run"], "checkpoints": fields["checkpoints"], "strengths": fields["strengths"],
