@@ -112,6 +112,8 @@ class TrainForm(Form):
     ema_decay: Number = 0.999  # asked for only with the EMA on
     ema_on_cpu: bool = False
     ema_previews: bool = False
+    val_every: Number = 0  # validation every N steps (0: off)
+    val_fraction: Number = 0  # share of songs held out when none is marked in the Dataset tab
 
 
 @dataclass(frozen=True)

@@ -260,7 +260,8 @@ def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = Non
     players = [gr.update(value=path if path and ctx.served(Path(path)) else None,
                          label=f"Step {preview.step}, adapter strength {scale}" if scale else "Preview")
                for scale, path in clips]
-    return {"picker": picker, "status": status, "log": log, "loss": loss_figure(steps),
+    return {"picker": picker, "status": status, "log": log,
+            "loss": loss_figure(steps, run_steps(events, mine, "validation")),
             "memory": memory_figure(mine, steps), "clips": players, "seen": signature, "shown": job.id,
             "history": history_html(history, step, ctx.served), "bar": bar_html(job, mine),
             "tensorboard": tensorboard_line(Path(job.output_dir)),

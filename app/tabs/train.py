@@ -23,7 +23,8 @@ from app.tabs.service import model_picker
 from app.wiring import named
 
 NUMBERS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor", "epochs", "lr", "warmup", "batch", "grad_accum",
-           "crop", "save_every", "preview_every", "seed", "preview_seed")  # the fields made by number()
+           "crop", "save_every", "preview_every", "seed", "preview_seed", "val_every",
+           "val_fraction")  # the fields made by number()
 FILLED = (*NUMBERS, "targets", "optimizer", "scheduler", "preview_caption", "preview_lyrics")  # a preset fills these
 ADAPTER_FIELDS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor")
 
@@ -82,7 +83,11 @@ def basic_section() -> dict:
         fields.update(batch=number("batch"), grad_accum=number("grad_accum"), crop=number("crop"),
                       save_every=number("save_every"), preview_every=number("preview_every"))
     with gr.Row():
-        fields.update(trigger=gr.Textbox(label="Trigger word"), seed=number("seed"))
+        fields.update(trigger=gr.Textbox(label="Trigger word"), seed=number("seed"), val_every=number("val_every"),
+                      val_fraction=number("val_fraction"))
+    gr.Markdown("Validation holds out the songs marked in the Dataset tab (else the share above, at least one): "
+                "they never train, and every N steps the adapter's loss on them is plotted beside the base "
+                "model's; the best adapter then follows it.")
     with gr.Row():  # what the previews sing: written to previews.caption / lyrics / seed
         fields.update(preview_caption=gr.Textbox(label="Preview prompt (caption)", scale=2,
                                                  info="Blank: the trigger word alone; the trigger word is put first"),
