@@ -129,3 +129,15 @@ def test_the_planner_and_the_simulation_count_an_average_held_on_the_gpu():
     measured = simulate(AdapterConfig(rank=64), StepShape(1, 100, True, ema_on_gpu=True))
     assert measured["adapter_params"] == params and measured["ema"] == round(params * 4 / GB, 3)
     assert EmaConfig(enabled=True).on_gpu and not EmaConfig(enabled=True, on_cpu=True).on_gpu
+
+
+def test_previews_also_render_the_average(tiny_original, tensors, tmp_path):
+    import soundfile
+
+    run_training(tiny_settings(tiny_original, tensors, tmp_path, **{
+        "loop.epochs": 2, "ema.enabled": True, "ema.decay": 0.5, "ema.previews": True, "previews.every_epochs": 2,
+        "previews.duration": 1.0, "previews.steps": 2, "previews.scales": [1.0]}))
+    samples = [e for e in read_events(tmp_path / "events.jsonl") if e["event"] == "samples"]
+    assert len(samples) == 1 and set(samples[0]["ema_files"]) == {"1.0"}
+    raw, averaged = (soundfile.read(files["1.0"])[0] for files in (samples[0]["files"], samples[0]["ema_files"]))
+    assert "/ema/" in samples[0]["ema_files"]["1.0"] and abs(raw - averaged).max() > 1e-6
