@@ -206,3 +206,14 @@ def test_songs_held_out_for_validation_are_not_in_the_reference(tmp_path):
                                     "held_out": ["clicks.safetensors"], "how": "listed"}}
     (run / "run.json").write_text(json.dumps(record))
     assert training_songs(run) == sorted(p for p in songs if p.stem != "clicks")
+
+
+def test_without_songs_to_compare_with_the_bench_says_so_and_stays(bench, tmp_path):
+    copy = shutil.copytree(bench["grid"].parent, tmp_path / "grid")
+    run = tmp_path / "run"
+    run.mkdir()  # a run folder without run.json: its training songs are unknown
+    spec = bench["spec"]
+    before = read(copy / "grid.json")
+    scoring = score_bench(copy / "grid.json", spec.clap, spec.checkpoint_dirs, str(run))
+    assert "no run record" in scoring["unavailable"] and "--reference" in scoring["unavailable"]
+    assert read(copy / "grid.json")["cells"] == before["cells"]
