@@ -159,6 +159,8 @@ class CompareForm(Form):
     seed: Number
     steps: Number
     output: str
+    clap: str = ""  # blank: <checkpoint folder>/clap-htsat-unfused
+    reference: str = ""  # blank: the run's training songs
 
     def prompts(self) -> list[tuple[str, str]]:
         """(caption, lyrics) of each prompt with a caption."""

@@ -43,6 +43,7 @@ def export(ctx: AppContext, form: ExportForm) -> str:
     """Each chosen format into ``<output>/<format>``; every file is read back by the library."""
     from acestep_train.export.load import load_adapter
     from acestep_train.export.model_check import check_shapes, model_for_adapter
+    from acestep_train.previews import playback_words
 
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to export (Find checkpoints).")
@@ -60,7 +61,22 @@ def export(ctx: AppContext, form: ExportForm) -> str:
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
     checked = f"shapes checked against {model.name}" if model else "no base model found to check its shapes"
-    return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n" + "\n".join(lines)
+    return (f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n"
+            f"{playback_words(adapter.metadata)} (recorded in each export)\n" + "\n".join(lines))
+
+
+def playback(ctx: AppContext, checkpoint: str) -> str:
+    """The line under the checkpoint picker: the settings its previews were rendered with, so that a turbo
+    adapter is not played at base settings (or the reverse) in another program."""
+    from acestep_train.export.load import adapter_metadata
+    from acestep_train.previews import playback_words
+
+    if not checkpoint:
+        return ""
+    try:
+        return playback_words(adapter_metadata(ctx.path(checkpoint, "checkpoint")))
+    except (FileNotFoundError, ValueError) as error:
+        return f"Play back with: unknown ({error})"
 
 
 def loha_note(adapter, fmt: str) -> str:
@@ -131,6 +147,7 @@ def build(ctx: AppContext) -> dict:
         fields = {"checkpoint": gr.Dropdown([""], value="", allow_custom_value=True,
                                             label="Checkpoint (best, final or a step; final-ema, .../ema: the EMA "
                                                   "of the adapter)")}
+        playback_note = gr.Markdown()  # the inference settings the checkpoint's previews used
         with gr.Row():
             fields.update(formats=gr.CheckboxGroup(FORMATS, value=["acestep"], label="Formats"),
                           output=gr.Textbox(label="Export folder", value=str(ctx.work_root / "export")),
@@ -157,6 +174,8 @@ def build(ctx: AppContext) -> dict:
         timer = tab_timer(3.0)
     find_button.click(lambda r, t: find(ctx, r, t), [run, fields["trigger"]], [fields["checkpoint"], fields["trigger"]],
                       api_name="find_export_checkpoints")
+    fields["checkpoint"].change(lambda checkpoint: playback(ctx, checkpoint), fields["checkpoint"], playback_note,
+                                api_name="export_playback")
     go.click(*named(fields, lambda form: export(ctx, form), ExportForm), done, api_name="export")
     merge_button.click(*named(fields, lambda form: merge(ctx, form), ExportForm), merge_note, api_name="merge")
     timer.tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",
