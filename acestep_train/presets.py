@@ -1,7 +1,7 @@
 """GPU presets: JSON files in ``presets/`` that users can copy and edit, one per VRAM tier.
 
 Each file holds ``title``, ``vram_gb`` (the card it is meant for), ``description``, and a
-settings object per adapter type (``lora``, ``lokr``) in the shape of ``TrainConfig``.
+settings object per adapter type (``lora``, ``lokr``; ``dora`` in the built-in ones) in the shape of ``TrainConfig``.
 ``--preset NAME|PATH`` layers a preset under the config file and the flags. A wrong key or
 value is refused with the file and the field named. ``expected_memory`` runs the VRAM planner
 on the full-size DiT for the preset.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acestep_train import safe_json
-from acestep_train.train.config import config_from_dict
+from acestep_train.train.config import ADAPTER_TYPES, config_from_dict
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 PLACEHOLDERS = {"checkpoint_dirs": ["."], "dataset_dir": ".", "output_dir": "."}
@@ -25,7 +25,7 @@ class Preset:
     title: str
     vram_gb: float
     description: str
-    settings: dict  # {"lora": {...}, "lokr": {...}}
+    settings: dict  # {"lora": {...}, "lokr": {...}, "dora": {...}}: the types the file has settings for
     path: Path
 
     def for_adapter(self, adapter_type: str) -> dict:
@@ -50,8 +50,8 @@ def load_preset(name_or_path: str) -> Preset:
     for key in ("title", "vram_gb", "lora", "lokr"):
         if key not in data:
             raise ValueError(f"{path}: missing {key!r}")
-    preset = Preset(path.stem, data["title"], float(data["vram_gb"]), data.get("description", ""),
-                    {"lora": data["lora"], "lokr": data["lokr"]}, path)
+    settings = {kind: data[kind] for kind in ADAPTER_TYPES if kind in data}  # lora and lokr required above
+    preset = Preset(path.stem, data["title"], float(data["vram_gb"]), data.get("description", ""), settings, path)
     for adapter_type, settings in preset.settings.items():
         if settings.get("adapter", {}).get("type", adapter_type) != adapter_type:
             raise ValueError(f"{path}: {adapter_type}.adapter.type must be {adapter_type}")
@@ -79,17 +79,14 @@ def pick_preset(vram_gb: float | None) -> Preset:
 
 def expected_memory(preset: Preset, adapter_type: str, gradient_checkpointing: bool | None = None) -> dict[str, float]:
     """VRAM planner estimate for the full-size DiT with this preset (checkpointing: the preset's unless given)."""
-    from acestep_train.vram import DitShape, RunShape, estimate, lokr_params, lora_params
+    from acestep_train.vram import DitShape, RunShape, adapter_params, estimate, has_dropout
 
     config = config_from_dict({**PLACEHOLDERS, **preset.for_adapter(adapter_type)})
     dit = DitShape()
     a = config.adapter
-    rank = a.rank if a.type == "lora" else a.linear_dim
-    params = lora_params(dit, rank, a.targets in ("self", "both"), a.targets in ("cross", "both"), a.mlp)
-    if a.type == "lokr":
-        params = lokr_params(dit, a.linear_dim, a.factor, a.targets, a.mlp)
+    params = adapter_params(dit, a)
     checkpointing = config.loop.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
     run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
                    gradient_checkpointing=checkpointing, adapter_type=a.type, targets=a.targets, mlp=a.mlp,
-                   dropout=a.type == "lora" and a.dropout > 0)
+                   dropout=has_dropout(a))
     return estimate(dit, run)

@@ -154,13 +154,12 @@ def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
 
 def vram_text(config, gpu_total_gb: float | None) -> str:
     """The planner's peak for the full-size DiT with these settings, and whether it fits the card."""
-    from acestep_train.vram import DitShape, RunShape, estimate, fit_warning, lora_params
+    from acestep_train.vram import DitShape, RunShape, adapter_params, estimate, fit_warning, has_dropout
 
     dit, a = DitShape(), config.adapter
-    rank = a.rank if a.type == "lora" else a.linear_dim
-    params = lora_params(dit, rank, a.targets in ("self", "both"), a.targets in ("cross", "both"), a.mlp)
-    run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
-                   gradient_checkpointing=config.loop.gradient_checkpointing)
+    run = RunShape(adapter_params(dit, a), config.optim.name, config.data.batch_size,
+                   config.data.max_latent_length or 6000, gradient_checkpointing=config.loop.gradient_checkpointing,
+                   adapter_type=a.type, targets=a.targets, mlp=a.mlp, dropout=has_dropout(a))
     plan = estimate(dit, run)
     parts = ", ".join(f"{k} {v:.1f}" for k, v in plan.items() if k != "total")
     text = f"VRAM estimate for the full-size model: {plan['total']:.1f} GB ({parts}; analytic planner)"

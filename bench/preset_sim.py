@@ -66,7 +66,7 @@ def run(presets: list[str], variants: bool) -> dict:
     rows = []
     for name in presets:
         preset = load_preset(name)
-        for adapter_type in ("lora", "lokr"):
+        for adapter_type in ("lora", "lokr", "dora"):
             rows.append(measure_row(preset, adapter_type))
             print(describe(rows[-1]), flush=True)
             if variants:

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         check_shapes(adapter, model)
     plan = check_output(Path(args.output), export_identity(adapter), args.overwrite)
     written = export_adapter(adapter, args.format, Path(args.output), args.lokr_as_lora, args.max_lora_rank,
-                             plan=plan)
+                             model=model, plan=plan)
     kind = "lokr written as an exact lora" if args.lokr_as_lora else adapter.kind
     checked = f"shapes fit {model.name}" if model else "shapes not checked: no model found, pass --checkpoint-dir"
     print(f"wrote {written} ({kind}, {len(adapter.modules)} modules; read back and verified; {checked})"

@@ -14,6 +14,7 @@ from pathlib import Path
 from acestep_train import safe_json
 from acestep_train.paths import confine
 
+ADAPTER_TYPES = ("lora", "lokr", "dora")
 ATTENTION_TARGETS = ("self", "cross", "both")
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
@@ -22,11 +23,11 @@ SAMPLERS = ("table", "logit_normal")
 
 @dataclass
 class AdapterConfig:
-    type: str = "lora"  # lora (PEFT) | lokr (LyCORIS)
+    type: str = "lora"  # lora (PEFT) | lokr (LyCORIS) | dora (PEFT use_dora: LoRA + a magnitude per output row)
     targets: str = "both"  # attention the adapter sits on: self | cross | both
     mlp: bool = False  # also adapt the MLP (gate/up/down projections)
-    rank: int = 16  # LoRA rank
-    alpha: float = 16.0  # LoRA alpha (scale = alpha / rank)
+    rank: int = 16  # LoRA / DoRA rank
+    alpha: float = 16.0  # LoRA / DoRA alpha (scale = alpha / rank)
     dropout: float = 0.0  # LoRA / LoKr dropout
     rank_pattern: dict = field(default_factory=dict)  # LoRA per-module ranks: {"layers.0.self_attn.to_q": 8}
     modules: list = field(default_factory=list)  # explicit layers to adapt (overrides targets/mlp), e.g. from estimate
@@ -37,7 +38,7 @@ class AdapterConfig:
     use_tucker: bool = False  # LoKr: Tucker decomposition (conv layers only; kept for parity)
 
     def validate(self) -> None:
-        check(self.type in ("lora", "lokr"), "adapter.type must be lora or lokr")
+        check(self.type in ADAPTER_TYPES, f"adapter.type must be one of {ADAPTER_TYPES}")
         check(self.targets in ATTENTION_TARGETS, f"adapter.targets must be one of {ATTENTION_TARGETS}")
         check(self.rank >= 1 and self.linear_dim >= 1, "adapter.rank and adapter.linear_dim must be >= 1")
         check(0.0 <= self.dropout < 1.0, "adapter.dropout must be in [0, 1)")

@@ -28,10 +28,16 @@ HOW_TO = {
 GUIDE = ("**Which file for which program.** *acestep*: ACE-Step's own UI (a PEFT folder, or LyCORIS for LoKr). "
          "*comfyui*: ComfyUI's LoRA loader. *diffusers*: `AceStepPipeline` in Python. For a LoRA the three files "
          "are the same layout (one file that loads at the right strength everywhere), written once per folder so "
-         "each program gets its own; after export each line below says how to load it.")
+         "each program gets its own; after export each line below says how to load it. A DoRA loads as DoRA in "
+         "ACE-Step and diffusers; ComfyUI gets its own file, computed on the base model (found under the "
+         "checkpoint folder), since it reads the magnitude differently.")
 
 
-def how_to(kind: str, fmt: str, written) -> str:
+def how_to(kind: str, fmt: str, written, base: str = "") -> str:
+    from acestep_train.export.dora import CONSUMERS
+
+    if kind == "dora":
+        return CONSUMERS[fmt].format(file=written, folder=written.parent, name=written.name, base=base)
     text = HOW_TO[fmt][kind] if isinstance(HOW_TO[fmt], dict) else HOW_TO[fmt]
     return text.format(file=written, folder=written.parent, name=written.name)
 
@@ -53,14 +59,18 @@ def export(ctx: AppContext, form: ExportForm) -> str:
         model = model_for_adapter(adapter, source, [str(ctx.checkpoint_root)], required=False)
         if model is not None:
             check_shapes(adapter, model)  # before anything is written
-        lines = export_formats(adapter, form, output)
+        lines = export_formats(adapter, form, output, model)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
     checked = f"shapes checked against {model.name}" if model else "no base model found to check its shapes"
+    if adapter.kind == "dora":
+        from acestep_train.export.dora import NEAREST_EXACT
+
+        lines.append(NEAREST_EXACT)
     return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n" + "\n".join(lines)
 
 
-def export_formats(adapter, form: ExportForm, output) -> list[str]:
+def export_formats(adapter, form: ExportForm, output, model=None) -> list[str]:
     """Every folder checked first (nothing written when one is refused), then each format written."""
     from acestep_train.export.exporter import export_adapter, export_identity
     from acestep_train.export.output_folder import check_output, moved_note
@@ -70,10 +80,10 @@ def export_formats(adapter, form: ExportForm, output) -> list[str]:
     lines = []
     for fmt, plan in plans.items():
         as_lora = form.lokr_as_lora and adapter.kind == "lokr"
-        written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, plan=plan)
+        written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, model=model, plan=plan)
         kind = "lora" if as_lora else adapter.kind
         lines.append(f"{fmt}: wrote {written}, read back and verified{moved_note(plan)}.\n"
-                     f"    {how_to(kind, fmt, written)}")
+                     f"    {how_to(kind, fmt, written, model.name if model else '')}")
     return lines
 
 
