@@ -1,7 +1,7 @@
 """GPU presets: JSON files in ``presets/`` that users can copy and edit, one per VRAM tier.
 
 Each file holds ``title``, ``vram_gb`` (the card it is meant for), ``description``, and a
-settings object per adapter type (``lora``, ``lokr``; ``dora`` in the built-in ones) in the shape of ``TrainConfig``.
+settings object per adapter type (``lora``, ``lokr``, ``loha``, ``dora``) in the shape of ``TrainConfig``.
 ``--preset NAME|PATH`` layers a preset under the config file and the flags. A wrong key or
 value is refused with the file and the field named. ``expected_memory`` runs the VRAM planner
 on the full-size DiT for the preset.
@@ -16,6 +16,8 @@ from acestep_train import safe_json
 from acestep_train.train.config import ADAPTER_TYPES, config_from_dict
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
+#: a preset made before LoHA / DoRA existed has no "loha" / "dora" settings: it still loads, and refuses only a LoHA run
+REQUIRED = ("title", "vram_gb", "lora", "lokr")
 PLACEHOLDERS = {"checkpoint_dirs": ["."], "dataset_dir": ".", "output_dir": "."}
 
 
@@ -25,7 +27,7 @@ class Preset:
     title: str
     vram_gb: float
     description: str
-    settings: dict  # {"lora": {...}, "lokr": {...}, "dora": {...}}: the types the file has settings for
+    settings: dict  # {"lora": {...}, "lokr": {...}, "loha": {...}, "dora": {...}}: the types the file has
     path: Path
 
     def for_adapter(self, adapter_type: str) -> dict:
@@ -47,11 +49,11 @@ def load_preset(name_or_path: str) -> Preset:
         known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.json")))
         raise FileNotFoundError(f"{path}: no such preset (built-in: {known})")
     data = safe_json.load_file(path)  # ValueError naming the file: malformed, huge or nested too deeply
-    for key in ("title", "vram_gb", "lora", "lokr"):
+    for key in REQUIRED:
         if key not in data:
             raise ValueError(f"{path}: missing {key!r}")
-    settings = {kind: data[kind] for kind in ADAPTER_TYPES if kind in data}  # lora and lokr required above
-    preset = Preset(path.stem, data["title"], float(data["vram_gb"]), data.get("description", ""), settings, path)
+    preset = Preset(path.stem, data["title"], float(data["vram_gb"]), data.get("description", ""),
+                    {kind: data[kind] for kind in ADAPTER_TYPES if kind in data}, path)
     for adapter_type, settings in preset.settings.items():
         if settings.get("adapter", {}).get("type", adapter_type) != adapter_type:
             raise ValueError(f"{path}: {adapter_type}.adapter.type must be {adapter_type}")

@@ -42,6 +42,11 @@ DORA_OUTPUT_BYTES = 4.0
 DORA_DROPOUT_WEIGHT_BYTES = 2.0
 # LoKr keeps each module's delta weight (bf16, plus its factors' products) per weight element.
 LOKR_SELF_WEIGHT_BYTES, LOKR_OTHER_WEIGHT_BYTES = 3.0, 2.0
+# LoHA, like LoKr, builds each module's full delta weight and runs the layer on it: the memory probe
+# measures the same saved bytes for both at the same shapes (16gb preset: 3.441 GB either way), so the
+# LoKr constants above serve both.
+# DoRA keeps LoRA's saves plus its own (DORA_OUTPUT_BYTES above).
+SAME_ACTIVATIONS_AS = {"loha": "lokr", "dora": "lora"}
 CUDA_OVERHEAD_GB = 0.8  # context + cuBLAS workspaces
 ALLOCATOR_SLACK = 1.10  # fragmentation on top of live tensors
 #: Optimizer state bytes per trainable (fp32) parameter.
@@ -110,9 +115,11 @@ def dora_magnitude_params(dit: DitShape, targets: str = "both", mlp: bool = Fals
 
 
 def adapter_params(dit: DitShape, adapter) -> int:
-    """Trainable parameters of an ``AdapterConfig`` (lora | dora | lokr) on this DiT."""
+    """Trainable parameters of an ``AdapterConfig`` (lora | dora | lokr | loha) on this DiT."""
     if adapter.type == "lokr":
         return lokr_params(dit, adapter.linear_dim, adapter.factor, adapter.targets, adapter.mlp)
+    if adapter.type == "loha":
+        return loha_params(dit, adapter.linear_dim, adapter.targets, adapter.mlp)
     on_self, on_cross = adapter.targets in ("self", "both"), adapter.targets in ("cross", "both")
     params = lora_params(dit, adapter.rank, on_self, on_cross, adapter.mlp)
     return params + (dora_magnitude_params(dit, adapter.targets, adapter.mlp) if adapter.type == "dora" else 0)
@@ -161,9 +168,14 @@ def lokr_params(dit: DitShape, dim: int, factor: int = -1, targets: str = "both"
     return per_layer * dit.layers
 
 
+def loha_params(dit: DitShape, dim: int, targets: str = "both", mlp: bool = False) -> int:
+    """Trainable parameters of a LoHA: two rank-``dim`` pairs per projection, twice a rank-``dim`` LoRA."""
+    return 2 * lora_params(dit, dim, targets in ("self", "both"), targets in ("cross", "both"), mlp)
+
+
 def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
     """Adapter extra: (bytes per audio token, per encoder token, constant), per layer."""
-    kind = "lora" if run.adapter_type == "dora" else run.adapter_type  # DoRA: LoRA's saves + DORA_OUTPUT_BYTES
+    kind = SAME_ACTIVATIONS_AS.get(run.adapter_type, run.adapter_type)
     key = (kind, run.dropout and kind == "lora")
     q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
     attention_w = dit.hidden * (q_out + 2 * kv_out) + q_out * dit.hidden
@@ -180,7 +192,7 @@ def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
         if key[1]:
             mlp_w = 3 * dit.hidden * dit.intermediate
             constant = DORA_DROPOUT_WEIGHT_BYTES * (attention_w * (on_self + on_cross) + run.mlp * mlp_w)
-    if run.adapter_type == "lokr":
+    if kind == "lokr":
         constant = attention_w * (on_self * LOKR_SELF_WEIGHT_BYTES + on_cross * LOKR_OTHER_WEIGHT_BYTES)
         constant += run.mlp * 3 * dit.hidden * dit.intermediate * LOKR_OTHER_WEIGHT_BYTES
     return per_token, per_encoder, constant

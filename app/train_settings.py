@@ -29,7 +29,8 @@ FIELD_FLAGS = {
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
 #: the number fields' labels, for messages that name the field
-LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr dim", "linear_alpha": "LoKr alpha",
+LABELS = {"rank": "LoRA / DoRA rank", "alpha": "LoRA / DoRA alpha", "linear_dim": "LoKr / LoHA dim",
+          "linear_alpha": "LoKr / LoHA alpha",
           "factor": "LoKr factor (-1: near-square)", "epochs": "Epochs", "lr": "Learning rate",
           "warmup": "Warmup steps", "batch": "Batch", "grad_accum": "Gradient accumulation",
           "crop": "Crop frames, 25 per second", "save_every": "Save every N epochs",
@@ -40,8 +41,13 @@ MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 
            "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0,
            "preview_seed": 0}
 ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
-ONLY_FOR = {"rank": "lora", "alpha": "lora", "linear_dim": "lokr", "linear_alpha": "lokr", "factor": "lokr",
-            "decompose_both": "lokr"}
+#: the adapter kinds each field belongs to (a field not named here belongs to every kind)
+ONLY_FOR = {"rank": ("lora", "dora"), "alpha": ("lora", "dora"), "linear_dim": ("lokr", "loha"),
+            "linear_alpha": ("lokr", "loha"), "factor": ("lokr",), "decompose_both": ("lokr",)}
+
+
+def belongs(name: str, adapter: str) -> bool:
+    return adapter in ONLY_FOR.get(name, (adapter,))
 
 
 def blank(value) -> bool:
@@ -93,13 +99,13 @@ def readable(message: str) -> str:
 
 
 def chosen(form: TrainForm) -> dict[str, object]:
-    """{flag: value} for every field (LoRA fields only for LoRA, LoKr fields only for LoKr).
+    """{flag: value} for every field of the chosen adapter kind (``ONLY_FOR``: LoRA rank only for LoRA, ...).
 
     A blank number field is refused with its name; a blank text or "(preset)" choice keeps the preset's.
     """
     flags = {}
     for name, flag in FIELD_FLAGS.items():
-        if ONLY_FOR.get(name, form.adapter) != form.adapter:
+        if not belongs(name, form.adapter):
             continue
         value = getattr(form, name)
         if name in LABELS:
@@ -114,7 +120,7 @@ def chosen(form: TrainForm) -> dict[str, object]:
 
 def switches(form: TrainForm) -> list[str]:
     return [flag for name, (flag, _) in SWITCH_FLAGS.items()
-            if getattr(form, name) and ONLY_FOR.get(name, form.adapter) == form.adapter]
+            if getattr(form, name) and belongs(name, form.adapter)]
 
 
 def advanced_settings(text: str) -> dict:

@@ -62,11 +62,12 @@ def describe(row: dict) -> str:
 
 def run(presets: list[str], variants: bool) -> dict:
     from acestep_train.presets import load_preset
+    from acestep_train.train.config import ADAPTER_TYPES
 
     rows = []
     for name in presets:
         preset = load_preset(name)
-        for adapter_type in ("lora", "lokr", "dora"):
+        for adapter_type in ADAPTER_TYPES:
             rows.append(measure_row(preset, adapter_type))
             print(describe(rows[-1]), flush=True)
             if variants:

@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="check the adapter against the model it names (or --model-variant) under this folder")
     parser.add_argument("--model-variant", help="with --checkpoint-dir: the model to check against, when the "
                                                 "adapter's metadata names none")
-    parser.add_argument("--max-lora-rank", type=int, default=128,
-                        help="with --lokr-as-lora: the largest LoRA rank to write (default 128)")
+    parser.add_argument("--max-lora-rank", type=int, default=None,
+                        help="the largest LoRA rank to write for --lokr-as-lora (default 128) or for a LoHA's exact LoRA "
+                             "form, which ACE-Step and diffusers get because they cannot load LoHA (default 256)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     written = export_adapter(adapter, args.format, Path(args.output), args.lokr_as_lora, args.max_lora_rank,
                              model=model, plan=plan)
     kind = "lokr written as an exact lora" if args.lokr_as_lora else adapter.kind
+    if adapter.kind == "loha":
+        from acestep_train.export.loha_to_lora import CONSUMER_NOTE
+
+        kind = f"loha; {CONSUMER_NOTE[args.format]}"
     checked = f"shapes fit {model.name}" if model else "shapes not checked: no model found, pass --checkpoint-dir"
     print(f"wrote {written} ({kind}, {len(adapter.modules)} modules; read back and verified; {checked})"
           f"{moved_note(plan)}")

@@ -1,6 +1,6 @@
 """The user's pick: mark a favourite cell, and export a checkpoint at the chosen strength.
 
-``at_strength`` bakes the strength into the factors (LoRA: ``up``; LoKr: ``w1`` or ``w1_a``), so
+``at_strength`` bakes the strength into the factors (LoRA: ``up``; LoKr: ``w1`` or ``w1_a``; LoHA: ``hada_w1_a``), so
 every consumer loads it at ratio 1.0 and plays exactly what the grid played; the strength is
 also recorded in the export's ``acestep_studio`` metadata. ``export_choice`` reads the written
 file back and checks its deltas equal ``strength x`` the checkpoint's.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
-from acestep_train.export.adapter_state import Adapter, LokrFactors, LoraFactors
+from acestep_train.export.adapter_state import Adapter, LoraFactors
 
 TOLERANCE = 1e-5
 DORA_STRENGTH = ("a DoRA's strength cannot be baked into its factors: its magnitude rescales the whole weight, so "
@@ -32,9 +32,9 @@ def at_strength(adapter: Adapter, strength: float) -> Adapter:
             modules[name] = LoraFactors(factors.down, factors.up * strength, factors.alpha)
         else:
             tensors = dict(factors.tensors)
-            key = "lokr_w1" if "lokr_w1" in tensors else "lokr_w1_a"
+            key = next(k for k in ("lokr_w1", "lokr_w1_a", "hada_w1_a") if k in tensors)
             tensors[key] = tensors[key] * strength
-            modules[name] = LokrFactors(tensors, factors.alpha)
+            modules[name] = type(factors)(tensors, factors.alpha)
     metadata = {**adapter.metadata, "strength": strength, "strength_baked_in": True}
     return Adapter(adapter.kind, modules, metadata, dict(adapter.lokr_config))
 

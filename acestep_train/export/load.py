@@ -5,7 +5,9 @@
 - a PEFT DoRA folder (the same, ``use_dora`` and ``lora_magnitude_vector`` keys);
 - a LyCORIS LoKr folder or file (``lokr_weights.safetensors``; config from ``lokr_config.json`` or
   the file's ``lokr_config`` metadata);
-- a single ``.safetensors`` file of either kind (told apart by its keys).
+- a LyCORIS LoHA folder or file (``loha_weights.safetensors``; config from ``loha_config.json`` or the
+  file's ``loha_config`` metadata);
+- a single ``.safetensors`` file of any of these kinds (told apart by its keys).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from acestep_train.export.adapter_state import Adapter
 from acestep_train.export.dora import MAGNITUDE, dora_from_state
 from acestep_train.export.readers import lokr_from_state, lora_from_state
-from acestep_train.export.writers import LOKR_FILE, LORA_FILE, METADATA_KEY
+from acestep_train.export.writers import LOHA_FILE, LOKR_FILE, LORA_FILE, METADATA_KEY
 from acestep_train.models.safetensors_file import load_tensors, read_metadata
 
 
@@ -29,7 +31,11 @@ def _from_file(weights: Path, config: dict) -> Adapter:
     if not state:
         raise ValueError(f"{weights}: holds no tensors")
     metadata = read_metadata(weights)
-    if any(".lokr_" in key for key in state):
+    if any(".hada_" in key for key in state):
+        from acestep_train.export.loha import loha_from_state
+
+        adapter = loha_from_state(state, config or json.loads(metadata.get("loha_config", "{}")))
+    elif any(".lokr_" in key for key in state):
         lokr_config = config or json.loads(metadata.get("lokr_config", "{}"))
         adapter = lokr_from_state(state, lokr_config)
     elif any(key.endswith("." + MAGNITUDE) for key in state):
@@ -40,7 +46,7 @@ def _from_file(weights: Path, config: dict) -> Adapter:
     elif any("lora_" in key for key in state):
         adapter = lora_from_state(state, config)
     else:
-        raise ValueError(f"{weights}: neither LoRA (lora_A/lora_B) nor LoKr (lokr_w1/w2) keys")
+        raise ValueError(f"{weights}: neither LoRA (lora_A/lora_B), LoKr (lokr_w1/w2) nor LoHA (hada_w1_a...) keys")
     if METADATA_KEY in metadata:
         adapter.metadata = json.loads(metadata[METADATA_KEY])
     return adapter
@@ -57,11 +63,13 @@ def load_adapter(path: str | Path) -> Adapter:
         adapter = _from_file(path / LORA_FILE, _json_file(path / "adapter_config.json"))
     elif (path / LOKR_FILE).is_file():
         adapter = _from_file(path / LOKR_FILE, _json_file(path / "lokr_config.json"))
+    elif (path / LOHA_FILE).is_file():
+        adapter = _from_file(path / LOHA_FILE, _json_file(path / "loha_config.json"))
     else:
         candidates = sorted(path.glob("*.safetensors"))
         if len(candidates) != 1:
             raise FileNotFoundError(
-                f"{path}: expected {LORA_FILE}, {LOKR_FILE} or exactly one .safetensors file, "
+                f"{path}: expected {LORA_FILE}, {LOKR_FILE}, {LOHA_FILE} or exactly one .safetensors file, "
                 f"found {len(candidates)}")
         adapter = _from_file(candidates[0], {})
     adapter.metadata = {**adapter.metadata, **studio}

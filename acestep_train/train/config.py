@@ -14,16 +14,16 @@ from pathlib import Path
 from acestep_train import safe_json
 from acestep_train.paths import confine
 
-ADAPTER_TYPES = ("lora", "lokr", "dora")
 ATTENTION_TARGETS = ("self", "cross", "both")
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
 SAMPLERS = ("table", "logit_normal")
+ADAPTER_TYPES = ("lora", "lokr", "loha", "dora")  # PEFT LoRA and DoRA; LyCORIS LoKr and LoHA
 
 
 @dataclass
 class AdapterConfig:
-    type: str = "lora"  # lora (PEFT) | lokr (LyCORIS) | dora (PEFT use_dora: LoRA + a magnitude per output row)
+    type: str = "lora"  # lora | dora (PEFT; DoRA: LoRA + a magnitude per output row) | lokr | loha (LyCORIS)
     targets: str = "both"  # attention the adapter sits on: self | cross | both
     mlp: bool = False  # also adapt the MLP (gate/up/down projections)
     rank: int = 16  # LoRA / DoRA rank
@@ -31,14 +31,16 @@ class AdapterConfig:
     dropout: float = 0.0  # LoRA / LoKr dropout
     rank_pattern: dict = field(default_factory=dict)  # LoRA per-module ranks: {"layers.0.self_attn.to_q": 8}
     modules: list = field(default_factory=list)  # explicit layers to adapt (overrides targets/mlp), e.g. from estimate
-    linear_dim: int = 16  # LoKr dim
-    linear_alpha: float = 16.0  # LoKr alpha
+    linear_dim: int = 16  # LoKr / LoHA dim (LoHA: rank of each Hadamard factor)
+    linear_alpha: float = 16.0  # LoKr / LoHA alpha (LoHA scale = alpha / dim)
     factor: int = -1  # LoKr Kronecker factor (-1: near-square)
     decompose_both: bool = False  # LoKr: decompose both factors
     use_tucker: bool = False  # LoKr: Tucker decomposition (conv layers only; kept for parity)
 
     def validate(self) -> None:
         check(self.type in ADAPTER_TYPES, f"adapter.type must be one of {ADAPTER_TYPES}")
+        check(self.type != "loha" or self.dropout == 0.0,
+              "adapter.dropout must be 0 for loha (LyCORIS's LoHA has no dropout; it would be ignored)")
         check(self.targets in ATTENTION_TARGETS, f"adapter.targets must be one of {ATTENTION_TARGETS}")
         check(self.rank >= 1 and self.linear_dim >= 1, "adapter.rank and adapter.linear_dim must be >= 1")
         check(0.0 <= self.dropout < 1.0, "adapter.dropout must be in [0, 1)")
@@ -142,6 +144,24 @@ class BestConfig:
 
 
 @dataclass
+class EmaConfig:
+    """An exponential moving average of the adapter's trainable weights (``train/ema.py``)."""
+
+    enabled: bool = False  # keep the average; checkpoints, best/ and the run's end also write it (ema/, final-ema/)
+    decay: float = 0.999  # weight of the old average at each optimizer step (0.999: about the last 1,000 steps)
+    warmup: bool = True  # the decay ramps up as (1 + k) / (10 + k) (diffusers' EMAModel), so a short run's
+    #                      average is not stuck at the initial weights
+    on_cpu: bool = False  # hold the average in CPU memory (saves 4 bytes per adapter parameter of GPU memory;
+    #                      each step copies the adapter to the CPU)
+    previews: bool = False  # previews also render the average (samples/<step>/ema/)
+
+    def validate(self) -> None:
+        check(0.0 < self.decay < 1.0, "ema.decay must be in (0, 1)")
+        check(self.enabled or not (self.on_cpu or self.previews),
+              "ema.on_cpu and ema.previews need ema.enabled")
+
+
+@dataclass
 class PreviewConfig:
     every_steps: int = 0  # 0 = off
     every_epochs: int = 0  # 0 = off
@@ -182,6 +202,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     best: BestConfig = field(default_factory=BestConfig)
     previews: PreviewConfig = field(default_factory=PreviewConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
     from_estimate: str | None = None  # a gradient-sensitivity JSON: its targets and per-module ranks
 
     def validate(self) -> "TrainConfig":
@@ -189,7 +210,7 @@ class TrainConfig:
         check(bool(self.dataset_dir), "dataset_dir is required")
         check(bool(self.output_dir), "output_dir is required")
         for section in (self.adapter, self.optim, self.schedule, self.data, self.timesteps, self.loop,
-                        self.checkpoint, self.best, self.previews):
+                        self.checkpoint, self.best, self.previews, self.ema):
             section.validate()
         return self
 

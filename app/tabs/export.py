@@ -19,7 +19,8 @@ MERGE_RANGE = (0.0, 2.0)  # the merge strengths offered: 0 = the base model, 1 =
 #: how each consumer loads what we write there (format -> text; {file} and {folder} are filled in)
 HOW_TO = {
     "acestep": "ACE-Step UI: choose the folder {folder} as the LoRA/LoKr path in its training/inference panel.",
-    "comfyui": "ComfyUI: copy {file} into ComfyUI/models/loras/ and pick it in a *LoraLoaderModelOnly* node.",
+    "comfyui": "ComfyUI: copy {file} into ComfyUI/models/loras/ and pick it in a *LoraLoaderModelOnly* node "
+               "(LoRA, LoKr and LoHA alike).",
     "diffusers": {"lora": "diffusers: pipe = AceStepPipeline.from_pretrained(...); "
                           "pipe.load_lora_weights(\"{folder}\", weight_name=\"{name}\")",
                   "lokr": "diffusers: pipe.transformer.load_lora_adapter(\"{file}\", prefix=\"transformer\") "
@@ -28,7 +29,9 @@ HOW_TO = {
 GUIDE = ("**Which file for which program.** *acestep*: ACE-Step's own UI (a PEFT folder, or LyCORIS for LoKr). "
          "*comfyui*: ComfyUI's LoRA loader. *diffusers*: `AceStepPipeline` in Python. For a LoRA the three files "
          "are the same layout (one file that loads at the right strength everywhere), written once per folder so "
-         "each program gets its own; after export each line below says how to load it. A DoRA loads as DoRA in "
+         "each program gets its own; after export each line below says how to load it. **LoHA**: only ComfyUI "
+         "loads a LoHA; ACE-Step's UI and diffusers cannot, so they get its exact LoRA form (rank dim x dim, "
+         "the same weight change; refused past rank 256, with the rank it needs). **DoRA** loads as DoRA in "
          "ACE-Step and diffusers; ComfyUI gets its own file, computed on the base model (found under the "
          "checkpoint folder), since it reads the magnitude differently.")
 
@@ -70,6 +73,13 @@ def export(ctx: AppContext, form: ExportForm) -> str:
     return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n" + "\n".join(lines)
 
 
+def loha_note(adapter, fmt: str) -> str:
+    """What this consumer does with a LoHA (it cannot load one: the exact LoRA form was written), else nothing."""
+    from acestep_train.export.loha_to_lora import CONSUMER_NOTE
+
+    return f" {CONSUMER_NOTE[fmt]}." if adapter.kind == "loha" else ""
+
+
 def export_formats(adapter, form: ExportForm, output, model=None) -> list[str]:
     """Every folder checked first (nothing written when one is refused), then each format written."""
     from acestep_train.export.exporter import export_adapter, export_identity
@@ -81,8 +91,8 @@ def export_formats(adapter, form: ExportForm, output, model=None) -> list[str]:
     for fmt, plan in plans.items():
         as_lora = form.lokr_as_lora and adapter.kind == "lokr"
         written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, model=model, plan=plan)
-        kind = "lora" if as_lora else adapter.kind
-        lines.append(f"{fmt}: wrote {written}, read back and verified{moved_note(plan)}.\n"
+        kind = "lora" if as_lora or (adapter.kind == "loha" and fmt != "comfyui") else adapter.kind
+        lines.append(f"{fmt}: wrote {written}, read back and verified{moved_note(plan)}.{loha_note(adapter, fmt)}\n"
                      f"    {how_to(kind, fmt, written, model.name if model else '')}")
     return lines
 

@@ -13,7 +13,7 @@ import gradio as gr
 from acestep_train.gpu import detect_gpus
 from acestep_train.commands.train import FLAGS
 from acestep_train.presets import builtin_presets, pick_preset
-from acestep_train.train.config import ATTENTION_TARGETS, OPTIMIZERS, SCHEDULES
+from acestep_train.train.config import ADAPTER_TYPES, ATTENTION_TARGETS, OPTIMIZERS, SCHEDULES
 from app import train_actions as actions
 from app import train_settings as ts
 from app.context import AppContext
@@ -46,7 +46,7 @@ def run_section(ctx: AppContext, gpus, preset) -> tuple[dict, gr.Button]:
         fields = {"model": model_picker(ctx),
                   "preset": gr.Dropdown([(p.title, p.name) for p in builtin_presets()], value=preset.name,
                                         label="Preset (fills the fields below)"),
-                  "adapter": gr.Dropdown(["lora", "lokr"], value="lora", label="Adapter"),
+                  "adapter": gr.Dropdown(list(ADAPTER_TYPES), value="lora", label="Adapter"),
                   "gpus": gr.CheckboxGroup([str(g.index) for g in gpus], value=[str(gpus[0].index)] if gpus else [],
                                            label="GPUs (several: one DDP run)", visible=len(gpus) > 1)}
     with gr.Row():
@@ -66,10 +66,11 @@ def adapter_section() -> dict:
                   "mlp": gr.Checkbox(label="Also adapt the MLP")}
     with gr.Row(visible=True) as lora_row:
         fields.update(rank=number("rank"), alpha=number("alpha"))
-    with gr.Row(visible=False) as lokr_row:
-        fields.update(linear_dim=number("linear_dim"), linear_alpha=number("linear_alpha"), factor=number("factor"),
-                      decompose_both=gr.Checkbox(label="LoKr: decompose both factors"))
-    return fields, lora_row, lokr_row
+    with gr.Row(visible=False) as lycoris_row:  # LoKr and LoHA
+        fields.update(linear_dim=number("linear_dim"), linear_alpha=number("linear_alpha"))
+        with gr.Row(visible=False) as lokr_row:
+            fields.update(factor=number("factor"), decompose_both=gr.Checkbox(label="LoKr: decompose both factors"))
+    return fields, {"lora": lora_row, "lycoris": lycoris_row, "lokr": lokr_row}
 
 
 def basic_section() -> dict:
@@ -141,7 +142,7 @@ def build(ctx: AppContext) -> dict:
     with gr.Tab("5 · Train"):
         gr.Markdown("Needs the tensor folder from step 4. " + gpu_line(gpus, preset))
         fields, new_folder = run_section(ctx, gpus, preset)
-        adapter, lora_row, lokr_row = adapter_section()
+        adapter, rows = adapter_section()
         fields.update(adapter, **basic_section())
         for name, value in zip(FILLED, actions.preset_fill(preset.name, "lora", list(FILLED))):
             fields[name].value = value
@@ -155,12 +156,12 @@ def build(ctx: AppContext) -> dict:
         ui["timer"] = tab_timer(3.0)
     fields.update(extra)
     wire(ctx, fields, tools, ui, memory_note)
-    wire_presets(fields, lora_row, lokr_row)
+    wire_presets(fields, rows)
     return {name: box for name, box in fields.items()
             if name not in ("gpus", "resume", "use_estimate", "archive_previous")}
 
 
-def wire_presets(fields: dict, lora_row, lokr_row) -> None:
+def wire_presets(fields: dict, rows: dict) -> None:
     """A preset fills every field with its values; the adapter fills only its own fields and shows their row."""
     filled = [fields[name] for name in FILLED]
     fields["preset"].input(lambda p, a: actions.preset_fill(p, a, list(FILLED)), [fields["preset"], fields["adapter"]],
@@ -168,8 +169,9 @@ def wire_presets(fields: dict, lora_row, lokr_row) -> None:
     own = [fields[name] for name in ADAPTER_FIELDS]
     fields["adapter"].input(lambda p, a: actions.preset_fill(p, a, list(ADAPTER_FIELDS)),
                             [fields["preset"], fields["adapter"]], own, show_progress="hidden")
-    fields["adapter"].change(lambda a: [gr.update(visible=a == "lora"), gr.update(visible=a == "lokr")],
-                             fields["adapter"], [lora_row, lokr_row])
+    fields["adapter"].change(lambda a: [gr.update(visible=a in ("lora", "dora")),
+                                        gr.update(visible=a in ("lokr", "loha")), gr.update(visible=a == "lokr")],
+                             fields["adapter"], [rows["lora"], rows["lycoris"], rows["lokr"]])
 
 
 def press(ctx: AppContext, what: str, chosen: str | None, shown: str | None) -> str:
