@@ -90,5 +90,5 @@ def expected_memory(preset: Preset, adapter_type: str, gradient_checkpointing: b
     checkpointing = config.loop.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
     run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
                    gradient_checkpointing=checkpointing, adapter_type=a.type, targets=a.targets, mlp=a.mlp,
-                   dropout=has_dropout(a))
+                   dropout=has_dropout(a), ema_on_gpu=config.ema.on_gpu)
     return estimate(dit, run)

@@ -1,7 +1,7 @@
 """Estimate a training run's peak GPU memory before it starts, and warn when it will not fit.
 
-Peak = base weights + adapter (fp32 weights, grads, optimizer state) + activations + fixed
-overhead (CUDA context, allocator slack). Activations are what the forward keeps for backward
+Peak = base weights + adapter (fp32 weights, grads, optimizer state; its fp32 moving average when
+the EMA is held on the GPU) + activations + fixed overhead (CUDA context, allocator slack). Activations are what the forward keeps for backward
 plus a backward working set (one layer's gradients; with checkpointing, one recomputed layer and
 its gradients). The activation constants below are calibrated from a measurement, not guessed:
 ``acestep_train/train/memory_probe.py`` counts every tensor autograd saves while the full-size DiT
@@ -51,6 +51,8 @@ CUDA_OVERHEAD_GB = 0.8  # context + cuBLAS workspaces
 ALLOCATOR_SLACK = 1.10  # fragmentation on top of live tensors
 #: Optimizer state bytes per trainable (fp32) parameter.
 OPTIMIZER_STATE_BYTES = {"adamw": 8.0, "adamw8bit": 2.0, "adafactor": 0.4, "prodigy": 16.0}
+#: The adapter's moving average (fp32) per trainable parameter, when it is held on the GPU.
+EMA_BYTES = 4
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
@@ -85,6 +87,7 @@ class RunShape:
     targets: str = "both"  # self | cross | both
     mlp: bool = False
     dropout: bool = True
+    ema_on_gpu: bool = False  # an fp32 moving average of the adapter held on the GPU (train/ema.py)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZER_STATE_BYTES:
@@ -219,6 +222,8 @@ def estimate(dit: DitShape, run: RunShape) -> dict[str, float]:
         "adapter": run.adapter_params * (4 + 4 + OPTIMIZER_STATE_BYTES[run.optimizer]),
         "activations": activation_bytes(dit, run) * bytes_per / 2,
     }
+    if run.ema_on_gpu:
+        parts["ema"] = run.adapter_params * EMA_BYTES
     breakdown = {name: value / GB for name, value in parts.items()}
     breakdown["overhead"] = CUDA_OVERHEAD_GB + (ALLOCATOR_SLACK - 1) * sum(breakdown.values())
     breakdown["total"] = sum(breakdown.values())

@@ -131,7 +131,7 @@ def test_export_every_format_and_read_back(trained, tmp_path):
         assert written.name == LORA_FILE
         again = load_adapter(tmp_path / fmt)
         assert again.kind == "dora" and close(again.deltas(base=base), deltas) < TOL
-    with pytest.raises(ValueError, match="computed from the base model: pass --checkpoint-dir"):
+    with pytest.raises(ValueError, match="computed from the base model, and none was found: pass --checkpoint-dir"):
         export_adapter(adapter, "comfyui", tmp_path / "comfyui")
     assert not (tmp_path / "comfyui").exists()
     written = export_adapter(adapter, "comfyui", tmp_path / "comfyui", model=info)
@@ -165,3 +165,44 @@ def test_merge_equals_the_dora_applied_in_peft(trained, tmp_path):
     half = linear_weights(load_components(describe_model(
         merge_into_original(info, adapter, 0.5, tmp_path / "h"), "original"), ["transformer"], "cpu").transformer)
     assert max((half[k] - base[k] - 0.5 * deltas[k]).abs().max().item() for k in deltas) <= TOL
+
+
+def tab_export(tmp_path, checkpoint_root, adapter, roots):
+    from app.context import AppContext
+    from app.forms import ExportForm
+    from app.settings import make_settings
+    from app.tabs import export
+
+    ctx = AppContext(make_settings("127.0.0.1", 7861, False, None, [str(r) for r in roots], False),
+                     checkpoint_root, tmp_path / "state")
+    write_dora(adapter, tmp_path / "data" / "run" / "final")
+    form = ExportForm.of(dict(checkpoint=str(tmp_path / "data" / "run" / "final"),
+                              formats=["acestep", "comfyui", "diffusers"], output=str(tmp_path / "data" / "export"),
+                              trigger="", lokr_as_lora=False, model="tiny-turbo", strength=1.0, merged=""))
+    return export.export(ctx, form)
+
+
+def test_the_export_tab_says_what_each_program_does_with_a_dora(trained, tmp_path, tiny_original):
+    _, _, base, adapter, deltas = trained
+    said = tab_export(tmp_path, tiny_original, adapter, [tiny_original, tmp_path / "data"])
+    assert said.startswith("dora, 18 layers") and "shapes checked against tiny-turbo" in said
+    assert "PeftModel.from_pretrained reads use_dora" in said and "lora_magnitude_vector and builds DoRA" in said
+    assert "dora_scale was computed on tiny-turbo: exact on that model only" in said
+    assert "'lora key not loaded', and play as a plain LoRA: wrong sound" in said
+    assert "'DoRA baked to LoRA' at the trained rank is NOT exact" in said and "merged model" in said
+    out = tmp_path / "data" / "export"
+    for fmt in ("acestep", "diffusers"):
+        assert close(load_adapter(out / fmt).deltas(base=base), deltas) < TOL
+    applied = comfyui_lora_deltas(load_file(out / "comfyui" / DORA_COMFYUI_FILE), comfyui_model_keys(base),
+                                  comfy_names(base))
+    assert close(applied, comfy_names(deltas)) < TOL
+
+
+def test_the_export_tab_refuses_comfyui_without_the_base_and_offers_the_exact_forms(trained, tmp_path, tiny_original):
+    from app.errors import UserError
+
+    _, _, _, adapter, _ = trained
+    (tmp_path / "no-models").mkdir()
+    with pytest.raises(UserError, match="computed from the base model.*or merge it into the model"):
+        tab_export(tmp_path, tmp_path / "no-models", adapter, [tmp_path / "no-models", tmp_path / "data"])
+    assert not (tmp_path / "data" / "export").exists()  # nothing written when one format is refused

@@ -45,13 +45,24 @@ FORMATS = ("acestep", "comfyui", "diffusers")
 TOLERANCE = 1e-5
 COMFYUI_DORA_NEEDS_BASE = (
     "ComfyUI reads a DoRA's magnitude as dora_scale and divides it by the norm of the base weight, not of the "
-    "adapted one, so the exact ComfyUI file is computed from the base model: pass --checkpoint-dir (the model "
-    "the adapter names), or export --format acestep/diffusers, or merge it into the model")
+    "adapted one, so the exact ComfyUI file is computed from the base model, and none was found: pass "
+    "--checkpoint-dir (the Export tab looks under the studio's checkpoint folder) holding the model the adapter "
+    "names, or export --format acestep/diffusers, or merge it into the model")
 
 
 def export_identity(adapter: Adapter) -> dict:
     """What an export folder's manifest records: the same adapter may be exported there again (any format)."""
     return {"adapter": adapter.digest(), "description": adapter.description()}
+
+
+def check_format(adapter: Adapter, fmt: str, lokr_to_lora: bool = False, model: ModelInfo | None = None) -> None:
+    """The refusals that need no file, so a caller writing several formats can make them all first."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    if lokr_to_lora and adapter.kind != "lokr":
+        raise ValueError(f"--lokr-as-lora converts a LoKr adapter; this one is {adapter.kind}")
+    if adapter.kind == "dora" and fmt == "comfyui" and model is None:
+        raise ValueError(COMFYUI_DORA_NEEDS_BASE)
 
 
 def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool = False,
@@ -65,12 +76,7 @@ def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool 
     adapter that does not fit its shapes. ``overwrite``: replace an earlier export of another adapter or files
     the studio did not write (moved aside; see ``output_folder``); ``plan``: that check made by the caller.
     All checks run before anything is written."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
-    if lokr_to_lora and adapter.kind != "lokr":
-        raise ValueError(f"--lokr-as-lora converts a LoKr adapter; this one is {adapter.kind}")
-    if adapter.kind == "dora" and fmt == "comfyui" and model is None:
-        raise ValueError(COMFYUI_DORA_NEEDS_BASE)
+    check_format(adapter, fmt, lokr_to_lora, model)
     if model is not None:
         check_shapes(adapter, model)
     plan = plan or check_output(Path(output), export_identity(adapter), overwrite)

@@ -52,25 +52,42 @@ def _from_file(weights: Path, config: dict) -> Adapter:
     return adapter
 
 
-def load_adapter(path: str | Path) -> Adapter:
+def _weights(path: Path) -> tuple[Path, dict]:
+    """The weights file of an adapter folder and its config file's contents."""
+    if (path / LORA_FILE).is_file():
+        return path / LORA_FILE, _json_file(path / "adapter_config.json")
+    if (path / LOKR_FILE).is_file():
+        return path / LOKR_FILE, _json_file(path / "lokr_config.json")
+    if (path / LOHA_FILE).is_file():
+        return path / LOHA_FILE, _json_file(path / "loha_config.json")
+    candidates = sorted(path.glob("*.safetensors"))
+    if len(candidates) != 1:
+        raise FileNotFoundError(f"{path}: expected {LORA_FILE}, {LOKR_FILE}, {LOHA_FILE} or exactly one .safetensors "
+                                f"file, found {len(candidates)}")
+    return candidates[0], {}
+
+
+def _located(path: str | Path) -> Path:
     path = Path(path)
+    if not path.is_file() and not path.is_dir():
+        raise FileNotFoundError(f"{path}: no adapter file or folder here")
+    return path
+
+
+def load_adapter(path: str | Path) -> Adapter:
+    path = _located(path)
     if path.is_file():
         return _from_file(path, {})
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no adapter file or folder here")
-    studio = _json_file(path / "acestep_studio.json")
-    if (path / LORA_FILE).is_file():
-        adapter = _from_file(path / LORA_FILE, _json_file(path / "adapter_config.json"))
-    elif (path / LOKR_FILE).is_file():
-        adapter = _from_file(path / LOKR_FILE, _json_file(path / "lokr_config.json"))
-    elif (path / LOHA_FILE).is_file():
-        adapter = _from_file(path / LOHA_FILE, _json_file(path / "loha_config.json"))
-    else:
-        candidates = sorted(path.glob("*.safetensors"))
-        if len(candidates) != 1:
-            raise FileNotFoundError(
-                f"{path}: expected {LORA_FILE}, {LOKR_FILE}, {LOHA_FILE} or exactly one .safetensors file, "
-                f"found {len(candidates)}")
-        adapter = _from_file(candidates[0], {})
-    adapter.metadata = {**adapter.metadata, **studio}
+    adapter = _from_file(*_weights(path))
+    adapter.metadata = {**adapter.metadata, **_json_file(path / "acestep_studio.json")}
     return adapter
+
+
+def adapter_metadata(path: str | Path) -> dict:
+    """What ``load_adapter(path).metadata`` holds, read from the weights file's header and
+    ``acestep_studio.json`` only (no tensors)."""
+    path = _located(path)
+    weights = path if path.is_file() else _weights(path)[0]
+    header = read_metadata(weights)
+    recorded = json.loads(header[METADATA_KEY]) if METADATA_KEY in header else {}
+    return recorded if path.is_file() else {**recorded, **_json_file(path / "acestep_studio.json")}

@@ -144,6 +144,33 @@ class BestConfig:
 
 
 @dataclass
+class ValidationConfig:
+    every_steps: int = 0  # evaluate the held-out songs every N optimizer steps; 0 = off (no split, all songs train)
+    fraction: float = 0.0  # share of songs held out, drawn with ``seed``, when none is marked or listed
+    songs: list = field(default_factory=list)  # held-out songs: sample ids, tensor files or audio file names/stems
+    crops: int = 1  # fixed crops per held-out song (each data.max_latent_length frames)
+    timesteps: int = 4  # fixed timesteps per crop; forward passes per evaluation = songs x crops x timesteps
+    seed: int = 0  # the split's draw and the fixed crops and noise (never the training RNG)
+
+    def validate(self) -> None:
+        typed_field("validation.every_steps", self.every_steps, int)
+        typed_field("validation.fraction", self.fraction, (int, float))
+        typed_field("validation.crops", self.crops, int)
+        typed_field("validation.timesteps", self.timesteps, int)
+        typed_field("validation.seed", self.seed, int)
+        check(isinstance(self.songs, list) and all(isinstance(s, str) and s.strip() for s in self.songs),
+              f"validation.songs must be a list of song names, got {self.songs!r}")
+        check(self.every_steps >= 0, "validation.every_steps must be >= 0")
+        check(0.0 <= self.fraction < 1.0, "validation.fraction must be in [0, 1)")
+        check(1 <= self.crops <= 64, "validation.crops must be between 1 and 64")
+        check(1 <= self.timesteps <= 64, "validation.timesteps must be between 1 and 64")
+
+    @property
+    def enabled(self) -> bool:
+        return self.every_steps > 0
+
+
+@dataclass
 class EmaConfig:
     """An exponential moving average of the adapter's trainable weights (``train/ema.py``)."""
 
@@ -154,6 +181,11 @@ class EmaConfig:
     on_cpu: bool = False  # hold the average in CPU memory (saves 4 bytes per adapter parameter of GPU memory;
     #                      each step copies the adapter to the CPU)
     previews: bool = False  # previews also render the average (samples/<step>/ema/)
+
+    @property
+    def on_gpu(self) -> bool:
+        """The average takes GPU memory (the planner counts 4 bytes per adapter parameter)."""
+        return self.enabled and not self.on_cpu
 
     def validate(self) -> None:
         check(0.0 < self.decay < 1.0, "ema.decay must be in (0, 1)")
@@ -202,6 +234,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     best: BestConfig = field(default_factory=BestConfig)
     previews: PreviewConfig = field(default_factory=PreviewConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
     from_estimate: str | None = None  # a gradient-sensitivity JSON: its targets and per-module ranks
 
@@ -210,7 +243,7 @@ class TrainConfig:
         check(bool(self.dataset_dir), "dataset_dir is required")
         check(bool(self.output_dir), "output_dir is required")
         for section in (self.adapter, self.optim, self.schedule, self.data, self.timesteps, self.loop,
-                        self.checkpoint, self.best, self.previews, self.ema):
+                        self.checkpoint, self.best, self.previews, self.validation, self.ema):
             section.validate()
         return self
 
@@ -221,6 +254,13 @@ class TrainConfig:
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def typed_field(name: str, value, kind) -> None:
+    """A setting of the wrong JSON type, named: "validation.crops must be an integer, got '2'"."""
+    words = {int: "an integer", (int, float): "a number", bool: "true or false"}
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise ValueError(f"{name} must be {words.get(kind, kind)}, got {value!r}")
 
 
 def _fill(cls, values: dict, prefix: str):

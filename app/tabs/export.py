@@ -49,6 +49,7 @@ def export(ctx: AppContext, form: ExportForm) -> str:
     """Each chosen format into ``<output>/<format>``; every file is read back by the library."""
     from acestep_train.export.load import load_adapter
     from acestep_train.export.model_check import check_shapes, model_for_adapter
+    from acestep_train.previews import playback_words
 
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to export (Find checkpoints).")
@@ -70,7 +71,22 @@ def export(ctx: AppContext, form: ExportForm) -> str:
         from acestep_train.export.dora import NEAREST_EXACT
 
         lines.append(NEAREST_EXACT)
-    return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n" + "\n".join(lines)
+    return (f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n"
+            f"{playback_words(adapter.metadata)} (recorded in each export)\n" + "\n".join(lines))
+
+
+def playback(ctx: AppContext, checkpoint: str) -> str:
+    """The line under the checkpoint picker: the settings its previews were rendered with, so that a turbo
+    adapter is not played at base settings (or the reverse) in another program."""
+    from acestep_train.export.load import adapter_metadata
+    from acestep_train.previews import playback_words
+
+    if not checkpoint:
+        return ""
+    try:
+        return playback_words(adapter_metadata(ctx.path(checkpoint, "checkpoint")))
+    except (FileNotFoundError, ValueError) as error:
+        return f"Play back with: unknown ({error})"
 
 
 def loha_note(adapter, fmt: str) -> str:
@@ -82,9 +98,11 @@ def loha_note(adapter, fmt: str) -> str:
 
 def export_formats(adapter, form: ExportForm, output, model=None) -> list[str]:
     """Every folder checked first (nothing written when one is refused), then each format written."""
-    from acestep_train.export.exporter import export_adapter, export_identity
+    from acestep_train.export.exporter import check_format, export_adapter, export_identity
     from acestep_train.export.output_folder import check_output, moved_note
 
+    for fmt in form.formats:
+        check_format(adapter, fmt, form.lokr_as_lora and adapter.kind == "lokr", model)
     folders = {fmt: output / fmt if len(form.formats) > 1 else output for fmt in form.formats}
     plans = {fmt: check_output(folder, export_identity(adapter), form.overwrite) for fmt, folder in folders.items()}
     lines = []
@@ -138,8 +156,10 @@ def build(ctx: AppContext) -> dict:
         with gr.Row():
             run = gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=3)
             find_button = gr.Button("Find checkpoints")
-        fields = {"checkpoint": gr.Dropdown([""], value="", label="Checkpoint (best, final or a step)",
-                                            allow_custom_value=True)}
+        fields = {"checkpoint": gr.Dropdown([""], value="", allow_custom_value=True,
+                                            label="Checkpoint (best, final or a step; final-ema, .../ema: the EMA "
+                                                  "of the adapter)")}
+        playback_note = gr.Markdown()  # the inference settings the checkpoint's previews used
         with gr.Row():
             fields.update(formats=gr.CheckboxGroup(FORMATS, value=["acestep"], label="Formats"),
                           output=gr.Textbox(label="Export folder", value=str(ctx.work_root / "export")),
@@ -166,6 +186,8 @@ def build(ctx: AppContext) -> dict:
         timer = tab_timer(3.0)
     find_button.click(lambda r, t: find(ctx, r, t), [run, fields["trigger"]], [fields["checkpoint"], fields["trigger"]],
                       api_name="find_export_checkpoints")
+    fields["checkpoint"].change(lambda checkpoint: playback(ctx, checkpoint), fields["checkpoint"], playback_note,
+                                api_name="export_playback")
     go.click(*named(fields, lambda form: export(ctx, form), ExportForm), done, api_name="export")
     merge_button.click(*named(fields, lambda form: merge(ctx, form), ExportForm), merge_note, api_name="merge")
     timer.tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",
