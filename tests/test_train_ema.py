@@ -141,3 +141,24 @@ def test_previews_also_render_the_average(tiny_original, tensors, tmp_path):
     assert len(samples) == 1 and set(samples[0]["ema_files"]) == {"1.0"}
     raw, averaged = (soundfile.read(files["1.0"])[0] for files in (samples[0]["files"], samples[0]["ema_files"]))
     assert "/ema/" in samples[0]["ema_files"]["1.0"] and abs(raw - averaged).max() > 1e-6
+
+
+def test_under_ddp_the_average_follows_the_shared_weights(tiny_original, tensors, tmp_path):
+    """Two CPU ranks (gloo): rank 0 writes an average equal to the EMA of the all-reduced weights."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [sys.executable, "-m", "acestep_train", "train", "--checkpoint-dir", str(tiny_original),
+               "--model-variant", "turbo", "--dataset-dir", str(tensors), "--output-dir", str(tmp_path),
+               "--epochs", "4", "--max-latent-length", "30", "--rank", "4", "--alpha", "4", "--lr", "5e-3",
+               "--scheduler", "constant", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+               "--save-every-steps", "1", "--save-every", "0", "--keep-last", "100", "--ema", "--ema-decay", "0.3"]
+    result = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("trained 4 steps") == 1  # 2 songs / 2 ranks: one step an epoch, printed by rank 0
+    raw = [weights(tmp_path / "checkpoints" / str(step)) for step in range(1, 5)]
+    saved, expected = weights(tmp_path / "checkpoints" / "4" / "ema"), hand_ema(raw, 0.3)
+    assert all(torch.allclose(saved[k], expected[k], rtol=1e-6, atol=1e-7) for k in expected)
+    assert (tmp_path / "final-ema").is_dir()
