@@ -114,11 +114,12 @@ def score_bench(grid_path: str | Path, clap: str | None, checkpoint_dirs, run: s
     """Find CLAP and the reference songs, score the grid. Without CLAP weights, or without songs to compare
     with, ``grid.json`` records why and how to fix it instead, and the rendered bench stays as it was."""
     grid_path = Path(grid_path)
-    if events:
-        events.emit("progress", done=0, total=1, stage="scoring (CLAP)")
     started = time.perf_counter()
     try:
-        embedder = ClapEmbedder.load(find_clap(clap, list(checkpoint_dirs)), device)
+        folder = find_clap(clap, list(checkpoint_dirs))
+        if events:  # only once there is something to score: no bar left at 0 when there is not
+            events.emit("progress", done=0, total=1, stage="scoring (CLAP)")
+        embedder = ClapEmbedder.load(folder, device)
         embedded = embed_reference(embedder, training_songs(run, reference), grid_path.parent)
     except (ClapMissing, FileNotFoundError, ValueError) as missing:
         if events:
