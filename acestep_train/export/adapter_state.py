@@ -65,10 +65,10 @@ class LokrFactors:
 
 @dataclass
 class Adapter:
-    kind: str  # "lora" | "lokr"
+    kind: str  # "lora" | "lokr" | "loha" (factors: export/loha.py)
     modules: dict[str, LoraFactors | LokrFactors]  # diffusers module name -> factors
     metadata: dict[str, str] = field(default_factory=dict)  # trigger word, base model, variant, settings
-    lokr_config: dict = field(default_factory=dict)  # LyCORIS network kwargs (LoKr only)
+    lokr_config: dict = field(default_factory=dict)  # LyCORIS network kwargs (LoKr and LoHA)
 
     def deltas(self, strength: float = 1.0) -> dict[str, torch.Tensor]:
         if not self.modules:
