@@ -18,16 +18,16 @@ ATTENTION_TARGETS = ("self", "cross", "both")
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
 SAMPLERS = ("table", "logit_normal")
-ADAPTER_TYPES = ("lora", "lokr", "loha")  # PEFT LoRA; LyCORIS LoKr and LoHA
+ADAPTER_TYPES = ("lora", "lokr", "loha", "dora")  # PEFT LoRA and DoRA; LyCORIS LoKr and LoHA
 
 
 @dataclass
 class AdapterConfig:
-    type: str = "lora"  # lora (PEFT) | lokr | loha (LyCORIS)
+    type: str = "lora"  # lora | dora (PEFT; DoRA: LoRA + a magnitude per output row) | lokr | loha (LyCORIS)
     targets: str = "both"  # attention the adapter sits on: self | cross | both
     mlp: bool = False  # also adapt the MLP (gate/up/down projections)
-    rank: int = 16  # LoRA rank
-    alpha: float = 16.0  # LoRA alpha (scale = alpha / rank)
+    rank: int = 16  # LoRA / DoRA rank
+    alpha: float = 16.0  # LoRA / DoRA alpha (scale = alpha / rank)
     dropout: float = 0.0  # LoRA / LoKr dropout
     rank_pattern: dict = field(default_factory=dict)  # LoRA per-module ranks: {"layers.0.self_attn.to_q": 8}
     modules: list = field(default_factory=list)  # explicit layers to adapt (overrides targets/mlp), e.g. from estimate
