@@ -14,7 +14,7 @@ from acestep_train.train.ema import AdapterEma
 from acestep_train.train.setup import run_training
 from train_data import make_tensors, tiny_settings
 
-KINDS = {"lora": {}, **{kind: {"adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
+KINDS = {"lora": {}, "dora": {"adapter.type": "dora"}, **{kind: {"adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
                        for kind in ("lokr", "loha")}}
 
 
