@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-variant")
     parser.add_argument("--base-model")
     parser.add_argument("--checkpoints", nargs="+", default=["best", "final"],
-                        help="best, final, every:N, step numbers or folders")
+                        help="best, final, every:N, step numbers or folders; the EMA of the adapter as its own row: "
+                             "final-ema, best-ema, N-ema (checkpoints/N/ema)")
     parser.add_argument("--strengths", nargs="+", type=float, default=[0.0, 0.5, 0.75, 1.0, 1.25])
     parser.add_argument("--prompt", action="append", metavar="CAPTION", help="1 to 3; include the trigger word")
     parser.add_argument("--lyrics", action="append", help="one per --prompt, in order")

@@ -66,10 +66,10 @@ class LokrFactors:
 
 @dataclass
 class Adapter:
-    kind: str  # "lora" | "lokr" | "dora" (``dora.DoraFactors``: its change depends on the base weight)
-    modules: dict  # diffusers module name -> LoraFactors | LokrFactors | DoraFactors
+    kind: str  # "lora" | "lokr" | "loha" (``loha.LohaFactors``) | "dora" (``dora.DoraFactors``: its change depends on the base weight)
+    modules: dict  # diffusers module name -> LoraFactors | LokrFactors | LohaFactors | DoraFactors
     metadata: dict[str, str] = field(default_factory=dict)  # trigger word, base model, variant, settings
-    lokr_config: dict = field(default_factory=dict)  # LyCORIS network kwargs (LoKr only)
+    lokr_config: dict = field(default_factory=dict)  # LyCORIS network kwargs (LoKr and LoHA)
 
     def module_delta(self, name: str, base: torch.Tensor | None = None) -> torch.Tensor:
         """One module's weight change; a DoRA needs that module's ``base`` weight."""

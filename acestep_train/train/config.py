@@ -41,6 +41,8 @@ class AdapterConfig:
         check(self.type in ADAPTER_TYPES, f"adapter.type must be one of {ADAPTER_TYPES}")
         check(self.type != "loha" or self.dropout == 0.0,
               "adapter.dropout must be 0 for loha (LyCORIS's LoHA has no dropout; it would be ignored)")
+        check(self.type != "loha" or (self.factor, self.decompose_both, self.use_tucker) == (-1, False, False),
+              "adapter.factor, adapter.decompose_both and adapter.use_tucker are LoKr settings; loha takes none")
         check(self.targets in ATTENTION_TARGETS, f"adapter.targets must be one of {ATTENTION_TARGETS}")
         check(self.rank >= 1 and self.linear_dim >= 1, "adapter.rank and adapter.linear_dim must be >= 1")
         check(0.0 <= self.dropout < 1.0, "adapter.dropout must be in [0, 1)")
