@@ -27,7 +27,8 @@ def preset_step(preset, adapter_type: str, checkpointing: bool | None = None):
 
     config = config_from_dict({**PLACEHOLDERS, **preset.for_adapter(adapter_type)})
     ckpt = config.loop.gradient_checkpointing if checkpointing is None else checkpointing
-    step = StepShape(config.data.batch_size, config.data.max_latent_length or 6000, ckpt, config.optim.name)
+    step = StepShape(config.data.batch_size, config.data.max_latent_length or 6000, ckpt, config.optim.name,
+                     ema_on_gpu=config.ema.on_gpu)
     return config, step
 
 

@@ -21,6 +21,7 @@ import torch
 
 from acestep_train.atomic import atomic_write_json
 from acestep_train.events import EventLog
+from acestep_train.previews import playback_settings
 from acestep_train.train import data as data_mod
 from acestep_train.atomic_dir import atomic_dir, copy_complete, remove_stale_partials
 from acestep_train.train.checkpoints import check_run_folders, prune, resolve_resume
@@ -300,9 +301,10 @@ class Trainer:
 
     # ----- saving ------------------------------------------------------------------------
     def metadata(self, extra: dict) -> dict:
+        inference = playback_settings(self.info.variant.name, self.config.previews.steps)  # as previews play it
         return {"trigger_word": self.config.trigger_word, "base_model": self.info.name,
                 "variant": self.info.variant.name, "adapter": asdict(self.config.adapter),
-                "step": self.counters.step, **extra}
+                "step": self.counters.step, **({"inference": inference} if inference else {}), **extra}
 
     def save_adapter(self, folder: Path, extra: dict) -> None:
         """best/: written whole under a temp name, then renamed into place."""
