@@ -27,7 +27,9 @@ from acestep_train.train.disk_full import saving
 from acestep_train.train.errors import TrainingError
 from acestep_train.train.flow import masked_loss, sample_timesteps, snr_weights
 from acestep_train.train.outputs import check_adapter_changed
-from acestep_train.train.state import BestTracker, Control, Counters, load_state, save_state
+from acestep_train.train.nodes import batch_seed, describe_ranks, from_rank_zero, gather_step, per_node, \
+    position_after, shard
+from acestep_train.train.state import REQUESTS, BestTracker, Control, Counters, apply_state, read_state, save_state
 
 __all__ = ["Trainable", "Trainer", "TrainingError"]
 
@@ -48,11 +50,13 @@ class Trainer:
     def __init__(self, config, fabric, parts):
         self.config, self.fabric, self.parts = config, fabric, parts
         self.output = Path(config.output_dir)
-        check_run_folders(self.output)
-        self.events = EventLog(self.output / "events.jsonl") if fabric.is_global_zero else None
-        self.control = Control(self.output)
-        for request in self.control.drop_stale(psutil.Process().create_time()):
-            self.warn(f"ignored a '{request}' request left in {self.control.folder} from before this run started")
+        # only global rank 0 touches the run folder: other nodes need not see it (train/nodes.py)
+        self.events = self.control = None
+        if fabric.is_global_zero:
+            check_run_folders(self.output)
+            self.events, self.control = EventLog(self.output / "events.jsonl"), Control(self.output)
+            for request in self.control.drop_stale(psutil.Process().create_time()):
+                self.warn(f"ignored a '{request}' request left in {self.control.folder} from before this run started")
         self.generator = torch.Generator().manual_seed(config.seed + fabric.global_rank)
         self.last_saved: tuple | None = None
         self.info, self.folder, self.adapter = parts.info, parts.folder, parts.adapter
@@ -64,7 +68,9 @@ class Trainer:
         self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(config.best).items()})
         self.clean_partials()
         if config.resume_from:
-            self.resume(resolve_resume(config.resume_from, self.output, self.warn))
+            self.resume()
+        self.counters.world_size, self.counters.num_nodes = fabric.world_size, config.loop.num_nodes
+        self.counters.grad_accum = config.data.grad_accum
 
     def clean_partials(self) -> None:
         """Remove our own temp folders left by an interrupted save (they carry the writing marker)."""
@@ -79,25 +85,39 @@ class Trainer:
         if self.fabric.is_global_zero:
             print(f"warning: {message}", flush=True)
 
-    def resume(self, folder: Path) -> None:
+    def read_checkpoint(self) -> tuple[Path, Path, dict, dict]:
+        """(folder, weights file, adapter tensors, trainer state), read by global rank 0."""
         from acestep_train.models.safetensors_file import load_tensors
 
+        folder = resolve_resume(self.config.resume_from, self.output, self.warn)
         weights = next((folder / n for n in ("adapter_model.safetensors", "lokr_weights.safetensors")
                         if (folder / n).is_file()), None)
         if weights is None:
             raise TrainingError(f"{folder}: no adapter weights to resume from")
-        loaded = self.adapter.load_state(load_tensors(weights), weights)
-        self.counters, self.best = load_state(folder, self.optimizer, self.scheduler, self.generator)
+        return folder, weights, load_tensors(weights), read_state(folder)
+
+    def resume(self) -> None:
+        folder, weights, tensors, state = from_rank_zero(self.fabric, self.read_checkpoint)
+        loaded = self.adapter.load_state(tensors, weights)
+        self.counters, self.best = apply_state(state, self.optimizer, self.scheduler, self.generator)
+        saved = (self.counters.world_size, self.counters.num_nodes)
+        moved = "" if saved == (self.fabric.world_size, self.config.loop.num_nodes) else (
+            f"; trained on {saved[0]} process(es) on {saved[1]} node(s), now {self.fabric.world_size} on "
+            f"{self.config.loop.num_nodes}: epoch {self.counters.epoch} goes on from its batch {self.counters.batch} "
+            f"with {self.config.data.grad_accum * self.fabric.world_size} micro-batches per step")
         self.emit("resumed", step=self.counters.step, epoch=self.counters.epoch, adapter_keys=loaded,
-                  message=f"resumed from {folder}: {loaded} adapter tensors, step {self.counters.step}")
+                  batch=self.counters.batch, world_size=self.fabric.world_size, saved_world_size=saved[0],
+                  message=f"resumed from {folder}: {loaded} adapter tensors, step {self.counters.step}{moved}")
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self) -> dict:
         from acestep_train.gpu import GpuMonitor
 
         self.write_run_json()
+        self.ranks = describe_ranks(self.fabric)
         self.emit("start", total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch,
-                  samples=len(self.folder.files), flow=asdict(self.flow))
+                  samples=len(self.folder.files), flow=asdict(self.flow), world_size=self.fabric.world_size,
+                  num_nodes=self.config.loop.num_nodes, ranks=self.ranks)
         self.check_memory()
         self.start_time, self.start_step = time.monotonic(), self.counters.step
         self.smoothed = None
@@ -117,35 +137,41 @@ class Trainer:
             if self.fabric.is_global_zero:
                 print(f"warning: {warning}", flush=True)
 
-    def epoch_batches(self, epoch: int) -> list[list]:
+    def epoch_batches(self, epoch: int) -> tuple[list[tuple[int, list]], int]:
+        """(this rank's (position, windows) from the epoch's current position on, the epoch's batch count)."""
         windows = data_mod.windows_for_epoch(self.folder.frames, self.crop, self.config.data.repeats,
                                              self.config.seed, epoch)
         batches = data_mod.batches_for_epoch(windows, self.config.data.batch_size)
-        world, rank = self.fabric.world_size, self.fabric.global_rank
-        per_rank = math.ceil(len(batches) / world)
-        batches += batches[: per_rank * world - len(batches)]  # equal work on every rank
-        return batches[rank::world]
+        mine = shard(len(batches), self.counters.batch, self.fabric.world_size, self.fabric.global_rank)
+        return [(position, batches[index]) for position, index in mine], len(batches)
 
     def train_epoch(self) -> bool:
         """One epoch (or its rest, after a resume); True when the run must stop."""
-        batches = self.epoch_batches(self.counters.epoch)
-        accum, losses = self.config.data.grad_accum, []
-        while self.counters.batch < len(batches):
-            group = batches[self.counters.batch:self.counters.batch + accum]
+        start, epoch = self.counters.batch, self.counters.epoch
+        mine, count = self.epoch_batches(epoch)
+        accum, losses, taken = self.config.data.grad_accum, [], 0
+        while taken < len(mine):
+            group = mine[taken:taken + accum]
             loss = self.optimizer_step(group)
-            self.counters.batch += len(group)
+            taken += len(group)
+            self.counters.batch = position_after(start, taken, self.fabric.world_size, count)
             if loss is not None:
                 losses.append(loss)
             if self.between_steps():
                 return True
         return self.end_of_epoch(losses)
 
-    def optimizer_step(self, group: list[list]) -> float | None:
+    def optimizer_step(self, group: list[tuple[int, list]]) -> float | None:
         started = time.monotonic()
         total = 0.0
-        for windows in group:
+        for position, windows in group:
+            seed = batch_seed(self.config.seed, self.counters.epoch, position)
+            self.generator.manual_seed(seed)
+            torch.manual_seed(seed)  # adapter dropout: also a function of the batch, not of the rank
             batch = data_mod.collate(self.folder, windows).to(self.fabric.device, self.inputs_dtype)
             total += self.micro_step(batch, len(group))
+        stats = gather_step(self.fabric, [total, time.monotonic() - started, peak_memory_gb(self.fabric.device)])
+        total = float(stats[:, 0].mean())  # the loss of the whole step, the same on every rank
         if not math.isfinite(total):
             self.optimizer.zero_grad(set_to_none=True)
             self.counters.nan_streak += 1
@@ -156,14 +182,12 @@ class Trainer:
                                     "(lower the learning rate, or check the tensors)")
             return None
         self.counters.nan_streak = 0
-        if self.fabric.world_size > 1:  # log the loss of the whole step, not of rank 0's share
-            total = float(self.fabric.all_reduce(torch.tensor(total), reduce_op="mean"))
         grad_norm = self.clip()
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.counters.step += 1
-        self.log_step(total, grad_norm, sum(len(w) for w in group), time.monotonic() - started)
+        self.log_step(total, grad_norm, sum(len(w) for _, w in group), time.monotonic() - started, stats[:, 1:])
         return total
 
     def micro_step(self, batch, micro_batches: int) -> float:
@@ -198,14 +222,19 @@ class Trainer:
         return float(torch.stack(grads).norm()) if grads else 0.0
 
     # ----- between steps and epochs ------------------------------------------------------
+    def requests(self) -> dict[str, bool]:
+        """The stop / save / sample requests, taken by global rank 0 and acted on by every rank."""
+        return from_rank_zero(self.fabric, lambda: {name: self.control.take(name) for name in REQUESTS})
+
     def between_steps(self) -> bool:
+        asked = self.requests()
         every = self.config.checkpoint.save_every_steps
-        if (every and self.counters.step % every == 0) or self.control.take("save"):
+        if (every and self.counters.step % every == 0) or asked["save"]:
             self.save_checkpoint()
         preview_every = self.config.previews.every_steps
-        if (preview_every and self.counters.step % preview_every == 0) or self.control.take("sample"):
+        if (preview_every and self.counters.step % preview_every == 0) or asked["sample"]:
             self.previews()
-        if self.control.take("stop"):
+        if asked["stop"]:
             self.save_checkpoint()
             self.emit("stopped", step=self.counters.step, message="stopped on request; checkpoint saved")
             return True
@@ -229,7 +258,7 @@ class Trainer:
             self.emit("early_stop", epoch=epoch, message=f"no new best for {self.best.since_best} epochs: stopping")
         return stop
 
-    def log_step(self, loss: float, grad_norm: float, samples: int, seconds: float) -> None:
+    def log_step(self, loss: float, grad_norm: float, samples: int, seconds: float, ranks) -> None:
         self.smoothed = loss if self.smoothed is None else 0.9 * self.smoothed + 0.1 * loss
         done = self.counters.step - self.start_step
         rate = (time.monotonic() - self.start_time) / max(done, 1)
@@ -237,7 +266,8 @@ class Trainer:
                   lr=self.scheduler.get_last_lr()[0], grad_norm=grad_norm,
                   samples_per_s=samples * self.fabric.world_size / max(seconds, 1e-9),
                   peak_memory_gb=peak_memory_gb(self.fabric.device),
-                  eta_s=round(rate * (self.total_steps - self.counters.step), 1))
+                  eta_s=round(rate * (self.total_steps - self.counters.step), 1),
+                  **({"nodes": per_node(self.ranks, ranks)} if self.fabric.world_size > 1 else {}))
         if self.fabric.is_global_zero:
             self.fabric.log_dict({"loss": loss, "smoothed_loss": self.smoothed,
                                   "lr": self.scheduler.get_last_lr()[0]}, step=self.counters.step)
