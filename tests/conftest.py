@@ -51,3 +51,11 @@ def tiny_diffusers(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ckpt_diffusers")
     write_demo_model(root, "diffusers", ("turbo",), seed=0)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_xl(tmp_path_factory) -> Path:
+    """A checkpoint root with tiny-xl-turbo and tiny-xl-base: ACE-Step 1.5 XL's shape ratios (seed 0)."""
+    root = tmp_path_factory.mktemp("ckpt_xl")
+    write_demo_model(root, "original", ("xl-turbo", "xl-base"), seed=0)
+    return root

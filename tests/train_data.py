@@ -38,9 +38,9 @@ def make_tensors(root: Path, model_root: Path, variant: str, seconds=(1.6, 2.6, 
     return out
 
 
-def fixed_eval_loss(tiny_original, tensors, adapter_dir=None) -> float:
+def fixed_eval_loss(tiny_original, tensors, adapter_dir=None, variant: str = "turbo") -> float:
     """Loss on fixed noise and timesteps over every song, with the adapter (if any) applied."""
-    transformer = load_components(find_model([tiny_original], "turbo"), ["transformer"], "cpu").transformer
+    transformer = load_components(find_model([tiny_original], variant), ["transformer"], "cpu").transformer
     deltas = load_adapter(adapter_dir).deltas() if adapter_dir else {}
     gen, total = torch.Generator().manual_seed(0), 0.0
     with adapter_applied(transformer, deltas, 1.0), torch.no_grad():

@@ -8,7 +8,7 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", required=True, metavar="DIR")
     parser.add_argument("--layout", choices=["original", "diffusers"], default="original")
-    parser.add_argument("--variants", default="turbo", help="comma-separated: turbo,base,sft (default turbo)")
+    parser.add_argument("--variants", default="turbo", help="comma-separated: turbo,base,sft,xl-turbo,xl-base,xl-sft (default turbo; xl-* keep the XL shape ratios)")
     parser.add_argument("--seed", type=int, default=0)
 
 

@@ -75,3 +75,30 @@ def config_for(cls: type, original_config: dict, exclude: tuple[str, ...] = ()) 
     """
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", *exclude}
     return {key: value for key, value in original_config.items() if key in accepted}
+
+
+#: XL configs size the condition encoder apart from the DiT: ``encoder_X`` -> the encoder's ``X``.
+ENCODER_OVERRIDES = ("hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads")
+
+
+def encoder_config(original_config: dict) -> dict:
+    """``AceStepConditionEncoder`` kwargs: the shared fields, with the XL's ``encoder_*`` sizes where given.
+
+    ACE-Step 1.5's XL code builds its condition encoder from ``encoder_hidden_size`` (2048),
+    ``encoder_intermediate_size``, ``encoder_num_attention_heads`` and ``encoder_num_key_value_heads``
+    while the DiT is 2560 wide; the 2 B configs have none of these and share the DiT's sizes.
+    """
+    from diffusers import AceStepConditionEncoder
+
+    config = dict(original_config)
+    for name in ENCODER_OVERRIDES:
+        if original_config.get(f"encoder_{name}") is not None:
+            config[name] = original_config[f"encoder_{name}"]
+    return config_for(AceStepConditionEncoder, config, exclude=("layer_types",))
+
+
+def condition_encoder(original_config: dict):
+    """A random-init ``AceStepConditionEncoder`` sized by ``encoder_config`` (on the current default device)."""
+    from diffusers import AceStepConditionEncoder
+
+    return AceStepConditionEncoder(**encoder_config(original_config))

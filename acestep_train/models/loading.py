@@ -118,7 +118,7 @@ def load_original_part(info: ModelInfo, part: str, dtype, device) -> tuple[torch
     else:
         state_dict["silence_latent"] = load_silence_latent(info.files.silence_latent)
         cls = AceStepConditionEncoder
-        cfg = keymap.config_for(AceStepConditionEncoder, config, exclude=("layer_types",))
+        cfg = keymap.encoder_config(config)
     return build_model(cls, cfg, state_dict, weights, dtype, device), len(state_dict)
 
 

@@ -3,7 +3,9 @@
 Same classes as the real model (diffusers' ``AceStepTransformer1DModel``,
 ``AceStepConditionEncoder``, ``AutoencoderOobleck``; transformers' Qwen3), only small:
 hidden size 32, 2 layers, and a latent width of 8 instead of 64 so the VAE runs at
-tests' speed on a CPU (every consumer reads the width from the config). It is written to
+tests' speed on a CPU. The ``xl-*`` variants keep the XL's shape ratios (``TINY_XL``: a DiT 1.25x
+wider than its condition encoder, query width 1.6x and key/value width 0.4x the hidden size, MLP 3.8x,
+4 query heads per key/value head, a third more layers) (every consumer reads the width from the config). It is written to
 disk in the original layout (the DiT folders share ``vae/`` and the text encoder folder)
 or the diffusers layout (one pipeline folder per variant, through
 ``AceStepPipeline.save_pretrained``), and loaded back through the same code as real
@@ -12,7 +14,7 @@ checkpoints. Same seed, same weights, in both layouts.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -52,6 +54,29 @@ class TinySpec:
     text_hidden_size: int = 32
     vocab_size: int = 600
     silence_frames: int = 15000
+    # XL: the condition encoder (and the text encoder) keep these sizes while the DiT is wider.
+    encoder_hidden_size: int | None = None
+    encoder_intermediate_size: int | None = None
+    encoder_heads: int | None = None
+    encoder_kv_heads: int | None = None
+    encoder_layers: int | None = None
+
+    def encoder_spec(self) -> "TinySpec":
+        """The sizes of the condition and text encoders (the DiT's own unless this is an XL spec)."""
+        if self.encoder_hidden_size is None:
+            return self
+        return replace(self, hidden_size=self.encoder_hidden_size, intermediate_size=self.encoder_intermediate_size,
+                       heads=self.encoder_heads, kv_heads=self.encoder_kv_heads, layers=self.encoder_layers,
+                       encoder_hidden_size=None, encoder_intermediate_size=None, encoder_heads=None,
+                       encoder_kv_heads=None, encoder_layers=None)
+
+
+#: The tiny XL: ACE-Step 1.5 XL's ratios (DiT 2560 over an encoder 2048 wide, 32 heads of 128 over 8
+#: key/value heads, MLP 9728, 32 layers against 24) on the tiny model's encoders, which it shares.
+TINY_XL = TinySpec(hidden_size=40, intermediate_size=152, layers=3, heads=4, kv_heads=1, head_dim=16,
+                   encoder_hidden_size=32, encoder_intermediate_size=64, encoder_heads=2, encoder_kv_heads=1,
+                   encoder_layers=2)
+VARIANTS = ("turbo", "base", "sft", "xl-turbo", "xl-base", "xl-sft")
 
 
 def train_tokenizer(spec: TinySpec):
@@ -75,6 +100,10 @@ def train_tokenizer(spec: TinySpec):
 
 def dit_config(spec: TinySpec, variant: str) -> dict:
     """An original-layout ``config.json``: one dict for the DiT and the condition encoder."""
+    encoder = spec.encoder_spec()
+    xl_sizes = {} if encoder is spec else {
+        "encoder_hidden_size": encoder.hidden_size, "encoder_intermediate_size": encoder.intermediate_size,
+        "encoder_num_attention_heads": encoder.heads, "encoder_num_key_value_heads": encoder.kv_heads}
     return {
         "hidden_size": spec.hidden_size,
         "intermediate_size": spec.intermediate_size,
@@ -93,30 +122,32 @@ def dit_config(spec: TinySpec, variant: str) -> dict:
         "layer_types": ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(spec.layers)],
         "text_hidden_dim": spec.text_hidden_size,
         "timbre_hidden_dim": spec.latent_channels,
-        "num_lyric_encoder_hidden_layers": spec.layers,
+        "num_lyric_encoder_hidden_layers": encoder.layers,
         "num_timbre_encoder_hidden_layers": 1,
-        "is_turbo": variant == "turbo",
+        "is_turbo": variant.removeprefix("xl-") == "turbo",
         "model_type": "acestep",
         "tiny_demo": True,
+        **xl_sizes,
     }
 
 
 def build_modules(spec: TinySpec, variant: str, seed: int) -> dict:
     """Random-init modules, created in a fixed order under ``seed``."""
-    from diffusers import AceStepConditionEncoder, AceStepTransformer1DModel, AutoencoderOobleck
+    from diffusers import AceStepTransformer1DModel, AutoencoderOobleck
     from transformers import Qwen3Config, Qwen3Model
 
     torch.manual_seed(seed)
-    tokenizer = train_tokenizer(spec)
+    encoder = spec.encoder_spec()  # an XL shares the text encoder and VAE: same sizes, same draws
+    tokenizer = train_tokenizer(encoder)
     text_encoder = Qwen3Model(
         Qwen3Config(
             vocab_size=len(tokenizer),
-            hidden_size=spec.text_hidden_size,
-            intermediate_size=spec.intermediate_size,
-            num_hidden_layers=spec.layers,
-            num_attention_heads=spec.heads,
-            num_key_value_heads=spec.kv_heads,
-            head_dim=spec.head_dim,
+            hidden_size=encoder.text_hidden_size,
+            intermediate_size=encoder.intermediate_size,
+            num_hidden_layers=encoder.layers,
+            num_attention_heads=encoder.heads,
+            num_key_value_heads=encoder.kv_heads,
+            head_dim=encoder.head_dim,
             max_position_embeddings=4096,
         )
     )
@@ -131,9 +162,7 @@ def build_modules(spec: TinySpec, variant: str, seed: int) -> dict:
     )
     config = dit_config(spec, variant)
     transformer = AceStepTransformer1DModel(**keymap.config_for(AceStepTransformer1DModel, config))
-    condition_encoder = AceStepConditionEncoder(
-        **keymap.config_for(AceStepConditionEncoder, config, exclude=("layer_types",))
-    )
+    condition_encoder = keymap.condition_encoder(config)
     # The real silence latent is VAE-encoded silence; a small random one stands in.
     condition_encoder.silence_latent.copy_(0.1 * torch.randn(1, spec.silence_frames, spec.latent_channels))
     return {
@@ -200,8 +229,9 @@ def write_demo_model(
     writer = write_original if layout == "original" else write_diffusers
     folders = []
     for variant in variants:
-        if variant not in ("turbo", "base", "sft"):
-            raise ValueError(f"variant must be turbo, base or sft, not {variant!r}")
-        folders.append(writer(build_modules(spec, variant, seed), root, f"tiny-{variant}"))
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
+        variant_spec = TINY_XL if variant.startswith("xl-") else spec
+        folders.append(writer(build_modules(variant_spec, variant, seed), root, f"tiny-{variant}"))
     atomic_write_json(root / "tiny_spec.json", asdict(spec))
     return folders

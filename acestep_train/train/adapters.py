@@ -36,6 +36,14 @@ def target_names(transformer: torch.nn.Module, targets: str, mlp: bool) -> list[
             if isinstance(module, torch.nn.Linear) and pattern.match(name)]
 
 
+def saved_weights(folder: Path) -> Path:
+    """The adapter file ``Adapter.save`` wrote into ``folder`` (LoRA or LoKr)."""
+    for name in (LORA_FILE, LOKR_FILE):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{folder}: no adapter weights ({LORA_FILE} or {LOKR_FILE})")
+
+
 class Adapter:
     """The trainable part of the model, whatever library provides it."""
 

@@ -145,6 +145,24 @@ class BestConfig:
 
 
 @dataclass
+class EmaConfig:
+    """An exponential moving average of the adapter's trainable weights (``train/ema.py``)."""
+
+    enabled: bool = False  # keep the average; checkpoints, best/ and the run's end also write it (ema/, final-ema/)
+    decay: float = 0.999  # weight of the old average at each optimizer step (0.999: about the last 1,000 steps)
+    warmup: bool = True  # the decay ramps up as (1 + k) / (10 + k) (diffusers' EMAModel), so a short run's
+    #                      average is not stuck at the initial weights
+    on_cpu: bool = False  # hold the average in CPU memory (saves 4 bytes per adapter parameter of GPU memory;
+    #                      each step copies the adapter to the CPU)
+    previews: bool = False  # previews also render the average (samples/<step>/ema/)
+
+    def validate(self) -> None:
+        check(0.0 < self.decay < 1.0, "ema.decay must be in (0, 1)")
+        check(self.enabled or not (self.on_cpu or self.previews),
+              "ema.on_cpu and ema.previews need ema.enabled")
+
+
+@dataclass
 class PreviewConfig:
     every_steps: int = 0  # 0 = off
     every_epochs: int = 0  # 0 = off
@@ -185,6 +203,7 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     best: BestConfig = field(default_factory=BestConfig)
     previews: PreviewConfig = field(default_factory=PreviewConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
     from_estimate: str | None = None  # a gradient-sensitivity JSON: its targets and per-module ranks
 
     def validate(self) -> "TrainConfig":
@@ -192,7 +211,7 @@ class TrainConfig:
         check(bool(self.dataset_dir), "dataset_dir is required")
         check(bool(self.output_dir), "output_dir is required")
         for section in (self.adapter, self.optim, self.schedule, self.data, self.timesteps, self.loop,
-                        self.checkpoint, self.best, self.previews):
+                        self.checkpoint, self.best, self.previews, self.ema):
             section.validate()
         return self
 

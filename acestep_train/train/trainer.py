@@ -24,6 +24,7 @@ from acestep_train.train import data as data_mod
 from acestep_train.atomic_dir import atomic_dir, copy_complete, remove_stale_partials
 from acestep_train.train.checkpoints import check_run_folders, prune, resolve_resume
 from acestep_train.train.disk_full import saving
+from acestep_train.train import ema as ema_mod
 from acestep_train.train.errors import TrainingError
 from acestep_train.train.flow import masked_loss, sample_timesteps, snr_weights
 from acestep_train.train.outputs import check_adapter_changed
@@ -67,8 +68,11 @@ class Trainer:
         self.inputs_dtype = parts.precision.inputs
         self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(config.best).items()})
         self.clean_partials()
+        self.ema = None  # the adapter's moving average (train/ema.py), when ema.enabled
         if config.resume_from:
             self.resume()
+        else:
+            self.ema = ema_mod.make_ema(config.ema, self.adapter)
         self.counters.world_size, self.counters.num_nodes = fabric.world_size, config.loop.num_nodes
         self.counters.grad_accum = config.data.grad_accum
 
@@ -88,17 +92,20 @@ class Trainer:
     def read_checkpoint(self) -> tuple[Path, Path, dict, dict]:
         """(folder, weights file, adapter tensors, trainer state), read by global rank 0."""
         from acestep_train.models.safetensors_file import load_tensors
+        from acestep_train.train.adapters import saved_weights
 
         folder = resolve_resume(self.config.resume_from, self.output, self.warn)
-        weights = next((folder / n for n in ("adapter_model.safetensors", "lokr_weights.safetensors")
-                        if (folder / n).is_file()), None)
-        if weights is None:
-            raise TrainingError(f"{folder}: no adapter weights to resume from")
+        try:
+            weights = saved_weights(folder)
+        except FileNotFoundError as error:
+            raise TrainingError(f"{folder}: no adapter weights to resume from") from error
         return folder, weights, load_tensors(weights), read_state(folder)
 
     def resume(self) -> None:
         folder, weights, tensors, state = from_rank_zero(self.fabric, self.read_checkpoint)
         loaded = self.adapter.load_state(tensors, weights)
+        # the average matters on rank 0 alone (it saves and previews it); other nodes may not see the folder
+        self.ema = ema_mod.resume_ema(self.config.ema, self.adapter, folder, self.warn)
         self.counters, self.best = apply_state(state, self.optimizer, self.scheduler, self.generator)
         saved = (self.counters.world_size, self.counters.num_nodes)
         moved = "" if saved == (self.fabric.world_size, self.config.loop.num_nodes) else (
@@ -184,6 +191,8 @@ class Trainer:
         self.counters.nan_streak = 0
         grad_norm = self.clip()
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.counters.step += 1
@@ -283,6 +292,7 @@ class Trainer:
         if self.fabric.is_global_zero:
             with saving(f"the best adapter (epoch {extra['epoch']})", folder), atomic_dir(folder) as tmp:
                 self.adapter.save(tmp, self.metadata(extra))
+                self.save_ema(tmp, self.metadata(extra))
         self.fabric.barrier()
 
     def save_checkpoint(self) -> Path:
@@ -293,11 +303,17 @@ class Trainer:
         if self.fabric.is_global_zero:  # adapter + trainer state appear together, or not at all
             with saving(f"checkpoint {self.counters.step}", folder), atomic_dir(folder) as tmp:
                 self.adapter.save(tmp, self.metadata({"checkpoint": True}))
+                self.save_ema(tmp, self.metadata({"checkpoint": True}))
                 save_state(tmp, self.optimizer, self.scheduler, self.counters, self.best, self.generator)
             prune(folder.parent, self.config.checkpoint.keep_last, upto_step=self.counters.step)
             self.emit("checkpoint", step=self.counters.step, path=str(folder))
         self.fabric.barrier()
         return folder
+
+    def save_ema(self, folder: Path, metadata: dict) -> None:
+        """The moving average beside the adapter, in ``<folder>/ema/`` (nothing when EMA is off)."""
+        if self.ema is not None:
+            self.ema.save(self.adapter, folder / ema_mod.FOLDER, metadata)
 
     def previews(self) -> None:
         """Render preview clips on rank 0; the other ranks wait."""
@@ -306,7 +322,13 @@ class Trainer:
 
             folder = self.output / "samples" / str(self.counters.step)
             files = render_previews(self.config.previews, self.config.trigger_word, self.info, self.adapter, folder)
-            self.emit("samples", step=self.counters.step, files={str(k): str(v) for k, v in files.items()})
+            extra = {}
+            if self.ema is not None and self.config.ema.previews:
+                with self.ema.swapped_in():
+                    averaged = render_previews(self.config.previews, self.config.trigger_word, self.info,
+                                               self.adapter, folder / ema_mod.FOLDER)
+                extra["ema_files"] = {str(k): str(v) for k, v in averaged.items()}
+            self.emit("samples", step=self.counters.step, files={str(k): str(v) for k, v in files.items()}, **extra)
         self.fabric.barrier()
 
     def finish(self, stopped: bool) -> dict:
@@ -319,11 +341,15 @@ class Trainer:
         if self.fabric.is_global_zero:
             with saving("the final adapter", final):
                 copy_complete(source, final, keep=lambda p: p.suffix in (".safetensors", ".json")
-                              and p.name != "counters.json")
+                              and p.name != "counters.json" and p.parent == source)
+            if self.ema is not None:
+                ema_mod.write_final(source, last, self.output, self.warn)
         self.fabric.barrier()
         result = {"steps": self.counters.step, "epochs": self.counters.epoch, "stopped": stopped,
                   "global_rank": self.fabric.global_rank,
                   "best_epoch": self.best.best_epoch, "final_from": source.name, "final": str(final)}
+        if self.ema is not None:
+            result["final_ema"] = str(self.output / ema_mod.FINAL)
         self.emit("finished", **result)
         return result
 
