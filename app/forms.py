@@ -108,6 +108,7 @@ class TrainForm(Form):
     resume: str = ""
     use_estimate: bool = False
     archive_previous: bool = False  # the run folder holds an earlier run: move it to archive/<time>/ first
+    nodes: Number = 1  # machines in the run; this studio's machine is node 0 (train/nodes.py)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ FIELD_FLAGS = {
     "save_every": "--save-every", "preview_every": "--preview-every-steps", "trigger": "--trigger-word",
     "seed": "--seed", "targets": "--targets", "rank": "--rank", "alpha": "--alpha", "linear_dim": "--linear-dim",
     "linear_alpha": "--linear-alpha", "factor": "--factor", "preview_caption": "--preview-caption",
-    "preview_lyrics": "--preview-lyrics", "preview_seed": "--preview-seed",
+    "preview_lyrics": "--preview-lyrics", "preview_seed": "--preview-seed", "nodes": "--num-nodes",
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
 #: the number fields' labels, for messages that name the field
@@ -34,11 +34,11 @@ LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr dim", 
           "warmup": "Warmup steps", "batch": "Batch", "grad_accum": "Gradient accumulation",
           "crop": "Crop frames, 25 per second", "save_every": "Save every N epochs",
           "preview_every": "Preview every N steps (0: off)", "seed": "Seed",
-          "preview_seed": "Preview seed"}
+          "preview_seed": "Preview seed", "nodes": "Machines (nodes)"}
 #: the smallest value each number field accepts
 MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 1, "lr": 0, "warmup": 0,
            "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0,
-           "preview_seed": 0}
+           "preview_seed": 0, "nodes": 1}
 ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
 ONLY_FOR = {"rank": "lora", "alpha": "lora", "linear_dim": "lokr", "linear_alpha": "lokr", "factor": "lokr",
             "decompose_both": "lokr"}

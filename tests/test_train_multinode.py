@@ -23,6 +23,9 @@ import pytest
 from safetensors.torch import load_file
 
 from acestep_train.events import read_events
+from acestep_train.train.config import load_config
+from acestep_train.train.nodes import keep_global_batch, shard
+from app.train_nodes import nodes_line
 from train_data import make_tensors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,6 +130,8 @@ def test_node_zero_records_every_node(two_nodes):
     steps = [e for e in events if e["event"] == "step"]
     assert all([row["node"] for row in e["nodes"]] == [0, 1] for e in steps)
     assert all(row["processes"] == 1 and row["seconds"] > 0 for e in steps for row in e["nodes"])
+    line = nodes_line(events)  # what the Train tab on node 0 shows
+    assert line.startswith("nodes at step 8: node 0 (") and "; node 1 (" in line
 
 
 def test_resume_from_two_nodes_on_one(tiny_original, tensors, single, two_nodes, tmp_path):
@@ -153,3 +158,30 @@ def test_plain_multinode_launch_names_what_is_missing(tiny_original, tensors, tm
     assert result.returncode != 0
     assert "needs MASTER_ADDR, MASTER_PORT, NODE_RANK" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_shards_cover_the_rest_of_an_epoch_once_with_equal_work():
+    assert shard(5, 0, 2, 0) == [(0, 0), (2, 2), (4, 4)]
+    assert shard(5, 0, 2, 1) == [(1, 1), (3, 3), (5, 0)]  # padded with the first batch, at its own position
+    assert shard(4, 2, 2, 1) == [(3, 3)] and shard(4, 2, 1, 0) == [(2, 2), (3, 3)]
+    ranks = [shard(7, 3, 3, r) for r in range(3)]
+    assert sorted(p for pairs in ranks for p, _ in pairs) == list(range(3, 9))
+    assert {len(pairs) for pairs in ranks} == {2}
+
+
+def test_a_resume_on_another_process_count_keeps_or_names_the_global_batch():
+    config = load_config(None, {"checkpoint_dirs": ["/ck"], "dataset_dir": "/t", "output_dir": "/o", "loop.num_nodes": 3})
+    saved = {"world_size": 2, "num_nodes": 2, "grad_accum": 3}
+    kept, message = keep_global_batch(config, saved, 3)
+    assert kept.data.grad_accum == 2 and "set from 1 to 2 to keep 6 micro-batches" in message
+    same, message = keep_global_batch(config, {**saved, "world_size": 3}, 3)
+    assert same is config and message is None
+    odd, message = keep_global_batch(config, {**saved, "grad_accum": 1}, 3)
+    assert odd.data.grad_accum == 1 and "2 micro-batches per step cannot be split over 3" in message
+
+
+def test_bad_node_settings_name_the_field():
+    with pytest.raises(ValueError, match="loop.num_nodes must be >= 1"):
+        load_config(None, {"checkpoint_dirs": ["/ck"], "dataset_dir": "/t", "output_dir": "/o", "loop.num_nodes": 0})
+    with pytest.raises(ValueError, match="loop.strategy must be auto or ddp, not 'fsdp'"):
+        load_config(None, {"checkpoint_dirs": ["/ck"], "dataset_dir": "/t", "output_dir": "/o", "loop.num_nodes": 2, "loop.strategy": "fsdp"})
