@@ -18,6 +18,32 @@ from acestep_train.prompts import SongText
 
 #: (steps, shift, guidance) per variant family. Turbo has guidance distilled in (no CFG).
 INFERENCE_DEFAULTS = {"turbo": (8, 3.0, 1.0), "base": (50, 1.0, 7.0), "sft": (32, 1.0, 7.0)}
+PLAYBACK_KEYS = ("variant", "steps", "shift", "guidance_scale")  # an adapter's metadata["inference"]
+
+
+def playback_settings(variant: str | None, steps: int | None = None) -> dict | None:
+    """The inference settings previews use for ``variant`` ("turbo", "xl-base"...; ``steps``: a run's preview
+    steps, None for the variant's): what an adapter records so that it is played back as its previews were
+    heard. None for a variant nothing tells (previews cannot run either)."""
+    family = (variant or "").removeprefix("xl-")
+    if family not in INFERENCE_DEFAULTS:
+        return None
+    default_steps, shift, guidance = INFERENCE_DEFAULTS[family]
+    return {"variant": variant, "steps": int(steps or default_steps), "shift": shift, "guidance_scale": guidance}
+
+
+def playback_words(metadata: dict) -> str:
+    """"Play back with: turbo, 8 steps, shift 3, guidance 1" from an adapter's metadata; for an adapter that
+    recorded none (an older run, another tool's file), its variant's defaults, said so."""
+    recorded = metadata.get("inference")
+    known = isinstance(recorded, dict) and all(key in recorded for key in PLAYBACK_KEYS)
+    settings = recorded if known else playback_settings(metadata.get("variant"))
+    if settings is None:
+        return ("Play back with: not recorded, and the adapter names no model variant; use the steps, shift and "
+                "guidance of the model it was trained on.")
+    words = (f"Play back with: {settings['variant']}, {settings['steps']} steps, shift {settings['shift']:g}, "
+             f"guidance {settings['guidance_scale']:g}")
+    return words if known else words + " (the variant's defaults: this adapter does not record its previews' settings)"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Estimate a training run's peak GPU memory before it starts, and warn when it will not fit.
 
-Peak = base weights + adapter (fp32 weights, grads, optimizer state) + activations + fixed
-overhead (CUDA context, allocator slack). Activations are what the forward keeps for backward
+Peak = base weights + adapter (fp32 weights, grads, optimizer state; its fp32 moving average when
+the EMA is held on the GPU) + activations + fixed overhead (CUDA context, allocator slack). Activations are what the forward keeps for backward
 plus a backward working set (one layer's gradients; with checkpointing, one recomputed layer and
 its gradients). The activation constants below are calibrated from a measurement, not guessed:
 ``acestep_train/train/memory_probe.py`` counts every tensor autograd saves while the full-size DiT
@@ -35,10 +35,16 @@ ENCODER_INPUT_BYTES = {("lora", True): 3.5, ("lora", False): 2.0, ("lokr", False
 MLP_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 2.0}
 # LoKr keeps each module's delta weight (bf16, plus its factors' products) per weight element.
 LOKR_SELF_WEIGHT_BYTES, LOKR_OTHER_WEIGHT_BYTES = 3.0, 2.0
+# LoHA, like LoKr, builds each module's full delta weight and runs the layer on it: the memory probe
+# measures the same saved bytes for both at the same shapes (16gb preset: 3.441 GB either way), so the
+# LoKr constants above serve both.
+SAME_ACTIVATIONS_AS = {"loha": "lokr"}
 CUDA_OVERHEAD_GB = 0.8  # context + cuBLAS workspaces
 ALLOCATOR_SLACK = 1.10  # fragmentation on top of live tensors
 #: Optimizer state bytes per trainable (fp32) parameter.
 OPTIMIZER_STATE_BYTES = {"adamw": 8.0, "adamw8bit": 2.0, "adafactor": 0.4, "prodigy": 16.0}
+#: The adapter's moving average (fp32) per trainable parameter, when it is held on the GPU.
+EMA_BYTES = 4
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
@@ -73,6 +79,7 @@ class RunShape:
     targets: str = "both"  # self | cross | both
     mlp: bool = False
     dropout: bool = True
+    ema_on_gpu: bool = False  # an fp32 moving average of the adapter held on the GPU (train/ema.py)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZER_STATE_BYTES:
@@ -132,9 +139,15 @@ def lokr_params(dit: DitShape, dim: int, factor: int = -1, targets: str = "both"
     return per_layer * dit.layers
 
 
+def loha_params(dit: DitShape, dim: int, targets: str = "both", mlp: bool = False) -> int:
+    """Trainable parameters of a LoHA: two rank-``dim`` pairs per projection, twice a rank-``dim`` LoRA."""
+    return 2 * lora_params(dit, dim, targets in ("self", "both"), targets in ("cross", "both"), mlp)
+
+
 def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
     """Adapter extra: (bytes per audio token, per encoder token, constant), per layer."""
-    key = (run.adapter_type, run.dropout and run.adapter_type == "lora")
+    kind = SAME_ACTIVATIONS_AS.get(run.adapter_type, run.adapter_type)
+    key = (kind, run.dropout and kind == "lora")
     q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
     attention_w = dit.hidden * (q_out + 2 * kv_out) + q_out * dit.hidden
     on_self, on_cross = run.targets in ("self", "both"), run.targets in ("cross", "both")
@@ -143,7 +156,7 @@ def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
     per_token += run.mlp * (2 * dit.hidden + dit.intermediate) * MLP_INPUT_BYTES[key]
     per_encoder = on_cross * 2 * dit.hidden * ENCODER_INPUT_BYTES[key]
     constant = 0.0
-    if run.adapter_type == "lokr":
+    if kind == "lokr":
         constant = attention_w * (on_self * LOKR_SELF_WEIGHT_BYTES + on_cross * LOKR_OTHER_WEIGHT_BYTES)
         constant += run.mlp * 3 * dit.hidden * dit.intermediate * LOKR_OTHER_WEIGHT_BYTES
     return per_token, per_encoder, constant
@@ -170,6 +183,8 @@ def estimate(dit: DitShape, run: RunShape) -> dict[str, float]:
         "adapter": run.adapter_params * (4 + 4 + OPTIMIZER_STATE_BYTES[run.optimizer]),
         "activations": activation_bytes(dit, run) * bytes_per / 2,
     }
+    if run.ema_on_gpu:
+        parts["ema"] = run.adapter_params * EMA_BYTES
     breakdown = {name: value / GB for name, value in parts.items()}
     breakdown["overhead"] = CUDA_OVERHEAD_GB + (ALLOCATOR_SLACK - 1) * sum(breakdown.values())
     breakdown["total"] = sum(breakdown.values())

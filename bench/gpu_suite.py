@@ -75,10 +75,11 @@ def judge_fit(row: dict) -> dict:
 def training_plan(args) -> list[tuple[str, dict]]:
     """(label, train_step options): each preset as shipped, then the variants of one preset."""
     from acestep_train.presets import TIERS
+    from acestep_train.train.config import ADAPTER_TYPES
 
     plan = []
     for preset in args.presets.split(",") if args.presets else TIERS:
-        for adapter in ("lora", "lokr"):
+        for adapter in ADAPTER_TYPES:
             plan.append(("preset", {"preset": preset, "adapter": adapter,
                                     "checkpointing": preset_checkpointing(preset, adapter)}))
     base = {"preset": args.variant_preset, "adapter": "lora"}

@@ -27,7 +27,8 @@ def preset_step(preset, adapter_type: str, checkpointing: bool | None = None):
 
     config = config_from_dict({**PLACEHOLDERS, **preset.for_adapter(adapter_type)})
     ckpt = config.loop.gradient_checkpointing if checkpointing is None else checkpointing
-    step = StepShape(config.data.batch_size, config.data.max_latent_length or 6000, ckpt, config.optim.name)
+    step = StepShape(config.data.batch_size, config.data.max_latent_length or 6000, ckpt, config.optim.name,
+                     ema_on_gpu=config.ema.on_gpu)
     return config, step
 
 
@@ -62,11 +63,12 @@ def describe(row: dict) -> str:
 
 def run(presets: list[str], variants: bool) -> dict:
     from acestep_train.presets import load_preset
+    from acestep_train.train.config import ADAPTER_TYPES
 
     rows = []
     for name in presets:
         preset = load_preset(name)
-        for adapter_type in ("lora", "lokr"):
+        for adapter_type in ADAPTER_TYPES:
             rows.append(measure_row(preset, adapter_type))
             print(describe(rows[-1]), flush=True)
             if variants:

@@ -10,11 +10,20 @@
   ``base_model.model.layers.N...``, ``lycoris_layers_N_...``) to model weights, each name
   tried with the up/down suffix pairs (lora_up/lora_down, lora_B/lora_A, ...); scale =
   ``.alpha`` / rank, 1.0 without ``.alpha``; LoKr parts under the same names with scale
-  alpha/dim (1 when no factor is decomposed). Keys left over are "not loaded", which the
-  tests treat as failure.
+  alpha/dim (1 when no factor is decomposed); LoHA parts (``hada_w1_a`` ...) as
+  ``weight_adapter/loha.py`` reads them: ``.alpha`` / ``hada_w1_b`` rows, 1.0 without ``.alpha``,
+  times ``(w1_a @ w1_b) * (w2_a @ w2_b)``. Keys left over are "not loaded", which the tests treat
+  as failure.
+- ``acestep_route``: which loader ACE-Step 1.5's ``add_lora`` (``handler/lora/lifecycle.py``) sends a
+  path to: ``"lokr"`` (``lokr_weights.safetensors``, or any ``.safetensors`` whose metadata has
+  ``lokr_config``: ``create_lycoris(..., algo="lokr")``), ``"peft"`` (a folder with
+  ``adapter_config.json`` naming ``peft_type``: ``PeftModel.from_pretrained``), else ``None`` (refused).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import torch
 
@@ -49,6 +58,7 @@ LORA_PAIRS = ((".lora_up.weight", ".lora_down.weight"), ("_lora.up.weight", "_lo
               (".lora_B.weight", ".lora_A.weight"), (".lora.up.weight", ".lora.down.weight"),
               (".lora_B", ".lora_A"))
 LOKR_PARTS = ("lokr_w1", "lokr_w2", "lokr_w1_a", "lokr_w1_b", "lokr_w2_a", "lokr_w2_b", "lokr_t2")
+LOHA_PARTS = ("hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b")  # (+ hada_t1/t2: conv layers only)
 
 
 def comfyui_key_map(model_keys: set[str]) -> dict[str, str]:
@@ -87,6 +97,11 @@ def comfyui_lora_deltas(state: dict[str, torch.Tensor], model_keys: set[str]) ->
         if parts:
             loaded |= {f"{name}.{part}" for part in parts}
             deltas[target] = _lokr_delta(parts, alpha)
+        if f"{name}.hada_w1_a" in state:  # ComfyUI then reads all four (a KeyError there if one is missing)
+            hada = {part: state[f"{name}.{part}"].float() for part in LOHA_PARTS}
+            loaded |= {f"{name}.{part}" for part in LOHA_PARTS}
+            scale = alpha / hada["hada_w1_b"].shape[0] if alpha is not None else 1.0
+            deltas[target] = scale * (hada["hada_w1_a"] @ hada["hada_w1_b"]) * (hada["hada_w2_a"] @ hada["hada_w2_b"])
     not_loaded = sorted(set(state) - loaded)
     if not_loaded:
         raise AssertionError(f"lora key not loaded: {not_loaded[:3]}")
@@ -106,6 +121,30 @@ def _lokr_delta(parts: dict[str, torch.Tensor], alpha: float | None) -> torch.Te
         dim = parts["lokr_w1_b"].shape[0]
     scale = alpha / dim if (alpha is not None and dim) else 1.0
     return scale * torch.kron(side("w1"), side("w2"))
+
+
+def _is_lokr_file(path: Path) -> bool:
+    from safetensors import safe_open
+
+    if path.suffix.lower() != ".safetensors" or not path.is_file():
+        return False
+    if path.name == "lokr_weights.safetensors":
+        return True
+    with safe_open(str(path), "pt") as handle:
+        raw = (handle.metadata() or {}).get("lokr_config")
+    return isinstance(raw, str) and bool(raw.strip())
+
+
+def acestep_route(path: Path) -> str | None:
+    """ACE-Step 1.5's ``add_lora`` routing for ``path``: "lokr", "peft", or None (it refuses the path)."""
+    if path.is_file():
+        return "lokr" if _is_lokr_file(path) else None
+    if (path / "lokr_weights.safetensors").exists() or any(_is_lokr_file(p) for p in path.iterdir()):
+        return "lokr"
+    config = path / "adapter_config.json"
+    if not config.is_file():
+        return None
+    return "peft" if "peft_type" in json.loads(config.read_text()) else None
 
 
 def random_lora(transformer: torch.nn.Module, config, seed: int, std: float = 0.2):

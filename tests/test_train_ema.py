@@ -14,7 +14,8 @@ from acestep_train.train.ema import AdapterEma
 from acestep_train.train.setup import run_training
 from train_data import make_tensors, tiny_settings
 
-LOKR = {"adapter.type": "lokr", "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
+KINDS = {"lora": {}, **{kind: {"adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
+                       for kind in ("lokr", "loha")}}
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +36,9 @@ def hand_ema(raw: list[dict], decay: float) -> dict:
     return average
 
 
-@pytest.mark.parametrize("kind", ["lora", "lokr"])
+@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_the_average_is_the_hand_computed_ema_of_every_step(tiny_original, tensors, tmp_path, kind):
-    extra = LOKR if kind == "lokr" else {}
-    config = tiny_settings(tiny_original, tensors, tmp_path, **extra, **{
+    config = tiny_settings(tiny_original, tensors, tmp_path, **KINDS[kind], **{
         "ema.enabled": True, "ema.decay": 0.3, "loop.epochs": 3, "checkpoint.save_every_steps": 1,
         "checkpoint.save_every_epochs": 0, "checkpoint.keep_last": 100})
     result = run_training(config)
@@ -52,6 +52,8 @@ def test_the_average_is_the_hand_computed_ema_of_every_step(tiny_original, tenso
         assert torch.allclose(saved[name], expected[name], rtol=1e-6, atol=1e-7), name
     trained = [n for n in saved if not torch.equal(raw[0][n], raw[-1][n])]
     assert trained and all(not torch.equal(saved[n], raw[-1][n]) for n in trained)  # not the raw weights
+    plan = next(e for e in read_events(tmp_path / "events.jsonl") if e["event"] == "vram_estimate")
+    assert "ema" in plan  # held with the adapter on its device: the planner counts it
     final, final_ema = load_adapter(tmp_path / "final").metadata, load_adapter(tmp_path / "final-ema").metadata
     assert final_ema["step"] == final["step"]  # the average saved with the adapter final/ is
     assert final_ema["ema"] == {"decay": 0.3, "warmup": True, "updates": final["step"]}
@@ -75,9 +77,12 @@ def test_a_resumed_run_ends_with_the_same_average_bit_for_bit(tiny_original, ten
 
 def test_a_checkpoint_without_an_average_starts_one_and_says_so(tiny_original, tensors, tmp_path):
     run_training(tiny_settings(tiny_original, tensors, tmp_path / "plain", **{"loop.epochs": 1}))
-    run_training(tiny_settings(tiny_original, tensors, tmp_path / "next", **{"loop.epochs": 2, "ema.enabled": True},
-                               resume_from=str(tmp_path / "plain" / "checkpoints" / "2")))
-    warnings = [e["message"] for e in read_events(tmp_path / "next" / "events.jsonl") if e["event"] == "warning"]
+    run_training(tiny_settings(tiny_original, tensors, tmp_path / "next", **{
+        "loop.epochs": 2, "ema.enabled": True, "ema.on_cpu": True},
+        resume_from=str(tmp_path / "plain" / "checkpoints" / "2")))
+    events = read_events(tmp_path / "next" / "events.jsonl")
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    assert "ema" not in next(e for e in events if e["event"] == "vram_estimate")  # held on the CPU
     assert any("holds no EMA of the adapter" in w for w in warnings)
     assert load_adapter(tmp_path / "next" / "final-ema").metadata["ema"]["updates"] == 2
 
@@ -110,3 +115,50 @@ def test_bad_ema_settings_name_the_field(tiny_original, tensors, tmp_path):
         tiny_settings(tiny_original, tensors, tmp_path, **{"ema.enabled": True, "ema.decay": 1.0})
     with pytest.raises(ValueError, match="ema.on_cpu and ema.previews need ema.enabled"):
         tiny_settings(tiny_original, tensors, tmp_path, **{"ema.on_cpu": True})
+
+
+def test_the_planner_and_the_simulation_count_an_average_held_on_the_gpu():
+    from acestep_train.train.config import AdapterConfig, EmaConfig
+    from acestep_train.train.memory_sim import StepShape, simulate
+    from acestep_train.vram import GB, DitShape, RunShape, estimate, lora_params
+
+    params = lora_params(DitShape(), 64)  # 44 M: rank 64 on both attentions of the full-size DiT
+    plain, averaged = estimate(DitShape(), RunShape(params)), estimate(DitShape(), RunShape(params, ema_on_gpu=True))
+    assert "ema" not in plain and averaged["ema"] == round(params * 4 / GB, 2) == 0.16
+    assert averaged["total"] == pytest.approx(plain["total"] + 0.16 * 1.1, abs=0.02)  # + allocator slack
+    measured = simulate(AdapterConfig(rank=64), StepShape(1, 100, True, ema_on_gpu=True))
+    assert measured["adapter_params"] == params and measured["ema"] == round(params * 4 / GB, 3)
+    assert EmaConfig(enabled=True).on_gpu and not EmaConfig(enabled=True, on_cpu=True).on_gpu
+
+
+def test_previews_also_render_the_average(tiny_original, tensors, tmp_path):
+    import soundfile
+
+    run_training(tiny_settings(tiny_original, tensors, tmp_path, **{
+        "loop.epochs": 2, "ema.enabled": True, "ema.decay": 0.5, "ema.previews": True, "previews.every_epochs": 2,
+        "previews.duration": 1.0, "previews.steps": 2, "previews.scales": [1.0]}))
+    samples = [e for e in read_events(tmp_path / "events.jsonl") if e["event"] == "samples"]
+    assert len(samples) == 1 and set(samples[0]["ema_files"]) == {"1.0"}
+    raw, averaged = (soundfile.read(files["1.0"])[0] for files in (samples[0]["files"], samples[0]["ema_files"]))
+    assert "/ema/" in samples[0]["ema_files"]["1.0"] and abs(raw - averaged).max() > 1e-6
+
+
+def test_under_ddp_the_average_follows_the_shared_weights(tiny_original, tensors, tmp_path):
+    """Two CPU ranks (gloo): rank 0 writes an average equal to the EMA of the all-reduced weights."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [sys.executable, "-m", "acestep_train", "train", "--checkpoint-dir", str(tiny_original),
+               "--model-variant", "turbo", "--dataset-dir", str(tensors), "--output-dir", str(tmp_path),
+               "--epochs", "4", "--max-latent-length", "30", "--rank", "4", "--alpha", "4", "--lr", "5e-3",
+               "--scheduler", "constant", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+               "--save-every-steps", "1", "--save-every", "0", "--keep-last", "100", "--ema", "--ema-decay", "0.3"]
+    result = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("trained 4 steps") == 1  # 2 songs / 2 ranks: one step an epoch, printed by rank 0
+    raw = [weights(tmp_path / "checkpoints" / str(step)) for step in range(1, 5)]
+    saved, expected = weights(tmp_path / "checkpoints" / "4" / "ema"), hand_ema(raw, 0.3)
+    assert all(torch.allclose(saved[k], expected[k], rtol=1e-6, atol=1e-7) for k in expected)
+    assert (tmp_path / "final-ema").is_dir()

@@ -34,6 +34,9 @@ FLAGS = {
     "--preview-caption": ("previews.caption", str), "--preview-lyrics": ("previews.lyrics", str),
     "--preview-duration": ("previews.duration", float), "--preview-seed": ("previews.seed", int),
     "--preview-steps": ("previews.steps", int), "--from-estimate": ("from_estimate", str),
+    "--val-every-steps": ("validation.every_steps", int), "--val-fraction": ("validation.fraction", float),
+    "--val-crops": ("validation.crops", int), "--val-timesteps": ("validation.timesteps", int),
+    "--val-seed": ("validation.seed", int),
     "--ema-decay": ("ema.decay", float),
     "--dataset-dir": ("dataset_dir", str), "--output-dir": ("output_dir", str), "--resume-from": ("resume_from", str),
 }
@@ -57,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=kind, default=None, help=f"config: {field}")
     for flag, field in SWITCHES.items():
         parser.add_argument(flag, action="store_const", const=True, default=None, help=f"config: {field}")
+    parser.add_argument("--val-song", action="append", metavar="NAME",
+                        help="hold this song out for validation (sample id, tensor file or audio file name; "
+                             "repeat for more); config: validation.songs")
     for flag, field in OFF_SWITCHES.items():
         parser.add_argument(flag, action="store_const", const=False, default=None, help=f"config: {field} = false")
 
@@ -75,6 +81,8 @@ def overrides(args: argparse.Namespace) -> dict:
             values[field] = False
     if args.checkpoint_dir:
         values["checkpoint_dirs"] = args.checkpoint_dir
+    if args.val_song:
+        values["validation.songs"] = args.val_song
     return values
 
 

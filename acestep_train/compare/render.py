@@ -99,6 +99,6 @@ def render_grid(spec: GridSpec, events: EventLog | None = None, loaded=None) -> 
 def _progress(events: EventLog | None, done: int, total: int, start: float) -> int:
     if events:
         elapsed = time.monotonic() - start
-        events.emit("progress", done=done, total=total, stage="rendering",
+        events.emit("progress", done=done, total=total, stage="renders",
                     eta_s=round(elapsed / done * (total - done), 1))
     return done

@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from acestep_train.export.adapter_state import Adapter
+from acestep_train.export.loha import LOHA_FILE, loha_from_state, write_loha_lycoris
+from acestep_train.export.loha_to_lora import DEFAULT_MAX_RANK as LOHA_MAX_RANK, loha_as_lora
 from acestep_train.export.lokr_to_lora import DEFAULT_MAX_RANK, lokr_as_lora
 from acestep_train.export.model_check import check_shapes
 from acestep_train.export.output_folder import OutputPlan, check_output, studio_output
@@ -39,11 +41,13 @@ def export_identity(adapter: Adapter) -> dict:
 
 
 def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool = False,
-                   max_lora_rank: int = DEFAULT_MAX_RANK, overwrite: bool = False, model: ModelInfo | None = None,
+                   max_lora_rank: int | None = None, overwrite: bool = False, model: ModelInfo | None = None,
                    plan: OutputPlan | None = None) -> Path:
     """Write ``adapter`` for ``fmt`` into the folder ``output``; returns the weights file.
 
-    ``lokr_to_lora``: write a LoKr as its exact LoRA (refused past ``max_lora_rank``). ``model``: refuse an
+    ``lokr_to_lora``: write a LoKr as its exact LoRA (refused past ``max_lora_rank``, default 128). A LoHA is
+    written natively for ComfyUI and as its exact LoRA for ACE-Step and diffusers, which cannot load LoHA
+    (``max_lora_rank`` default 256). ``model``: refuse an
     adapter that does not fit its shapes. ``overwrite``: replace an earlier export of another adapter or files
     the studio did not write (moved aside; see ``output_folder``); ``plan``: that check made by the caller.
     All checks run before anything is written."""
@@ -57,8 +61,11 @@ def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool 
     with studio_output(plan) as folder:  # the folder appears whole, or not at all
         if adapter.kind == "lora":
             written = write_lora(adapter, folder)
+        elif adapter.kind == "loha":
+            written = write_loha_lycoris(adapter, folder) if fmt == "comfyui" else \
+                write_lora(loha_as_lora(adapter, max_lora_rank or LOHA_MAX_RANK), folder)
         elif lokr_to_lora:
-            written = write_lora(lokr_as_lora(adapter, max_lora_rank), folder)
+            written = write_lora(lokr_as_lora(adapter, max_lora_rank or DEFAULT_MAX_RANK), folder)
         elif fmt == "diffusers":
             written = write_lokr_diffusers(adapter, folder)
         else:
@@ -73,6 +80,8 @@ def read_written(path: Path) -> Adapter:
         return lora_from_state(state)  # alpha = rank: the scale is baked into lora_B
     if path.name == LOKR_FILE:
         return lokr_from_state(state)
+    if path.name == LOHA_FILE:
+        return loha_from_state(state)
     if path.name == LOKR_DIFFUSERS_FILE:
         return lokr_from_peft_state(state)
     raise ValueError(f"{path}: not a file this exporter writes")

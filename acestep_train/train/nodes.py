@@ -111,6 +111,15 @@ def keep_global_batch(config, saved: dict, world: int):
                     f"steps now take {accum * world} (the schedule's length is recomputed)")
 
 
+def moved_note(counters, world: int, config) -> str:
+    """What a resume on another process count did ('' when the count is the checkpoint's)."""
+    if (counters.world_size, counters.num_nodes) == (world, config.loop.num_nodes):
+        return ""
+    return (f"; trained on {counters.world_size} process(es) on {counters.num_nodes} node(s), now {world} on "
+            f"{config.loop.num_nodes}: epoch {counters.epoch} goes on from its batch {counters.batch} with "
+            f"{config.data.grad_accum * world} micro-batches per step")
+
+
 def describe_ranks(fabric) -> list[dict]:
     """Every rank's node, local rank, host and device, gathered on every rank (rank 0 writes them)."""
     mine = {"rank": fabric.global_rank, "node": fabric.node_rank, "local_rank": fabric.local_rank,

@@ -79,6 +79,19 @@ def read_state(folder: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def read_checkpoint(folder: Path) -> tuple[Path, dict, dict]:
+    """(adapter weights file, its tensors, the trainer state) of a step checkpoint, to resume from."""
+    from acestep_train.models.safetensors_file import load_tensors
+    from acestep_train.train.adapters import saved_weights
+    from acestep_train.train.errors import TrainingError
+
+    try:
+        weights = saved_weights(folder)
+    except FileNotFoundError as error:
+        raise TrainingError(f"{folder}: no adapter weights to resume from") from error
+    return weights, load_tensors(weights), read_state(folder)
+
+
 def apply_state(state: dict, optimizer, scheduler, generator: torch.Generator) -> tuple[Counters, BestTracker]:
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -20,6 +21,7 @@ import torch
 
 from acestep_train.atomic import atomic_write_json
 from acestep_train.events import EventLog
+from acestep_train.previews import playback_settings
 from acestep_train.train import data as data_mod
 from acestep_train.atomic_dir import atomic_dir, copy_complete, remove_stale_partials
 from acestep_train.train.checkpoints import check_run_folders, prune, resolve_resume
@@ -28,9 +30,12 @@ from acestep_train.train import ema as ema_mod
 from acestep_train.train.errors import TrainingError
 from acestep_train.train.flow import masked_loss, sample_timesteps, snr_weights
 from acestep_train.train.outputs import check_adapter_changed
-from acestep_train.train.nodes import batch_seed, describe_ranks, from_rank_zero, gather_step, per_node, \
-    position_after, shard
-from acestep_train.train.state import REQUESTS, BestTracker, Control, Counters, apply_state, read_state, save_state
+from acestep_train.train.nodes import batch_seed, describe_ranks, from_rank_zero, gather_step, moved_note, \
+    per_node, position_after, shard
+from acestep_train.train.state import REQUESTS, BestTracker, Control, Counters, apply_state, read_checkpoint, \
+    save_state
+from acestep_train.train.samples import adapter_off
+from acestep_train.train.validation import Validator, cost
 
 __all__ = ["Trainable", "Trainer", "TrainingError"]
 
@@ -67,6 +72,11 @@ class Trainer:
         self.model, self.optimizer, self.scheduler = parts.model, parts.optimizer, parts.scheduler
         self.inputs_dtype = parts.precision.inputs
         self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(config.best).items()})
+        self.split = parts.split
+        self.validator = self.make_validator()
+        if self.validator is not None:
+            self.best.window = 1  # "best" follows each validation loss, not a moving average of epochs
+        self.step_seconds, self.steps_timed = 0.0, 0
         self.clean_partials()
         self.ema = None  # the adapter's moving average (train/ema.py), when ema.enabled
         if config.resume_from:
@@ -84,37 +94,33 @@ class Trainer:
                     self.warn(f"removed an interrupted save's temporary folder {path}")
         self.fabric.barrier()
 
+    def make_validator(self) -> Validator | None:
+        """The held-out songs' evaluator (rank 0 evaluates; the others only learn the result), or None."""
+        if not self.split.held_out:
+            return None
+        return Validator(self.folder, self.split.held_out, self.config.validation, self.flow, self.crop,
+                         self.cross_mask, self.fabric.device, self.inputs_dtype)
+
     def warn(self, message: str) -> None:
         self.emit("warning", message=message)
         if self.fabric.is_global_zero:
             print(f"warning: {message}", flush=True)
 
     def read_checkpoint(self) -> tuple[Path, Path, dict, dict]:
-        """(folder, weights file, adapter tensors, trainer state), read by global rank 0."""
-        from acestep_train.models.safetensors_file import load_tensors
-        from acestep_train.train.adapters import saved_weights
-
         folder = resolve_resume(self.config.resume_from, self.output, self.warn)
-        try:
-            weights = saved_weights(folder)
-        except FileNotFoundError as error:
-            raise TrainingError(f"{folder}: no adapter weights to resume from") from error
-        return folder, weights, load_tensors(weights), read_state(folder)
+        return (folder, *read_checkpoint(folder))
 
     def resume(self) -> None:
-        folder, weights, tensors, state = from_rank_zero(self.fabric, self.read_checkpoint)
+        folder, weights, tensors, state = from_rank_zero(self.fabric, self.read_checkpoint)  # rank 0 reads
         loaded = self.adapter.load_state(tensors, weights)
         # the average matters on rank 0 alone (it saves and previews it); other nodes may not see the folder
         self.ema = ema_mod.resume_ema(self.config.ema, self.adapter, folder, self.warn)
         self.counters, self.best = apply_state(state, self.optimizer, self.scheduler, self.generator)
-        saved = (self.counters.world_size, self.counters.num_nodes)
-        moved = "" if saved == (self.fabric.world_size, self.config.loop.num_nodes) else (
-            f"; trained on {saved[0]} process(es) on {saved[1]} node(s), now {self.fabric.world_size} on "
-            f"{self.config.loop.num_nodes}: epoch {self.counters.epoch} goes on from its batch {self.counters.batch} "
-            f"with {self.config.data.grad_accum * self.fabric.world_size} micro-batches per step")
         self.emit("resumed", step=self.counters.step, epoch=self.counters.epoch, adapter_keys=loaded,
-                  batch=self.counters.batch, world_size=self.fabric.world_size, saved_world_size=saved[0],
-                  message=f"resumed from {folder}: {loaded} adapter tensors, step {self.counters.step}{moved}")
+                  batch=self.counters.batch, world_size=self.fabric.world_size,
+                  saved_world_size=self.counters.world_size,
+                  message=f"resumed from {folder}: {loaded} adapter tensors, step {self.counters.step}"
+                          + moved_note(self.counters, self.fabric.world_size, self.config))
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self) -> dict:
@@ -146,9 +152,8 @@ class Trainer:
 
     def epoch_batches(self, epoch: int) -> tuple[list[tuple[int, list]], int]:
         """(this rank's (position, windows) from the epoch's current position on, the epoch's batch count)."""
-        windows = data_mod.windows_for_epoch(self.folder.frames, self.crop, self.config.data.repeats,
-                                             self.config.seed, epoch)
-        batches = data_mod.batches_for_epoch(windows, self.config.data.batch_size)
+        frames = {file: self.folder.frames[file] for file in self.split.train}  # held-out songs never train
+        batches = data_mod.epoch_batches(frames, self.crop, self.config.data, self.config.seed, epoch)
         mine = shard(len(batches), self.counters.batch, self.fabric.world_size, self.fabric.global_rank)
         return [(position, batches[index]) for position, index in mine], len(batches)
 
@@ -196,7 +201,9 @@ class Trainer:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.counters.step += 1
-        self.log_step(total, grad_norm, sum(len(w) for _, w in group), time.monotonic() - started, stats[:, 1:])
+        seconds = time.monotonic() - started
+        self.step_seconds, self.steps_timed = self.step_seconds + seconds, self.steps_timed + 1
+        self.log_step(total, grad_norm, sum(len(w) for _, w in group), seconds, stats[:, 1:])
         return total
 
     def micro_step(self, batch, micro_batches: int) -> float:
@@ -237,6 +244,8 @@ class Trainer:
 
     def between_steps(self) -> bool:
         asked = self.requests()
+        if self.validator is not None and self.validator.due(self.counters.step) and self.validate():
+            return True
         every = self.config.checkpoint.save_every_steps
         if (every and self.counters.step % every == 0) or asked["save"]:
             self.save_checkpoint()
@@ -252,7 +261,8 @@ class Trainer:
     def end_of_epoch(self, losses: list[float]) -> bool:
         epoch = self.counters.epoch
         loss = sum(losses) / len(losses) if losses else float("nan")
-        new_best, stop = self.best.update(epoch, loss) if losses else (False, False)
+        tracked = losses and self.validator is None  # with held-out songs, validation picks the best
+        new_best, stop = self.best.update(epoch, loss) if tracked else (False, False)
         self.counters.epoch, self.counters.batch = epoch + 1, 0
         self.emit("epoch", epoch=epoch, loss=loss, best=self.best.best, new_best=new_best)
         if new_best:
@@ -266,6 +276,38 @@ class Trainer:
         if stop:
             self.emit("early_stop", epoch=epoch, message=f"no new best for {self.best.since_best} epochs: stopping")
         return stop
+
+    def validate(self) -> bool:
+        """Validation loss on rank 0, shared with every rank; a new best is saved; True: stop early."""
+        record = None
+        if self.fabric.is_global_zero:
+            result = self.validator.evaluate(self.eval_forward, self.model, partial(adapter_off, self.adapter))
+            record = {"step": self.counters.step, "epoch": self.counters.epoch, "loss": result.loss,
+                      "base_loss": result.base_loss, "seconds": round(result.seconds, 4), "passes": result.passes,
+                      **cost(result.seconds, self.mean_step_seconds(), self.config.validation.every_steps)}
+        record = self.fabric.broadcast(record, src=0)
+        new_best, stop = self.best.update(self.counters.epoch, record["loss"])
+        self.emit("validation", **record, new_best=new_best, best=self.best.best)
+        if self.fabric.is_global_zero:
+            self.fabric.log_dict({"validation_loss": record["loss"], "base_validation_loss": record["base_loss"]},
+                                 step=self.counters.step)
+        if new_best:
+            self.save_adapter(self.output / "best", {"epoch": self.counters.epoch, "validation_loss": record["loss"],
+                                                     "base_validation_loss": record["base_loss"]})
+        if stop:  # finish() saves the last checkpoint
+            self.emit("early_stop", step=self.counters.step, message=f"no new best validation loss for "
+                      f"{self.best.since_best} evaluations: stopping")
+        return stop
+
+    def eval_forward(self, **inputs) -> torch.Tensor:
+        """The model's forward with Fabric's precision, on this rank alone (not through DDP's collectives)."""
+        precision = self.fabric.strategy.precision
+        inputs = precision.convert_input(inputs)
+        with precision.forward_context():
+            return precision.convert_output(self.model.module(**inputs))
+
+    def mean_step_seconds(self) -> float | None:
+        return self.step_seconds / self.steps_timed if self.steps_timed else None
 
     def log_step(self, loss: float, grad_norm: float, samples: int, seconds: float, ranks) -> None:
         self.smoothed = loss if self.smoothed is None else 0.9 * self.smoothed + 0.1 * loss
@@ -283,9 +325,10 @@ class Trainer:
 
     # ----- saving ------------------------------------------------------------------------
     def metadata(self, extra: dict) -> dict:
+        inference = playback_settings(self.info.variant.name, self.config.previews.steps)  # as previews play it
         return {"trigger_word": self.config.trigger_word, "base_model": self.info.name,
                 "variant": self.info.variant.name, "adapter": asdict(self.config.adapter),
-                "step": self.counters.step, **extra}
+                "step": self.counters.step, **({"inference": inference} if inference else {}), **extra}
 
     def save_adapter(self, folder: Path, extra: dict) -> None:
         """best/: written whole under a temp name, then renamed into place."""
@@ -348,6 +391,8 @@ class Trainer:
         result = {"steps": self.counters.step, "epochs": self.counters.epoch, "stopped": stopped,
                   "global_rank": self.fabric.global_rank,
                   "best_epoch": self.best.best_epoch, "final_from": source.name, "final": str(final)}
+        if self.validator is not None and self.fabric.is_global_zero:
+            result["validation"] = self.validator.summary(self.mean_step_seconds())
         if self.ema is not None:
             result["final_ema"] = str(self.output / ema_mod.FINAL)
         self.emit("finished", **result)
