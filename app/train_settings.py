@@ -30,7 +30,7 @@ FIELD_FLAGS = {
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
 #: the number fields' labels, for messages that name the field
-LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr / LoHA dim",
+LABELS = {"rank": "LoRA / DoRA rank", "alpha": "LoRA / DoRA alpha", "linear_dim": "LoKr / LoHA dim",
           "linear_alpha": "LoKr / LoHA alpha",
           "factor": "LoKr factor (-1: near-square)", "epochs": "Epochs", "lr": "Learning rate",
           "warmup": "Warmup steps", "batch": "Batch", "grad_accum": "Gradient accumulation",
@@ -47,8 +47,8 @@ ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
 EMA_SWITCHES = {"ema": "--ema", "ema_on_cpu": "--ema-on-cpu", "ema_previews": "--ema-previews"}
 EMA_DECAY = ("EMA decay", "--ema-decay")
 #: the adapter kinds each field belongs to (a field not named here belongs to every kind)
-ONLY_FOR = {"rank": ("lora",), "alpha": ("lora",), "linear_dim": ("lokr", "loha"), "linear_alpha": ("lokr", "loha"),
-            "factor": ("lokr",), "decompose_both": ("lokr",)}
+ONLY_FOR = {"rank": ("lora", "dora"), "alpha": ("lora", "dora"), "linear_dim": ("lokr", "loha"),
+            "linear_alpha": ("lokr", "loha"), "factor": ("lokr",), "decompose_both": ("lokr",)}
 
 
 def belongs(name: str, adapter: str) -> bool:
@@ -183,13 +183,13 @@ def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
 
 def vram_text(config, gpu_total_gb: float | None) -> str:
     """The planner's peak for the full-size DiT with these settings, and whether it fits the card."""
-    from acestep_train.vram import DitShape, RunShape, estimate, fit_warning, lora_params
+    from acestep_train.vram import DitShape, RunShape, adapter_params, estimate, fit_warning, has_dropout
 
     dit, a = DitShape(), config.adapter
-    rank = a.rank if a.type == "lora" else a.linear_dim
-    params = lora_params(dit, rank, a.targets in ("self", "both"), a.targets in ("cross", "both"), a.mlp)
-    run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
-                   gradient_checkpointing=config.loop.gradient_checkpointing, ema_on_gpu=config.ema.on_gpu)
+    run = RunShape(adapter_params(dit, a), config.optim.name, config.data.batch_size,
+                   config.data.max_latent_length or 6000, gradient_checkpointing=config.loop.gradient_checkpointing,
+                   adapter_type=a.type, targets=a.targets, mlp=a.mlp, dropout=has_dropout(a),
+                   ema_on_gpu=config.ema.on_gpu)
     plan = estimate(dit, run)
     parts = ", ".join(f"{k} {v:.1f}" for k, v in plan.items() if k != "total")
     text = f"VRAM estimate for the full-size model: {plan['total']:.1f} GB ({parts}; analytic planner)"

@@ -78,3 +78,15 @@ def test_the_preview_history_draws_the_ema_previews_under_their_step():
     assert "step 2 · EMA" not in table and 'src="gradio_api/file=/runs/r/samples/4/ema/scale_1.wav"' in table
     assert 'aria-label="step 4 · EMA, strength 1.0"' in table
     assert player_clips(history[0]) == [("1.0", "/runs/r/samples/4/scale_1.wav"), (None, None), (None, None)]
+
+
+def test_the_status_names_the_final_ema():
+    from app.status import describe
+    from test_app_status import job
+
+    finished = {"time": 5, "event": "finished", "steps": 4, "final": "/r/final", "final_from": "best",
+                "final_ema": "/r/final-ema"}
+    assert "adapter: /r/final (from best); its EMA: /r/final-ema" in describe(job("finished", exit_code=0),
+                                                                            [finished], "")
+    plain = {key: value for key, value in finished.items() if key != "final_ema"}
+    assert "its EMA" not in describe(job("finished", exit_code=0), [plain], "")

@@ -191,3 +191,29 @@ def test_under_the_studio_a_song_outside_its_roots_is_not_read(bench, tmp_path, 
     monkeypatch.setenv(ROOTS_ENV, str(bench["root"] / "run"))  # the tensor folder and the songs are outside
     with pytest.raises(ValueError, match="config.dataset_dir"):
         training_songs(run)
+
+
+def test_songs_held_out_for_validation_are_not_in_the_reference(tmp_path):
+    """``run.json`` records the split that ran; only the songs that trained are the reference."""
+    from acestep_train.compare.reference import training_songs
+
+    run = tmp_path / "run"
+    run.mkdir()
+    songs = add_training_songs(run, tmp_path / "songs")
+    assert training_songs(run) == sorted(songs)  # no split recorded: every song of the tensor folder
+    record = json.loads((run / "run.json").read_text())
+    record["resolved"] = {"split": {"train": ["tone.safetensors", "chords.safetensors"],
+                                    "held_out": ["clicks.safetensors"], "how": "listed"}}
+    (run / "run.json").write_text(json.dumps(record))
+    assert training_songs(run) == sorted(p for p in songs if p.stem != "clicks")
+
+
+def test_without_songs_to_compare_with_the_bench_says_so_and_stays(bench, tmp_path):
+    copy = shutil.copytree(bench["grid"].parent, tmp_path / "grid")
+    run = tmp_path / "run"
+    run.mkdir()  # a run folder without run.json: its training songs are unknown
+    spec = bench["spec"]
+    before = read(copy / "grid.json")
+    scoring = score_bench(copy / "grid.json", spec.clap, spec.checkpoint_dirs, str(run))
+    assert "no run record" in scoring["unavailable"] and "--reference" in scoring["unavailable"]
+    assert read(copy / "grid.json")["cells"] == before["cells"]

@@ -14,7 +14,7 @@ from acestep_train.train.ema import AdapterEma
 from acestep_train.train.setup import run_training
 from train_data import make_tensors, tiny_settings
 
-KINDS = {"lora": {}, **{kind: {"adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
+KINDS = {"lora": {}, "dora": {"adapter.type": "dora"}, **{kind: {"adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
                        for kind in ("lokr", "loha")}}
 
 
@@ -85,6 +85,12 @@ def test_a_checkpoint_without_an_average_starts_one_and_says_so(tiny_original, t
     assert "ema" not in next(e for e in events if e["event"] == "vram_estimate")  # held on the CPU
     assert any("holds no EMA of the adapter" in w for w in warnings)
     assert load_adapter(tmp_path / "next" / "final-ema").metadata["ema"]["updates"] == 2
+    run_training(tiny_settings(tiny_original, tensors, tmp_path / "again", **{
+        "loop.epochs": 3, "ema.enabled": True, "ema.decay": 0.5},
+        resume_from=str(tmp_path / "next" / "checkpoints" / "4")))
+    warnings = [e["message"] for e in read_events(tmp_path / "again" / "events.jsonl") if e["event"] == "warning"]
+    assert any("kept with decay 0.999 (warm-up True); this run continues it with decay 0.5" in w for w in warnings)
+    assert load_adapter(tmp_path / "again" / "checkpoints" / "6" / "ema").metadata["ema"]["updates"] == 4
 
 
 @pytest.mark.parametrize("on_cpu", [False, True])
@@ -158,6 +164,7 @@ def test_under_ddp_the_average_follows_the_shared_weights(tiny_original, tensors
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("trained 4 steps") == 1  # 2 songs / 2 ranks: one step an epoch, printed by rank 0
+    assert f"its EMA: {tmp_path / 'final-ema'}" in result.stdout
     raw = [weights(tmp_path / "checkpoints" / str(step)) for step in range(1, 5)]
     saved, expected = weights(tmp_path / "checkpoints" / "4" / "ema"), hand_ema(raw, 0.3)
     assert all(torch.allclose(saved[k], expected[k], rtol=1e-6, atol=1e-7) for k in expected)

@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-variant")
     parser.add_argument("--base-model")
     parser.add_argument("--checkpoints", nargs="+", default=["best", "final"],
-                        help="best, final, every:N, step numbers or folders")
+                        help="best, final, every:N, step numbers or folders; the EMA of the adapter as its own row: "
+                             "final-ema, best-ema, N-ema (checkpoints/N/ema)")
     parser.add_argument("--strengths", nargs="+", type=float, default=[0.0, 0.5, 0.75, 1.0, 1.25])
     parser.add_argument("--prompt", action="append", metavar="CAPTION", help="1 to 3; include the trigger word")
     parser.add_argument("--lyrics", action="append", help="one per --prompt, in order")
@@ -79,7 +80,10 @@ def rescore(args: argparse.Namespace) -> int:
     grid = Path(args.score_only) / "grid.json"
     if not grid.is_file():
         raise FileNotFoundError(f"{grid}: no grid here to score (render it first)")
-    spec = GridSpec.from_json(safe_json.load_file(grid)["spec"])
+    data = safe_json.load_file(grid)
+    if not isinstance(data, dict) or "spec" not in data:
+        raise ValueError(f"{grid}: not a listening bench grid (no spec); render the grid again")
+    spec = GridSpec.from_json(data["spec"])
     spec = replace(spec, clap=args.clap or spec.clap, reference=args.reference or spec.reference,
                    device=args.device or spec.device)
     score(grid, spec, EventLog(grid.parent / "events.jsonl"))

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         check_shapes(adapter, model)
     plan = check_output(Path(args.output), export_identity(adapter), args.overwrite)
     written = export_adapter(adapter, args.format, Path(args.output), args.lokr_as_lora, args.max_lora_rank,
-                             plan=plan)
+                             model=model, plan=plan)
     kind = "lokr written as an exact lora" if args.lokr_as_lora else adapter.kind
     if adapter.kind == "loha":
         from acestep_train.export.loha_to_lora import CONSUMER_NOTE

@@ -127,5 +127,6 @@ def run(args: argparse.Namespace) -> int:
     if result["global_rank"] != 0:
         return 0
     print(f"trained {counted(result['steps'], 'step')} ({counted(result['epochs'], 'full epoch')}); final adapter "
-          f"({result['final_from']}): {result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
+          f"({result['final_from']}): {result['final']}" + (" (stopped on request)" if result["stopped"] else "")
+          + (f"; its EMA: {result['final_ema']}" if "final_ema" in result else ""))
     return 0

@@ -17,6 +17,9 @@ from acestep_train.atomic import atomic_write_json
 from acestep_train.export.adapter_state import Adapter, LoraFactors
 
 TOLERANCE = 1e-5
+DORA_STRENGTH = ("a DoRA's strength cannot be baked into its factors: its magnitude rescales the whole weight, so "
+                 "strength t means W + t x (W_dora - W), which needs the base weights. Export it at strength 1.0, "
+                 "or merge it into the model at this strength (merge --strength)")
 
 
 def cell_scores(grid: dict, cell: dict) -> dict:
@@ -33,9 +36,13 @@ def cell_scores(grid: dict, cell: dict) -> dict:
 
 def at_strength(adapter: Adapter, strength: float) -> Adapter:
     """A copy whose deltas are ``strength x`` the adapter's, at runtime scale unchanged."""
+    if adapter.kind == "dora" and strength != 1.0:
+        raise ValueError(DORA_STRENGTH)
     modules: dict = {}
     for name, factors in adapter.modules.items():
-        if isinstance(factors, LoraFactors):
+        if adapter.kind == "dora":
+            modules[name] = factors
+        elif isinstance(factors, LoraFactors):
             modules[name] = LoraFactors(factors.down, factors.up * strength, factors.alpha)
         else:
             tensors = dict(factors.tensors)
@@ -58,7 +65,8 @@ def export_choice(checkpoint: str | Path, strength: float, fmt: str, output: str
     if scores is not None:
         chosen.metadata["bench_scores"] = scores
     written = export_adapter(chosen, fmt, Path(output), lokr_to_lora=lokr_to_lora)
-    back, expected = read_written(written).deltas(), adapter.deltas(strength)
+    back = read_written(written).comparable()
+    expected = adapter.comparable() if adapter.kind == "dora" else adapter.deltas(strength)
     error = max((back[k] - expected[k]).abs().max().item() for k in expected)
     if back.keys() != expected.keys() or error > TOLERANCE * max(1.0, max(abs(strength), 1.0)):
         raise RuntimeError(f"{written}: read back, it does not hold the checkpoint at strength {strength}")

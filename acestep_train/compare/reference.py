@@ -1,7 +1,8 @@
 """The songs a bench scores against, and their CLAP embeddings, cached by file fingerprint.
 
 By default the reference is the run's training songs: ``run.json`` names the tensor folder,
-whose ``manifest.json`` records each sample's source audio. A user may name a folder of audio
+whose ``manifest.json`` records each sample's source audio, and the split that ran (songs held out
+for validation never trained, so they are not in the reference). A user may name a folder of audio
 instead (``--reference``). Each song is embedded once per bench: its windows' embeddings are kept
 in ``<grid folder>/clap_reference.safetensors`` under the song's SHA-256 (its content, not its
 name), with the CLAP weights' fingerprint; under the studio every song must lie in its roots; a second scoring of the bench, or a bench re-rendered
@@ -42,16 +43,19 @@ def training_songs(run: str | Path, reference: str | None = None) -> list[Path]:
         raise FileNotFoundError(f"{record}: no run record, so the training songs are unknown; "
                                 "name a folder of reference songs (--reference)")
     try:
-        dataset = confine(safe_json.load_file(record)["config"]["dataset_dir"], f"{record}: config.dataset_dir")
-    except (KeyError, TypeError) as error:
+        recorded = safe_json.load_file(record)
+        dataset = confine(recorded["config"]["dataset_dir"], f"{record}: config.dataset_dir")
+        trained = (recorded.get("resolved") or {}).get("split", {}).get("train")  # None: no split recorded
+    except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{record}: no config.dataset_dir, so the training songs are unknown") from error
     manifest = dataset / "manifest.json"
     try:
-        songs = sorted({Path(entry["source"]) for entry in safe_json.load_file(manifest)["samples"].values()})
+        entries = list(safe_json.load_file(manifest)["samples"].values())
+        songs = sorted({Path(e["source"]) for e in entries if trained is None or e["file"] in trained})
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{manifest}: no samples with a source song ({error})") from error
     if not songs:
-        raise FileNotFoundError(f"{dataset}: the run's tensor folder lists no songs")
+        raise FileNotFoundError(f"{dataset}: the run's tensor folder lists no song that trained")
     return songs
 
 

@@ -12,8 +12,9 @@ at least; with fewer it is None and ``scoring.notes`` says why.
 
 A clip's scores depend on its audio, its prompt and the reference only: each clip is embedded on
 its own, with no random crop, so re-rendering other cells (another seed, another adapter) leaves
-them bit-identical. ``score_bench`` finds CLAP and the reference; without CLAP it records how to
-get it in ``grid.json`` (``scoring.unavailable``) and the bench stays as it was.
+them bit-identical. ``score_bench`` finds CLAP and the reference; without CLAP (or without songs to
+compare with) it records why and how to fix it in ``grid.json`` (``scoring.unavailable``) and the
+bench stays as it was.
 """
 
 from __future__ import annotations
@@ -110,20 +111,20 @@ def mark_unavailable(grid_path: str | Path, reason: str) -> dict:
 
 def score_bench(grid_path: str | Path, clap: str | None, checkpoint_dirs, run: str, reference: str | None = None,
                 device: str | None = None, events: EventLog | None = None) -> dict:
-    """Find CLAP and the reference songs, score the grid; without CLAP, say how to get it instead."""
+    """Find CLAP and the reference songs, score the grid. Without CLAP weights, or without songs to compare
+    with, ``grid.json`` records why and how to fix it instead, and the rendered bench stays as it was."""
     grid_path = Path(grid_path)
+    started = time.perf_counter()
     try:
         folder = find_clap(clap, list(checkpoint_dirs))
-    except ClapMissing as missing:
+        if events:  # only once there is something to score: no bar left at 0 when there is not
+            events.emit("progress", done=0, total=1, stage="scoring (CLAP)")
+        embedder = ClapEmbedder.load(folder, device)
+        embedded = embed_reference(embedder, training_songs(run, reference), grid_path.parent)
+    except (ClapMissing, FileNotFoundError, ValueError) as missing:
         if events:
-            events.emit("warning", message=str(missing))
+            events.emit("warning", message=f"no scores: {missing}")
         return mark_unavailable(grid_path, str(missing))
-    if events:
-        events.emit("progress", done=0, total=1, stage="scoring (CLAP)")
-    started = time.perf_counter()
-    embedder = ClapEmbedder.load(folder, device)
-    songs = training_songs(run, reference)
-    embedded = embed_reference(embedder, songs, grid_path.parent)
     scoring = score_grid(grid_path, embedder, embedded,
                          {"load_and_reference_seconds": round(time.perf_counter() - started, 3)})
     if events:

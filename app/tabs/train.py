@@ -189,8 +189,8 @@ def wire_presets(fields: dict, rows: dict) -> None:
     own = [fields[name] for name in ADAPTER_FIELDS]
     fields["adapter"].input(lambda p, a: actions.preset_fill(p, a, list(ADAPTER_FIELDS)),
                             [fields["preset"], fields["adapter"]], own, show_progress="hidden")
-    fields["adapter"].change(lambda a: [gr.update(visible=a == "lora"), gr.update(visible=a in ("lokr", "loha")),
-                                        gr.update(visible=a == "lokr")],
+    fields["adapter"].change(lambda a: [gr.update(visible=a in ("lora", "dora")),
+                                        gr.update(visible=a in ("lokr", "loha")), gr.update(visible=a == "lokr")],
                              fields["adapter"], [rows["lora"], rows["lycoris"], rows["lokr"]])
 
 
