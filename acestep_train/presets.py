@@ -1,7 +1,7 @@
 """GPU presets: JSON files in ``presets/`` that users can copy and edit, one per VRAM tier.
 
 Each file holds ``title``, ``vram_gb`` (the card it is meant for), ``description``, and a
-settings object per adapter type (``lora``, ``lokr``, ``loha``) in the shape of ``TrainConfig``.
+settings object per adapter type (``lora``, ``lokr``, ``loha``, ``dora``) in the shape of ``TrainConfig``.
 ``--preset NAME|PATH`` layers a preset under the config file and the flags. A wrong key or
 value is refused with the file and the field named. ``expected_memory`` runs the VRAM planner
 on the full-size DiT for the preset.
@@ -16,7 +16,7 @@ from acestep_train import safe_json
 from acestep_train.train.config import ADAPTER_TYPES, config_from_dict
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
-#: a preset made before LoHA existed has no "loha" settings: it still loads, and refuses only a LoHA run
+#: a preset made before LoHA / DoRA existed has no "loha" / "dora" settings: it still loads, and refuses only a LoHA run
 REQUIRED = ("title", "vram_gb", "lora", "lokr")
 PLACEHOLDERS = {"checkpoint_dirs": ["."], "dataset_dir": ".", "output_dir": "."}
 
@@ -27,7 +27,7 @@ class Preset:
     title: str
     vram_gb: float
     description: str
-    settings: dict  # {"lora": {...}, "lokr": {...}, "loha": {...}}
+    settings: dict  # {"lora": {...}, "lokr": {...}, "loha": {...}, "dora": {...}}: the types the file has
     path: Path
 
     def for_adapter(self, adapter_type: str) -> dict:
@@ -81,19 +81,14 @@ def pick_preset(vram_gb: float | None) -> Preset:
 
 def expected_memory(preset: Preset, adapter_type: str, gradient_checkpointing: bool | None = None) -> dict[str, float]:
     """VRAM planner estimate for the full-size DiT with this preset (checkpointing: the preset's unless given)."""
-    from acestep_train.vram import DitShape, RunShape, estimate, loha_params, lokr_params, lora_params
+    from acestep_train.vram import DitShape, RunShape, adapter_params, estimate, has_dropout
 
     config = config_from_dict({**PLACEHOLDERS, **preset.for_adapter(adapter_type)})
     dit = DitShape()
     a = config.adapter
-    rank = a.rank if a.type == "lora" else a.linear_dim
-    params = lora_params(dit, rank, a.targets in ("self", "both"), a.targets in ("cross", "both"), a.mlp)
-    if a.type == "lokr":
-        params = lokr_params(dit, a.linear_dim, a.factor, a.targets, a.mlp)
-    if a.type == "loha":
-        params = loha_params(dit, a.linear_dim, a.targets, a.mlp)
+    params = adapter_params(dit, a)
     checkpointing = config.loop.gradient_checkpointing if gradient_checkpointing is None else gradient_checkpointing
     run = RunShape(params, config.optim.name, config.data.batch_size, config.data.max_latent_length or 6000,
                    gradient_checkpointing=checkpointing, adapter_type=a.type, targets=a.targets, mlp=a.mlp,
-                   dropout=a.type == "lora" and a.dropout > 0, ema_on_gpu=config.ema.on_gpu)
+                   dropout=has_dropout(a), ema_on_gpu=config.ema.on_gpu)
     return estimate(dit, run)

@@ -2,7 +2,8 @@
 
 The adapter's weight deltas (``export.adapter_state``) are added to the transformer's
 linear weights at strength ``s`` and removed afterwards, exactly what a LoRA or LoKr at
-scale ``s`` computes, for either adapter type and without a second copy of the DiT. Used
+scale ``s`` computes (a DoRA's change is computed on the model's own weights; strength ``s`` is
+``W + s (W_dora - W)``, as ComfyUI applies it), for any adapter type and without a second copy of the DiT. Used
 by the ``generate`` command and by training's periodic / on-demand previews.
 """
 
@@ -84,6 +85,15 @@ def adapter_applied(transformer: torch.nn.Module, deltas: dict[str, torch.Tensor
     finally:
         for name, original in saved.items():
             modules[name].weight.copy_(original)
+
+
+def deltas_on(transformer: torch.nn.Module, adapter) -> dict[str, torch.Tensor]:
+    """An ``export.adapter_state.Adapter``'s deltas on this transformer's weights (a DoRA's depend on them)."""
+    modules = dict(transformer.named_modules())
+    missing = [name for name in adapter.modules if name not in modules]
+    if missing:
+        raise ValueError(f"adapter modules not in this model: {missing[:3]} (wrong base model?)")
+    return adapter.deltas(base={name: modules[name].weight.detach() for name in adapter.modules})
 
 
 def write_wav(path: Path, audio: torch.Tensor, sample_rate: int) -> None:

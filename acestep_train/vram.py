@@ -33,12 +33,20 @@ SELF_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 
 CROSS_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 2.0}
 ENCODER_INPUT_BYTES = {("lora", True): 3.5, ("lora", False): 2.0, ("lokr", False): 1.5}
 MLP_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 2.0}
+# DoRA (PEFT use_dora) keeps LoRA's saves plus, per output element of each adapted projection, the base
+# output and the LoRA output (bf16 each) for the magnitude's gradient: measured 4.0 bytes with or without
+# dropout. Its weight-norm pass (B @ A via an identity matrix, used detached) is freed within the forward.
+DORA_OUTPUT_BYTES = 4.0
+# With dropout PEFT's DoRA recomputes the base output on the dropped input from a cast copy of the
+# weight, which autocast keeps in bf16 for backward: about 2 bytes per adapted weight element (measured).
+DORA_DROPOUT_WEIGHT_BYTES = 2.0
 # LoKr keeps each module's delta weight (bf16, plus its factors' products) per weight element.
 LOKR_SELF_WEIGHT_BYTES, LOKR_OTHER_WEIGHT_BYTES = 3.0, 2.0
 # LoHA, like LoKr, builds each module's full delta weight and runs the layer on it: the memory probe
 # measures the same saved bytes for both at the same shapes (16gb preset: 3.441 GB either way), so the
 # LoKr constants above serve both.
-SAME_ACTIVATIONS_AS = {"loha": "lokr"}
+# DoRA keeps LoRA's saves plus its own (DORA_OUTPUT_BYTES above).
+SAME_ACTIVATIONS_AS = {"loha": "lokr", "dora": "lora"}
 CUDA_OVERHEAD_GB = 0.8  # context + cuBLAS workspaces
 ALLOCATOR_SLACK = 1.10  # fragmentation on top of live tensors
 #: Optimizer state bytes per trainable (fp32) parameter.
@@ -101,6 +109,30 @@ def lora_params(dit: DitShape, rank: int, self_attention: bool = True, cross_att
     return per_layer * dit.layers
 
 
+def dora_magnitude_params(dit: DitShape, targets: str = "both", mlp: bool = False) -> int:
+    """DoRA's extra trainable parameters: one magnitude per output row of each adapted projection."""
+    q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
+    attention = q_out + 2 * kv_out + dit.hidden
+    per_layer = attention * ((targets in ("self", "both")) + (targets in ("cross", "both")))
+    return (per_layer + mlp * (2 * dit.intermediate + dit.hidden)) * dit.layers
+
+
+def adapter_params(dit: DitShape, adapter) -> int:
+    """Trainable parameters of an ``AdapterConfig`` (lora | dora | lokr | loha) on this DiT."""
+    if adapter.type == "lokr":
+        return lokr_params(dit, adapter.linear_dim, adapter.factor, adapter.targets, adapter.mlp)
+    if adapter.type == "loha":
+        return loha_params(dit, adapter.linear_dim, adapter.targets, adapter.mlp)
+    on_self, on_cross = adapter.targets in ("self", "both"), adapter.targets in ("cross", "both")
+    params = lora_params(dit, adapter.rank, on_self, on_cross, adapter.mlp)
+    return params + (dora_magnitude_params(dit, adapter.targets, adapter.mlp) if adapter.type == "dora" else 0)
+
+
+def has_dropout(adapter) -> bool:
+    """Whether the planner counts dropout's saves (LoRA and DoRA; LyCORIS's LoKr keeps none)."""
+    return adapter.type in ("lora", "dora") and adapter.dropout > 0
+
+
 def factorization(dimension: int, factor: int = -1) -> tuple[int, int]:
     """LyCORIS's near-square split ``m * n = dimension`` (m <= n, m <= factor when factor > 0)."""
     if 0 < factor and dimension % factor == 0:
@@ -156,6 +188,13 @@ def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
     per_token += run.mlp * (2 * dit.hidden + dit.intermediate) * MLP_INPUT_BYTES[key]
     per_encoder = on_cross * 2 * dit.hidden * ENCODER_INPUT_BYTES[key]
     constant = 0.0
+    if run.adapter_type == "dora":
+        per_token += DORA_OUTPUT_BYTES * (on_self * (q_out + 2 * kv_out + dit.hidden) + on_cross * (q_out + dit.hidden)
+                                          + run.mlp * (2 * dit.intermediate + dit.hidden))
+        per_encoder += DORA_OUTPUT_BYTES * on_cross * 2 * kv_out
+        if key[1]:
+            mlp_w = 3 * dit.hidden * dit.intermediate
+            constant = DORA_DROPOUT_WEIGHT_BYTES * (attention_w * (on_self + on_cross) + run.mlp * mlp_w)
     if kind == "lokr":
         constant = attention_w * (on_self * LOKR_SELF_WEIGHT_BYTES + on_cross * LOKR_OTHER_WEIGHT_BYTES)
         constant += run.mlp * 3 * dit.hidden * dit.intermediate * LOKR_OTHER_WEIGHT_BYTES

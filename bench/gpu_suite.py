@@ -5,7 +5,7 @@
 
 On one H100/H200-class GPU it finishes in about 6 minutes (budget 8, ``--budget-s``): the
 full-size DiT (random bf16 weights, built here, no download or network) takes training steps
-with every preset's own settings for LoRA and LoKr, then variants of one preset (checkpointing
+with every preset's own settings for LoRA, LoKr and LoHA, then variants of one preset (checkpointing
 flipped, ``torch.compile`` on, the flash attention backend when installed); each row has step
 time, samples/s, audio-seconds/s, peak allocated/reserved and MFU from analytic FLOPs, and says
 whether the preset fits its tier with 1 GB to spare on this card. Then the model side of

@@ -139,7 +139,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=["full", "small"], default="small")
     p.add_argument("--preset", default="24gb")
-    p.add_argument("--adapter", choices=["lora", "lokr", "loha"], default="lora")
+    p.add_argument("--adapter", choices=["lora", "lokr", "loha", "dora"], default="lora")
     p.add_argument("--batch", type=int, help="default: the preset's")
     p.add_argument("--frames", type=int, help="default: the preset's crop")
     p.add_argument("--encoder-tokens", type=int, default=600)

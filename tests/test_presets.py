@@ -16,7 +16,7 @@ def test_every_builtin_preset_validates_for_every_adapter():
     assert set(presets) >= {"8gb", "12gb", "16gb", "24gb", "48gb", "quick_test", "high_quality"}
     base = {"checkpoint_dirs": ["x"], "dataset_dir": "d", "output_dir": "o"}
     for preset in presets.values():
-        for kind in ("lora", "lokr", "loha"):
+        for kind in ("lora", "lokr", "loha", "dora"):
             config = load_config(None, base, preset.for_adapter(kind))
             assert config.adapter.type == kind
 
@@ -30,6 +30,22 @@ def test_tier_values_from_the_issue():
     assert p8["data"]["max_latent_length"] == 1000 and p8["loop"]["gradient_checkpointing"] is True
 
 
+def test_dora_presets_are_their_own():
+    """DoRA trains without dropout (with it PEFT reruns the base layer on a weight copy); a user's preset
+    without DoRA settings is refused by name, not filled with LoRA's."""
+    for preset in builtin_presets():
+        dora = preset.for_adapter("dora")["adapter"]
+        assert dora["type"] == "dora" and dora["dropout"] == 0.0 and dora["rank"] >= 8
+
+
+def test_a_preset_without_dora_settings_is_refused_for_dora(tmp_path):
+    data = json.loads(load_preset("8gb").path.read_text())
+    del data["dora"]
+    (tmp_path / "mine.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="mine.json: has no settings for adapter type 'dora'"):
+        load_preset(str(tmp_path / "mine.json")).for_adapter("dora")
+
+
 @pytest.mark.parametrize(("vram", "name"), [(None, "quick_test"), (6, "8gb"), (8, "8gb"), (11.6, "12gb"),
                                             (16, "16gb"), (23.6, "24gb"), (80, "48gb")])
 def test_pick_by_vram(vram, name):
@@ -39,7 +55,7 @@ def test_pick_by_vram(vram, name):
 def test_each_tier_fits_its_card_by_the_planner():
     for name in ("8gb", "12gb", "16gb", "24gb", "48gb"):
         preset = load_preset(name)
-        for kind in ("lora", "lokr", "loha"):
+        for kind in ("lora", "lokr", "loha", "dora"):
             assert expected_memory(preset, kind)["total"] + 1.0 <= preset.vram_gb, (name, kind)
 
 

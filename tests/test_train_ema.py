@@ -14,7 +14,7 @@ from acestep_train.train.ema import AdapterEma
 from acestep_train.train.setup import run_training
 from train_data import make_tensors, tiny_settings
 
-KINDS = {"lora": {}, **{kind: {"adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
+KINDS = {"lora": {}, "dora": {"adapter.type": "dora"}, **{kind: {"adapter.type": kind, "adapter.linear_dim": 4, "adapter.linear_alpha": 4.0}
                        for kind in ("lokr", "loha")}}
 
 
@@ -85,6 +85,12 @@ def test_a_checkpoint_without_an_average_starts_one_and_says_so(tiny_original, t
     assert "ema" not in next(e for e in events if e["event"] == "vram_estimate")  # held on the CPU
     assert any("holds no EMA of the adapter" in w for w in warnings)
     assert load_adapter(tmp_path / "next" / "final-ema").metadata["ema"]["updates"] == 2
+    run_training(tiny_settings(tiny_original, tensors, tmp_path / "again", **{
+        "loop.epochs": 3, "ema.enabled": True, "ema.decay": 0.5},
+        resume_from=str(tmp_path / "next" / "checkpoints" / "4")))
+    warnings = [e["message"] for e in read_events(tmp_path / "again" / "events.jsonl") if e["event"] == "warning"]
+    assert any("kept with decay 0.999 (warm-up True); this run continues it with decay 0.5" in w for w in warnings)
+    assert load_adapter(tmp_path / "again" / "checkpoints" / "6" / "ema").metadata["ema"]["updates"] == 4
 
 
 @pytest.mark.parametrize("on_cpu", [False, True])
@@ -129,3 +135,37 @@ def test_the_planner_and_the_simulation_count_an_average_held_on_the_gpu():
     measured = simulate(AdapterConfig(rank=64), StepShape(1, 100, True, ema_on_gpu=True))
     assert measured["adapter_params"] == params and measured["ema"] == round(params * 4 / GB, 3)
     assert EmaConfig(enabled=True).on_gpu and not EmaConfig(enabled=True, on_cpu=True).on_gpu
+
+
+def test_previews_also_render_the_average(tiny_original, tensors, tmp_path):
+    import soundfile
+
+    run_training(tiny_settings(tiny_original, tensors, tmp_path, **{
+        "loop.epochs": 2, "ema.enabled": True, "ema.decay": 0.5, "ema.previews": True, "previews.every_epochs": 2,
+        "previews.duration": 1.0, "previews.steps": 2, "previews.scales": [1.0]}))
+    samples = [e for e in read_events(tmp_path / "events.jsonl") if e["event"] == "samples"]
+    assert len(samples) == 1 and set(samples[0]["ema_files"]) == {"1.0"}
+    raw, averaged = (soundfile.read(files["1.0"])[0] for files in (samples[0]["files"], samples[0]["ema_files"]))
+    assert "/ema/" in samples[0]["ema_files"]["1.0"] and abs(raw - averaged).max() > 1e-6
+
+
+def test_under_ddp_the_average_follows_the_shared_weights(tiny_original, tensors, tmp_path):
+    """Two CPU ranks (gloo): rank 0 writes an average equal to the EMA of the all-reduced weights."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [sys.executable, "-m", "acestep_train", "train", "--checkpoint-dir", str(tiny_original),
+               "--model-variant", "turbo", "--dataset-dir", str(tensors), "--output-dir", str(tmp_path),
+               "--epochs", "4", "--max-latent-length", "30", "--rank", "4", "--alpha", "4", "--lr", "5e-3",
+               "--scheduler", "constant", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+               "--save-every-steps", "1", "--save-every", "0", "--keep-last", "100", "--ema", "--ema-decay", "0.3"]
+    result = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("trained 4 steps") == 1  # 2 songs / 2 ranks: one step an epoch, printed by rank 0
+    assert f"its EMA: {tmp_path / 'final-ema'}" in result.stdout
+    raw = [weights(tmp_path / "checkpoints" / str(step)) for step in range(1, 5)]
+    saved, expected = weights(tmp_path / "checkpoints" / "4" / "ema"), hand_ema(raw, 0.3)
+    assert all(torch.allclose(saved[k], expected[k], rtol=1e-6, atol=1e-7) for k in expected)
+    assert (tmp_path / "final-ema").is_dir()

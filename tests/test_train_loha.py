@@ -65,6 +65,8 @@ def test_loha_resume_is_bitwise(tiny_original, tensors, tmp_path):
 def test_loha_dropout_is_refused_by_name(tiny_original, tensors, tmp_path):
     with pytest.raises(ValueError, match="adapter.dropout must be 0 for loha"):
         tiny_settings(tiny_original, tensors, tmp_path, **LOHA, **{"adapter.dropout": 0.1})
+    with pytest.raises(ValueError, match="adapter.factor, .* are LoKr settings; loha takes none"):
+        tiny_settings(tiny_original, tensors, tmp_path, **LOHA, **{"adapter.factor": 4})
 
 
 def dit_inputs():

@@ -21,7 +21,7 @@ def measured_rows() -> list[dict]:
 
 
 @pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("adapter", ["lora", "lokr", "loha"])
+@pytest.mark.parametrize("adapter", ["lora", "lokr", "loha", "dora"])
 def test_planner_within_ten_percent_of_the_measurement(tier, adapter):
     preset = load_preset(tier)
     rows = [r for r in measured_rows() if (r["preset"], r["adapter"]) == (tier, adapter)]

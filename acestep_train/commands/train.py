@@ -22,7 +22,8 @@ FLAGS = {
     "--timestep-mu": ("timesteps.mu", float), "--timestep-sigma": ("timesteps.sigma", float),
     "--cfg-dropout": ("timesteps.cfg_dropout", float), "--min-snr-gamma": ("timesteps.min_snr_gamma", float),
     "--epochs": ("loop.epochs", int), "--nan-patience": ("loop.nan_patience", int),
-    "--devices": ("loop.devices", int), "--strategy": ("loop.strategy", str),
+    "--devices": ("loop.devices", int), "--num-nodes": ("loop.num_nodes", int),
+    "--strategy": ("loop.strategy", str),
     "--accelerator": ("loop.accelerator", str), "--precision": ("loop.precision", str),
     "--save-every": ("checkpoint.save_every_epochs", int), "--save-every-steps": ("checkpoint.save_every_steps", int),
     "--keep-last": ("checkpoint.keep_last", int), "--best-window": ("best.window", int),
@@ -126,5 +127,6 @@ def run(args: argparse.Namespace) -> int:
     if result["global_rank"] != 0:
         return 0
     print(f"trained {counted(result['steps'], 'step')} ({counted(result['epochs'], 'full epoch')}); final adapter "
-          f"({result['final_from']}): {result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
+          f"({result['final_from']}): {result['final']}" + (" (stopped on request)" if result["stopped"] else "")
+          + (f"; its EMA: {result['final_ema']}" if "final_ema" in result else ""))
     return 0

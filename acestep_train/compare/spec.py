@@ -49,6 +49,9 @@ class GridSpec:
     steps: int | None = None  # None: the variant's default
     base_model: str | None = None
     device: str | None = None
+    score: bool = True  # CLAP scores after rendering (when the weights are there; compare/scores.py)
+    clap: str | None = None  # a CLAP folder; None: <checkpoint folder>/clap-htsat-unfused
+    reference: str | None = None  # a folder of songs to score against; None: the run's training songs
 
     def __post_init__(self):
         if not 1 <= len(self.prompts) <= 3:

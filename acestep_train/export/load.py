@@ -2,6 +2,7 @@
 
 - a PEFT folder (``adapter_config.json`` + ``adapter_model.safetensors``), our own or another
   ACE-Step trainer's (original ``q_proj`` names or diffusers ``to_q`` names);
+- a PEFT DoRA folder (the same, ``use_dora`` and ``lora_magnitude_vector`` keys);
 - a LyCORIS LoKr folder or file (``lokr_weights.safetensors``; config from ``lokr_config.json`` or
   the file's ``lokr_config`` metadata);
 - a LyCORIS LoHA folder or file (``loha_weights.safetensors``; config from ``loha_config.json`` or the
@@ -15,6 +16,7 @@ import json
 from pathlib import Path
 
 from acestep_train.export.adapter_state import Adapter
+from acestep_train.export.dora import MAGNITUDE, dora_from_state
 from acestep_train.export.readers import lokr_from_state, lora_from_state
 from acestep_train.export.writers import LOHA_FILE, LOKR_FILE, LORA_FILE, METADATA_KEY
 from acestep_train.models.safetensors_file import load_tensors, read_metadata
@@ -36,6 +38,11 @@ def _from_file(weights: Path, config: dict) -> Adapter:
     elif any(".lokr_" in key for key in state):
         lokr_config = config or json.loads(metadata.get("lokr_config", "{}"))
         adapter = lokr_from_state(state, lokr_config)
+    elif any(key.endswith("." + MAGNITUDE) for key in state):
+        adapter = dora_from_state(state, config)
+    elif any(key.endswith(".dora_scale") for key in state):
+        raise ValueError(f"{weights}: a ComfyUI/LyCORIS DoRA (dora_scale keys) is read only by ComfyUI; its "
+                         "magnitude is tied to the base model it was written for. Open the PEFT DoRA folder instead")
     elif any("lora_" in key for key in state):
         adapter = lora_from_state(state, config)
     else:

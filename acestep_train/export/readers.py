@@ -30,6 +30,11 @@ def _strip_prefix(key: str) -> str:
     return key
 
 
+def module_name(stem: str) -> str:
+    """A key without its tensor suffix (any prefix, original or diffusers names) -> diffusers module name."""
+    return diffusers_module(_strip_prefix(stem).replace(".default", ""))
+
+
 def _pattern_value(patterns: dict, module: str, default):
     """PEFT's rule: a pattern matches the end of the module path (``(.*\\.)?pattern$``)."""
     for pattern, value in patterns.items():

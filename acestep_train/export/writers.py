@@ -39,14 +39,14 @@ LOKR_DIFFUSERS_FILE = "lokr_diffusers.safetensors"
 METADATA_KEY = "acestep_studio"
 
 
-def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     from safetensors.torch import save_file
 
     with atomic_path(path) as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
 
-def _studio_metadata(adapter: Adapter) -> dict[str, str]:
+def studio_metadata(adapter: Adapter) -> dict[str, str]:
     return {METADATA_KEY: json.dumps(adapter.metadata, sort_keys=True)}
 
 
@@ -83,7 +83,7 @@ def write_lora(adapter: Adapter, out_dir: Path) -> Path:
     if adapter.kind != "lora":
         raise ValueError(f"write_lora needs a LoRA adapter, got {adapter.kind}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    _save(out_dir / LORA_FILE, lora_universal_state(adapter), _studio_metadata(adapter))
+    save_tensors(out_dir / LORA_FILE, lora_universal_state(adapter), studio_metadata(adapter))
     atomic_write_json(out_dir / "adapter_config.json", lora_peft_config(adapter))
     atomic_write_json(out_dir / "acestep_studio.json", adapter.metadata)
     return out_dir / LORA_FILE
@@ -108,8 +108,8 @@ def write_lycoris(adapter: Adapter, out_dir: Path, weights_file: str, config_key
     """``weights_file`` (``lycoris_state``), its config as ``config_key`` metadata and ``<config_key>.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     config = lokr_export_config(adapter)
-    _save(out_dir / weights_file, lycoris_state(adapter),
-          {config_key: json.dumps(config, sort_keys=True), **_studio_metadata(adapter)})
+    save_tensors(out_dir / weights_file, lycoris_state(adapter),
+                 {config_key: json.dumps(config, sort_keys=True), **studio_metadata(adapter)})
     atomic_write_json(out_dir / f"{config_key}.json", config)
     atomic_write_json(out_dir / "acestep_studio.json", adapter.metadata)
     return out_dir / weights_file
@@ -131,5 +131,5 @@ def write_lokr_diffusers(adapter: Adapter, out_dir: Path) -> Path:
         for name, tensor in factors.tensors.items():
             baked = name in ("lokr_w1", "lokr_w1_a")
             state[f"transformer.{module}.{name}"] = tensor.float() * (factors.scale if baked else 1.0)
-    _save(out_dir / LOKR_DIFFUSERS_FILE, state, _studio_metadata(adapter))
+    save_tensors(out_dir / LOKR_DIFFUSERS_FILE, state, studio_metadata(adapter))
     return out_dir / LOKR_DIFFUSERS_FILE

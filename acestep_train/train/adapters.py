@@ -1,8 +1,9 @@
-"""Attach, save and load the trainable adapter: LoRA through PEFT, LoKr and LoHA through LyCORIS.
+"""Attach, save and load the trainable adapter: LoRA and DoRA through PEFT, LoKr and LoHA through LyCORIS.
 
 Only adapter parameters train; they are kept in fp32 while the base runs in bf16/fp16.
 Saved forms, read by ``acestep_train.export.load``:
   LoRA: ``adapter_model.safetensors`` (PEFT state, diffusers names) + ``adapter_config.json``
+  DoRA: the same, with ``use_dora`` and a ``lora_magnitude_vector`` per module
   LoKr: ``lokr_weights.safetensors`` (LyCORIS state, diffusers names) + ``lokr_config.json``
   LoHA: ``loha_weights.safetensors`` (LyCORIS state, diffusers names) + ``loha_config.json``
 plus ``acestep_studio.json`` (trigger word, base model, variant, settings). Every save is
@@ -74,7 +75,7 @@ class Adapter:
             r=self.config.rank, lora_alpha=self.config.alpha, lora_dropout=self.config.dropout,
             target_modules=list(self.names) if self.config.modules else target_regex(self.config.targets,
                                                                                     self.config.mlp),
-            rank_pattern=dict(self.config.rank_pattern), alpha_pattern={}))
+            rank_pattern=dict(self.config.rank_pattern), alpha_pattern={}, use_dora=self.config.type == "dora"))
         return None
 
     def lycoris_kwargs(self) -> dict:
@@ -143,14 +144,21 @@ class Adapter:
 
     def deltas(self) -> dict[str, torch.Tensor]:
         """The weight change this adapter applies to each layer, computed from its tensors."""
+        from acestep_train.export.dora import dora_from_state
         from acestep_train.export.loha import loha_from_state
         from acestep_train.export.readers import lokr_from_state, lora_from_state
 
         state = self.state()
         if self.network is None:
-            return lora_from_state(state, self.peft_config()).deltas()
+            read = dora_from_state if self.config.type == "dora" else lora_from_state
+            return read(state, self.peft_config()).deltas(base=self.base_weights())
         reader = loha_from_state if self.config.type == "loha" else lokr_from_state
         return reader(state, self.lycoris_kwargs()).deltas()
+
+    def base_weights(self) -> dict[str, torch.Tensor]:
+        """Each adapted layer's frozen weight (PEFT's wrapper exposes its base layer's)."""
+        modules = dict(self.transformer.named_modules())
+        return {name: modules[name].weight.detach() for name in self.names}
 
     def peft_config(self) -> dict:
         config = self.transformer.peft_config["default"].to_dict()

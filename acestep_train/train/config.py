@@ -18,16 +18,16 @@ ATTENTION_TARGETS = ("self", "cross", "both")
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
 SAMPLERS = ("table", "logit_normal")
-ADAPTER_TYPES = ("lora", "lokr", "loha")  # PEFT LoRA; LyCORIS LoKr and LoHA
+ADAPTER_TYPES = ("lora", "lokr", "loha", "dora")  # PEFT LoRA and DoRA; LyCORIS LoKr and LoHA
 
 
 @dataclass
 class AdapterConfig:
-    type: str = "lora"  # lora (PEFT) | lokr | loha (LyCORIS)
+    type: str = "lora"  # lora | dora (PEFT; DoRA: LoRA + a magnitude per output row) | lokr | loha (LyCORIS)
     targets: str = "both"  # attention the adapter sits on: self | cross | both
     mlp: bool = False  # also adapt the MLP (gate/up/down projections)
-    rank: int = 16  # LoRA rank
-    alpha: float = 16.0  # LoRA alpha (scale = alpha / rank)
+    rank: int = 16  # LoRA / DoRA rank
+    alpha: float = 16.0  # LoRA / DoRA alpha (scale = alpha / rank)
     dropout: float = 0.0  # LoRA / LoKr dropout
     rank_pattern: dict = field(default_factory=dict)  # LoRA per-module ranks: {"layers.0.self_attn.to_q": 8}
     modules: list = field(default_factory=list)  # explicit layers to adapt (overrides targets/mlp), e.g. from estimate
@@ -41,6 +41,8 @@ class AdapterConfig:
         check(self.type in ADAPTER_TYPES, f"adapter.type must be one of {ADAPTER_TYPES}")
         check(self.type != "loha" or self.dropout == 0.0,
               "adapter.dropout must be 0 for loha (LyCORIS's LoHA has no dropout; it would be ignored)")
+        check(self.type != "loha" or (self.factor, self.decompose_both, self.use_tucker) == (-1, False, False),
+              "adapter.factor, adapter.decompose_both and adapter.use_tucker are LoKr settings; loha takes none")
         check(self.targets in ATTENTION_TARGETS, f"adapter.targets must be one of {ATTENTION_TARGETS}")
         check(self.rank >= 1 and self.linear_dim >= 1, "adapter.rank and adapter.linear_dim must be >= 1")
         check(0.0 <= self.dropout < 1.0, "adapter.dropout must be in [0, 1)")
@@ -108,7 +110,8 @@ class LoopConfig:
     epochs: int = 10
     gradient_checkpointing: bool = False
     nan_patience: int = 5  # stop after this many non-finite losses in a row
-    devices: int = 1
+    devices: int = 1  # processes (GPUs) per node
+    num_nodes: int = 1  # machines; rendezvous from the environment (torchrun, SLURM, MASTER_ADDR/PORT + NODE_RANK)
     strategy: str = "auto"  # a Lightning Fabric strategy, e.g. ddp
     accelerator: str = "auto"
     precision: str | None = None  # None: bf16-mixed / 16-mixed on CUDA, 32-true on CPU
@@ -117,6 +120,9 @@ class LoopConfig:
         check(self.epochs >= 1, "loop.epochs must be >= 1")
         check(self.nan_patience >= 1, "loop.nan_patience must be >= 1")
         check(self.devices >= 1, "loop.devices must be >= 1")
+        check(self.num_nodes >= 1, "loop.num_nodes must be >= 1")
+        check(self.num_nodes == 1 or self.strategy in ("auto", "ddp"),
+              f"loop.num_nodes > 1 trains with DDP: loop.strategy must be auto or ddp, not {self.strategy!r}")
 
 
 @dataclass

@@ -74,8 +74,8 @@ class AdapterEma:
         with self.swapped_in():
             return adapter.save(folder, {**metadata, "ema": self.record()})
 
-    def load(self, adapter, folder: Path) -> int:
-        """Take the average (and its update count) from a folder ``save`` wrote; returns the tensors loaded."""
+    def load(self, adapter, folder: Path) -> dict:
+        """Take the average (and its update count) from a folder ``save`` wrote; returns its record."""
         from acestep_train.models.safetensors_file import load_tensors
         from acestep_train.train.adapters import saved_weights
 
@@ -84,10 +84,10 @@ class AdapterEma:
         if not isinstance(record, dict) or not isinstance(record.get("updates"), int):
             raise ValueError(f"{folder}/acestep_studio.json: no EMA record (ema.updates); not an EMA folder")
         with self.swapped_in(), torch.no_grad():
-            loaded = adapter.load_state(load_tensors(weights), weights)
+            adapter.load_state(load_tensors(weights), weights)
             self.shadow = [p.detach().to(self.device, copy=True) for p in self.params]
         self.updates = record["updates"]
-        return loaded
+        return record
 
     def memory_bytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.shadow)
@@ -112,7 +112,10 @@ def resume_ema(config, adapter, checkpoint: Path, warn) -> AdapterEma | None:
     if not saved.is_dir():
         warn(f"{checkpoint} holds no EMA of the adapter: the average starts from the resumed weights")
         return ema
-    ema.load(adapter, saved)
+    record = ema.load(adapter, saved)
+    if (record.get("decay"), record.get("warmup")) != (config.decay, config.warmup):
+        warn(f"{saved}: the average was kept with decay {record.get('decay')} (warm-up {record.get('warmup')}); "
+             f"this run continues it with decay {config.decay} (warm-up {config.warmup})")
     return ema
 
 

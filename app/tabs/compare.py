@@ -1,6 +1,7 @@
 """Compare tab (the listening bench): render a run's checkpoints x strengths as a job, listen to
-the grid, mark a favourite, export it at that strength. The library does the work
-(``acestep_train.compare``); the job runs ``python -m acestep_train compare --spec``."""
+the grid with its scores (sortable, ``app/compare_grid.py``), mark a favourite, export it at that
+strength with its scores in the metadata. The library does the work (``acestep_train.compare``);
+the job runs ``python -m acestep_train compare --spec`` (render, then CLAP scores when the weights are there)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from acestep_train import safe_json
+from app import compare_grid
 from app.context import AppContext
 from app.errors import UserError
 from app.forms import CompareForm, number_in
@@ -43,11 +45,13 @@ def grid_spec(ctx: AppContext, form: CompareForm):
     run = ctx.path(form.run, "run folder")
     if not run.is_dir():
         raise UserError(f"Run folder: {run} does not exist; train a run first (step 5) or name its folder.")
+    clap = str(ctx.path(form.clap.strip(), "CLAP folder")) if form.clap.strip() else None
+    reference = str(ctx.path(form.reference.strip(), "reference songs folder")) if form.reference.strip() else None
     try:
         return GridSpec(str(run), (str(ctx.checkpoint_root),), form.model,
                         str(ctx.path(form.output, "grid folder")), _tokens(ctx, form.checkpoints),
                         _numbers(form.strengths, "Strengths"), prompts, int(form.seed or 0),
-                        int(form.steps) if form.steps else None)
+                        int(form.steps) if form.steps else None, clap=clap, reference=reference)
     except ValueError as error:
         raise gr.Error(str(error)) from error
 
@@ -67,6 +71,21 @@ def start(ctx: AppContext, form: CompareForm) -> str:
     atomic_write_json(output / "grid_spec.json", spec.to_json())
     job = ctx.jobs.submit("compare", ["--spec", str(output / "grid_spec.json")], output)
     return f"compare job {job.id}: {job.status}"
+
+
+def rescore(ctx: AppContext, typed: str, clap: str, reference: str) -> tuple[str, str]:
+    """Score a grid already rendered (e.g. after downloading CLAP) as a job; the grid shows again when it ends."""
+    folder = ctx.path(typed, "grid folder")
+    if not (folder / "grid.json").is_file():
+        raise UserError(f"Grid folder: {folder} holds no grid.json yet; render the grid first.")
+    args = ["--score-only", str(folder)]
+    if clap.strip():
+        args += ["--clap", str(ctx.path(clap.strip(), "CLAP folder"))]
+    if reference.strip():
+        args += ["--reference", str(ctx.path(reference.strip(), "reference songs folder"))]
+    ctx.refuse_busy("compare", folder)
+    job = ctx.jobs.submit("compare", args, folder)
+    return f"scoring job {job.id}: {job.status}", ""  # "": the finished job's grid counts as new
 
 
 def finished_grid(ctx: AppContext, shown: str) -> str | None:
@@ -117,37 +136,18 @@ def favourite(grid_path: str, name: str) -> str:
 
 
 def export_cell(ctx: AppContext, grid_path: str, name: str, fmt: str, folder: str) -> str:
-    from acestep_train.compare.choose import export_choice
+    from acestep_train.compare.choose import cell_scores, export_choice
 
     cell = _cell(grid_path, name)
     grid = safe_json.load_file(grid_path)
     source = next(c["path"] for c in grid["checkpoints"] if c["label"] == cell["checkpoint"])
     try:
-        written, error = export_choice(source, cell["strength"], fmt, ctx.path(folder, "export folder"))
+        written, error = export_choice(source, cell["strength"], fmt, ctx.path(folder, "export folder"),
+                                       scores=cell_scores(grid, cell))
     except (ValueError, FileNotFoundError, RuntimeError) as failure:
         raise gr.Error(f"Export failed: {failure}") from failure
-    return (f"wrote {written}: {cell['checkpoint']} with strength {cell['strength']:g} baked in; "
-            f"read back, deltas within {error:.1e}")
-
-
-def players(ctx: AppContext, grid_path: str) -> None:
-    """The grid: for each prompt, the base then one row per checkpoint, one labelled player per strength."""
-    if not grid_path:
-        gr.Markdown("No grid yet: render one, or load a grid folder.")
-        return
-    grid = safe_json.load_file(grid_path)
-    root = Path(grid_path).parent
-    for number, caption in enumerate(grid["prompts"]):
-        gr.Markdown(f"**Prompt {number + 1}:** {caption}")
-        gr.Audio(str(root / grid["base"][number]), label="base model (reference)", interactive=False)
-        for checkpoint in grid["checkpoints"]:
-            loss = "n/a" if checkpoint["loss"] is None else f"{checkpoint['loss']:.4f}"
-            with gr.Row():
-                for cell in [c for c in grid["cells"] if c["prompt"] == number
-                             and c["checkpoint"] == checkpoint["label"]]:
-                    gr.Audio(str(root / cell["audio"]), interactive=False,
-                             label=f"{cell['checkpoint']} @ {cell['strength']:g} | distance {cell['distance']:.3f} "
-                                   f"| loss {loss}")
+    return (f"wrote {written}: {cell['checkpoint']} with strength {cell['strength']:g} baked in, its bench "
+            f"scores in the metadata; read back, deltas within {error:.1e}")
 
 
 def _inputs(ctx: AppContext) -> dict:
@@ -167,6 +167,10 @@ def _inputs(ctx: AppContext) -> dict:
                       seed=gr.Number(label="Seed (fixed for every cell)", value=42, precision=0),
                       steps=gr.Number(label="Steps (blank: the variant's)", value=None, precision=0),
                       output=gr.Textbox(label="Grid folder", value=str(ctx.work_root / "compare"), scale=2))
+    with gr.Row():
+        fields.update(clap=gr.Textbox(label="CLAP folder for scores (blank: clap-htsat-unfused in the checkpoint "
+                                            "folder; Service tab: download 'clap')"),
+                      reference=gr.Textbox(label="Reference songs folder (blank: the run's training songs)"))
     return fields
 
 
@@ -174,15 +178,21 @@ def build(ctx: AppContext) -> dict:
     """The tab; returns its settings for the session profile."""
     with gr.Tab("Compare"):
         gr.Markdown("Listen to checkpoints x strengths from one seed. Strength 0 is the base model; "
-                    "distance = how far a clip's spectrum is from the base (0: no change; it is not a quality score).")
+                    "distance = how far a clip's spectrum is from the base (0: no change; it is not a quality score). "
+                    "With CLAP: style = similarity to your training songs, adherence = similarity to the prompt, "
+                    "KAD = a checkpoint's distance to your songs (lower: closer).")
         fields = _inputs(ctx)
         with gr.Row():
             go = gr.Button("Render grid", variant="primary")
             show = gr.Button("Show grid from folder")
+            score = gr.Button("Score grid (CLAP)")
         status = gr.Textbox(label="Compare status", lines=4, value=lambda: kind_status(ctx.jobs, "compare"))
         bar = gr.HTML(lambda: kind_bar(ctx.jobs, "compare"), elem_classes="job-progress-bar")
         shown = gr.State("")
-        gr.render(inputs=shown)(lambda grid_path: players(ctx, grid_path))
+        sort = gr.Dropdown(list(compare_grid.SORTS), value=compare_grid.GRID_ORDER, label="Sort grid by")
+        scores = gr.Dataframe(headers=compare_grid.HEADERS, label="Scores", interactive=False,
+                              elem_id="compare-scores")
+        gr.render(inputs=[shown, sort])(compare_grid.players)
         with gr.Row():
             cell = gr.Dropdown([], label="Cell", scale=2)
             mark = gr.Button("Mark favourite")
@@ -193,7 +203,11 @@ def build(ctx: AppContext) -> dict:
         timer = tab_timer(2.0)
     go.click(*named(fields, lambda form: start(ctx, form), CompareForm), status, api_name="start_compare")
     show.click(lambda typed: load_grid(ctx, typed), fields["output"], shown, api_name="show_grid")
+    score.click(lambda typed, clap, songs: rescore(ctx, typed, clap, songs),
+                [fields["output"], fields["clap"], fields["reference"]], [status, shown], api_name="score_grid")
     shown.change(cell_choices, shown, cell)
+    for trigger in (shown.change, sort.change):
+        trigger(compare_grid.table, [shown, sort], scores, show_progress="hidden")
     mark.click(favourite, [shown, cell], result, api_name="mark_favourite")
     export.click(lambda g, c, f, d: export_cell(ctx, g, c, f, d), [shown, cell, fmt, folder], result,
                  api_name="export_cell")
@@ -201,4 +215,4 @@ def build(ctx: AppContext) -> dict:
                show_progress="hidden")
     timer.tick(lambda current: finished_grid(ctx, current), shown, shown, show_progress="hidden")
     return {"run": fields["run"], "checkpoints": fields["checkpoints"], "strengths": fields["strengths"],
-            "output": fields["output"], "folder": folder}
+            "output": fields["output"], "folder": folder, "sort": sort}

@@ -31,10 +31,16 @@ GUIDE = ("**Which file for which program.** *acestep*: ACE-Step's own UI (a PEFT
          "are the same layout (one file that loads at the right strength everywhere), written once per folder so "
          "each program gets its own; after export each line below says how to load it. **LoHA**: only ComfyUI "
          "loads a LoHA; ACE-Step's UI and diffusers cannot, so they get its exact LoRA form (rank dim x dim, "
-         "the same weight change; refused past rank 256, with the rank it needs).")
+         "the same weight change; refused past rank 256, with the rank it needs). **DoRA** loads as DoRA in "
+         "ACE-Step and diffusers; ComfyUI gets its own file, computed on the base model (found under the "
+         "checkpoint folder), since it reads the magnitude differently.")
 
 
-def how_to(kind: str, fmt: str, written) -> str:
+def how_to(kind: str, fmt: str, written, base: str = "") -> str:
+    from acestep_train.export.dora import CONSUMERS
+
+    if kind == "dora":
+        return CONSUMERS[fmt].format(file=written, folder=written.parent, name=written.name, base=base)
     text = HOW_TO[fmt][kind] if isinstance(HOW_TO[fmt], dict) else HOW_TO[fmt]
     return text.format(file=written, folder=written.parent, name=written.name)
 
@@ -57,10 +63,14 @@ def export(ctx: AppContext, form: ExportForm) -> str:
         model = model_for_adapter(adapter, source, [str(ctx.checkpoint_root)], required=False)
         if model is not None:
             check_shapes(adapter, model)  # before anything is written
-        lines = export_formats(adapter, form, output)
+        lines = export_formats(adapter, form, output, model)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
     checked = f"shapes checked against {model.name}" if model else "no base model found to check its shapes"
+    if adapter.kind == "dora":
+        from acestep_train.export.dora import NEAREST_EXACT
+
+        lines.append(NEAREST_EXACT)
     return (f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n"
             f"{playback_words(adapter.metadata)} (recorded in each export)\n" + "\n".join(lines))
 
@@ -86,20 +96,22 @@ def loha_note(adapter, fmt: str) -> str:
     return f" {CONSUMER_NOTE[fmt]}." if adapter.kind == "loha" else ""
 
 
-def export_formats(adapter, form: ExportForm, output) -> list[str]:
+def export_formats(adapter, form: ExportForm, output, model=None) -> list[str]:
     """Every folder checked first (nothing written when one is refused), then each format written."""
-    from acestep_train.export.exporter import export_adapter, export_identity
+    from acestep_train.export.exporter import check_format, export_adapter, export_identity
     from acestep_train.export.output_folder import check_output, moved_note
 
+    for fmt in form.formats:
+        check_format(adapter, fmt, form.lokr_as_lora and adapter.kind == "lokr", model)
     folders = {fmt: output / fmt if len(form.formats) > 1 else output for fmt in form.formats}
     plans = {fmt: check_output(folder, export_identity(adapter), form.overwrite) for fmt, folder in folders.items()}
     lines = []
     for fmt, plan in plans.items():
         as_lora = form.lokr_as_lora and adapter.kind == "lokr"
-        written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, plan=plan)
+        written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, model=model, plan=plan)
         kind = "lora" if as_lora or (adapter.kind == "loha" and fmt != "comfyui") else adapter.kind
         lines.append(f"{fmt}: wrote {written}, read back and verified{moved_note(plan)}.{loha_note(adapter, fmt)}\n"
-                     f"    {how_to(kind, fmt, written)}")
+                     f"    {how_to(kind, fmt, written, model.name if model else '')}")
     return lines
 
 

@@ -49,7 +49,10 @@ def run_section(ctx: AppContext, gpus, preset) -> tuple[dict, gr.Button]:
                                         label="Preset (fills the fields below)"),
                   "adapter": gr.Dropdown(list(ADAPTER_TYPES), value="lora", label="Adapter"),
                   "gpus": gr.CheckboxGroup([str(g.index) for g in gpus], value=[str(gpus[0].index)] if gpus else [],
-                                           label="GPUs (several: one DDP run)", visible=len(gpus) > 1)}
+                                           label="GPUs (several: one DDP run)", visible=len(gpus) > 1),
+                  "nodes": gr.Number(1, precision=0, label=ts.LABELS["nodes"],
+                                     info="Several: this machine is node 0; the others join through "
+                                          "MASTER_ADDR / MASTER_PORT (README: Training on several machines)")}
     with gr.Row():
         fields.update(tensors=gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors")),
                       output=gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=2))
@@ -95,6 +98,18 @@ def basic_section() -> dict:
                                                 info="[Instrumental] for none; blank: the preset's"),
                       preview_seed=number("preview_seed"))
     return fields
+
+
+def ema_section() -> dict:
+    """An EMA of the adapter (``ema.*``): written beside every checkpoint, best/ and as final-ema/."""
+    with gr.Row():
+        return {"ema": gr.Checkbox(False, label="Keep an EMA of the adapter",
+                                   info="A moving average of the weights, saved as final-ema/ and checkpoints' ema/"),
+                "ema_decay": gr.Number(0.999, label=ts.EMA_DECAY[0], info="0.999: about the last 1,000 steps"),
+                "ema_on_cpu": gr.Checkbox(False, label="EMA on the CPU",
+                                          info="Saves 4 bytes of GPU memory per adapter parameter"),
+                "ema_previews": gr.Checkbox(False, label="Previews of the EMA too",
+                                            info="Each preview also renders the average (twice the preview time)")}
 
 
 def advanced_section() -> dict:
@@ -148,7 +163,7 @@ def build(ctx: AppContext) -> dict:
         gr.Markdown("Needs the tensor folder from step 4. " + gpu_line(gpus, preset))
         fields, new_folder = run_section(ctx, gpus, preset)
         adapter, rows = adapter_section()
-        fields.update(adapter, **basic_section())
+        fields.update(adapter, **basic_section(), **ema_section())
         for name, value in zip(FILLED, actions.preset_fill(preset.name, "lora", list(FILLED))):
             fields[name].value = value
         for name, value in zip(ADAPTER_FIELDS[2:], actions.preset_fill(preset.name, "lokr", list(ADAPTER_FIELDS[2:]))):
@@ -174,8 +189,8 @@ def wire_presets(fields: dict, rows: dict) -> None:
     own = [fields[name] for name in ADAPTER_FIELDS]
     fields["adapter"].input(lambda p, a: actions.preset_fill(p, a, list(ADAPTER_FIELDS)),
                             [fields["preset"], fields["adapter"]], own, show_progress="hidden")
-    fields["adapter"].change(lambda a: [gr.update(visible=a == "lora"), gr.update(visible=a in ("lokr", "loha")),
-                                        gr.update(visible=a == "lokr")],
+    fields["adapter"].change(lambda a: [gr.update(visible=a in ("lora", "dora")),
+                                        gr.update(visible=a in ("lokr", "loha")), gr.update(visible=a == "lokr")],
                              fields["adapter"], [rows["lora"], rows["lycoris"], rows["lokr"]])
 
 
@@ -207,7 +222,8 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
     for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
         ui[what].click(partial(press, ctx, what), [ui["chosen"], ui["shown"]], ui["note"], api_name=api_name)
     handler, inputs = form_event(lambda form: actions.vram(ctx, form))
-    for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop"):
+    for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop", "ema",
+                 "ema_on_cpu"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
     shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory")}
 
