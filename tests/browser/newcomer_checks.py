@@ -65,7 +65,8 @@ def compare_follows_the_project(page, project) -> None:
     bar = page.locator(".job-progress[role='progressbar']").filter(visible=True).first
     expect(bar).to_have_attribute("aria-label", f"compare {job}: 2/2 renders · 100% · finished",
                                   timeout=TIMEOUT * 1000)  # the base, then the final adapter
-    page.get_by_text("base model (reference)").first.wait_for(timeout=60_000)  # the grid it rendered
+    players = page.locator("label[data-testid='block-label']")  # the grid it rendered: the base's player
+    players.filter(has_text="base model (reference)").first.wait_for(timeout=60_000)
     bar.scroll_into_view_if_needed()
     shot(page, "10-compare-progress-bar")
 
