@@ -108,6 +108,7 @@ class TrainForm(Form):
     resume: str = ""
     use_estimate: bool = False
     archive_previous: bool = False  # the run folder holds an earlier run: move it to archive/<time>/ first
+    base_weights: str = "full"  # frozen base: full (the run's precision) | int8 (bitsandbytes, CUDA only)
 
 
 @dataclass(frozen=True)
