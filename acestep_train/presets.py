@@ -1,8 +1,8 @@
 """GPU presets: JSON files in ``presets/`` that users can copy and edit, one per VRAM tier.
 
 Each file holds ``title``, ``vram_gb`` (the card it is meant for), ``description``, a settings
-object per adapter type (``lora``, ``lokr``) in the shape of ``TrainConfig``, and optionally
-``xl``: how the tier trains the XL DiT (hidden 2560, ~4.2 B parameters): ``description``,
+object per adapter type (``lora``, ``lokr``, ``loha``, ``dora``) in the shape of ``TrainConfig``, and
+optionally ``xl``: how the tier trains the XL DiT (hidden 2560, ~4.2 B parameters): ``description``,
 ``settings`` laid over every adapter type's, and per adapter type its own overrides. A tier without
 ``xl`` refuses the XL models. ``--preset NAME|PATH`` layers a preset under the config file and
 the flags. A wrong key or value is refused with the file and the field named. ``expected_memory``
@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acestep_train import safe_json
-from acestep_train.train.config import config_from_dict, flatten, merge_settings
+from acestep_train.train.config import ADAPTER_TYPES, config_from_dict, flatten, merge_settings
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
+#: a preset made before LoHA / DoRA existed has no "loha" / "dora" settings: it still loads, and refuses only a LoHA run
+REQUIRED = ("title", "vram_gb", "lora", "lokr")
 PLACEHOLDERS = {"checkpoint_dirs": ["."], "dataset_dir": ".", "output_dir": "."}
-ADAPTER_TYPES = ("lora", "lokr")
 MODELS = ("2b", "xl")
 MARGIN_GB = 1.0  # what a tier must leave free
 
@@ -35,7 +36,7 @@ class Preset:
     title: str
     vram_gb: float
     description: str
-    settings: dict  # {"lora": {...}, "lokr": {...}}
+    settings: dict  # {"lora": {...}, "lokr": {...}, "loha": {...}, "dora": {...}}: the types the file has
     path: Path
     xl: dict | None = None  # {"description", "settings", optional per adapter type}; None: XL refused
 
@@ -80,13 +81,13 @@ def load_preset(name_or_path: str) -> Preset:
         known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.json")))
         raise FileNotFoundError(f"{path}: no such preset (built-in: {known})")
     data = safe_json.load_file(path)  # ValueError naming the file: malformed, huge or nested too deeply
-    for key in ("title", "vram_gb", *ADAPTER_TYPES):
+    for key in REQUIRED:
         if key not in data:
             raise ValueError(f"{path}: missing {key!r}")
     if "xl" in data:
         _check_xl(path, data["xl"])
     preset = Preset(path.stem, data["title"], float(data["vram_gb"]), data.get("description", ""),
-                    {t: data[t] for t in ADAPTER_TYPES}, path, data.get("xl"))
+                    {kind: data[kind] for kind in ADAPTER_TYPES if kind in data}, path, data.get("xl"))
     for adapter_type, settings in preset.settings.items():
         if settings.get("adapter", {}).get("type", adapter_type) != adapter_type:
             raise ValueError(f"{path}: {adapter_type}.adapter.type must be {adapter_type}")

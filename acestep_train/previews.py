@@ -2,7 +2,8 @@
 
 The adapter's weight deltas (``export.adapter_state``) are added to the transformer's
 linear weights at strength ``s`` and removed afterwards, exactly what a LoRA or LoKr at
-scale ``s`` computes, for either adapter type and without a second copy of the DiT. Used
+scale ``s`` computes (a DoRA's change is computed on the model's own weights; strength ``s`` is
+``W + s (W_dora - W)``, as ComfyUI applies it), for any adapter type and without a second copy of the DiT. Used
 by the ``generate`` command and by training's periodic / on-demand previews.
 """
 
@@ -18,6 +19,32 @@ from acestep_train.prompts import SongText
 
 #: (steps, shift, guidance) per variant family. Turbo has guidance distilled in (no CFG).
 INFERENCE_DEFAULTS = {"turbo": (8, 3.0, 1.0), "base": (50, 1.0, 7.0), "sft": (32, 1.0, 7.0)}
+PLAYBACK_KEYS = ("variant", "steps", "shift", "guidance_scale")  # an adapter's metadata["inference"]
+
+
+def playback_settings(variant: str | None, steps: int | None = None) -> dict | None:
+    """The inference settings previews use for ``variant`` ("turbo", "xl-base"...; ``steps``: a run's preview
+    steps, None for the variant's): what an adapter records so that it is played back as its previews were
+    heard. None for a variant nothing tells (previews cannot run either)."""
+    family = (variant or "").removeprefix("xl-")
+    if family not in INFERENCE_DEFAULTS:
+        return None
+    default_steps, shift, guidance = INFERENCE_DEFAULTS[family]
+    return {"variant": variant, "steps": int(steps or default_steps), "shift": shift, "guidance_scale": guidance}
+
+
+def playback_words(metadata: dict) -> str:
+    """"Play back with: turbo, 8 steps, shift 3, guidance 1" from an adapter's metadata; for an adapter that
+    recorded none (an older run, another tool's file), its variant's defaults, said so."""
+    recorded = metadata.get("inference")
+    known = isinstance(recorded, dict) and all(key in recorded for key in PLAYBACK_KEYS)
+    settings = recorded if known else playback_settings(metadata.get("variant"))
+    if settings is None:
+        return ("Play back with: not recorded, and the adapter names no model variant; use the steps, shift and "
+                "guidance of the model it was trained on.")
+    words = (f"Play back with: {settings['variant']}, {settings['steps']} steps, shift {settings['shift']:g}, "
+             f"guidance {settings['guidance_scale']:g}")
+    return words if known else words + " (the variant's defaults: this adapter does not record its previews' settings)"
 
 
 @dataclass(frozen=True)
@@ -73,6 +100,15 @@ def _output_delta(delta: torch.Tensor):
     def hook(module, args, output):
         return output + torch.nn.functional.linear(args[0].to(delta.dtype), delta).to(output.dtype)
     return hook
+
+
+def deltas_on(transformer: torch.nn.Module, adapter) -> dict[str, torch.Tensor]:
+    """An ``export.adapter_state.Adapter``'s deltas on this transformer's weights (a DoRA's depend on them)."""
+    modules = dict(transformer.named_modules())
+    missing = [name for name in adapter.modules if name not in modules]
+    if missing:
+        raise ValueError(f"adapter modules not in this model: {missing[:3]} (wrong base model?)")
+    return adapter.deltas(base={name: modules[name].weight.detach() for name in adapter.modules})
 
 
 def write_wav(path: Path, audio: torch.Tensor, sample_rate: int) -> None:

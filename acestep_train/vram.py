@@ -1,7 +1,7 @@
 """Estimate a training run's peak GPU memory before it starts, and warn when it will not fit.
 
-Peak = base weights + adapter (fp32 weights, grads, optimizer state) + activations + fixed
-overhead (CUDA context, allocator slack). Activations are what the forward keeps for backward
+Peak = base weights + adapter (fp32 weights, grads, optimizer state; its fp32 moving average when
+the EMA is held on the GPU) + activations + fixed overhead (CUDA context, allocator slack). Activations are what the forward keeps for backward
 plus a backward working set (one layer's gradients; with checkpointing, one recomputed layer and
 its gradients). The activation constants below are calibrated from a measurement, not guessed:
 ``acestep_train/train/memory_probe.py`` counts every tensor autograd saves while the full-size DiT
@@ -44,12 +44,26 @@ SELF_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 
 CROSS_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 2.0}
 ENCODER_INPUT_BYTES = {("lora", True): 3.5, ("lora", False): 2.0, ("lokr", False): 1.5}
 MLP_INPUT_BYTES = {("lora", True): 6.0, ("lora", False): 2.0, ("lokr", False): 2.0}
+# DoRA (PEFT use_dora) keeps LoRA's saves plus, per output element of each adapted projection, the base
+# output and the LoRA output (bf16 each) for the magnitude's gradient: measured 4.0 bytes with or without
+# dropout. Its weight-norm pass (B @ A via an identity matrix, used detached) is freed within the forward.
+DORA_OUTPUT_BYTES = 4.0
+# With dropout PEFT's DoRA recomputes the base output on the dropped input from a cast copy of the
+# weight, which autocast keeps in bf16 for backward: about 2 bytes per adapted weight element (measured).
+DORA_DROPOUT_WEIGHT_BYTES = 2.0
 # LoKr keeps each module's delta weight (bf16, plus its factors' products) per weight element.
 LOKR_SELF_WEIGHT_BYTES, LOKR_OTHER_WEIGHT_BYTES = 3.0, 2.0
+# LoHA, like LoKr, builds each module's full delta weight and runs the layer on it: the memory probe
+# measures the same saved bytes for both at the same shapes (16gb preset: 3.441 GB either way), so the
+# LoKr constants above serve both.
+# DoRA keeps LoRA's saves plus its own (DORA_OUTPUT_BYTES above).
+SAME_ACTIVATIONS_AS = {"loha": "lokr", "dora": "lora"}
 CUDA_OVERHEAD_GB = 0.8  # context + cuBLAS workspaces
 ALLOCATOR_SLACK = 1.10  # fragmentation on top of live tensors
 #: Optimizer state bytes per trainable (fp32) parameter.
 OPTIMIZER_STATE_BYTES = {"adamw": 8.0, "adamw8bit": 2.0, "adafactor": 0.4, "prodigy": 16.0}
+#: The adapter's moving average (fp32) per trainable parameter, when it is held on the GPU.
+EMA_BYTES = 4
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
@@ -118,6 +132,7 @@ class RunShape:
     targets: str = "both"  # self | cross | both
     mlp: bool = False
     dropout: bool = True
+    ema_on_gpu: bool = False  # an fp32 moving average of the adapter held on the GPU (train/ema.py)
     base_weights: str = "full"  # full | int8 (frozen linears of the layers in int8)
 
     def __post_init__(self):
@@ -140,6 +155,30 @@ def lora_params(dit: DitShape, rank: int, self_attention: bool = True, cross_att
     if mlp:
         per_layer += rank * 3 * (dit.hidden + dit.intermediate)
     return per_layer * dit.layers
+
+
+def dora_magnitude_params(dit: DitShape, targets: str = "both", mlp: bool = False) -> int:
+    """DoRA's extra trainable parameters: one magnitude per output row of each adapted projection."""
+    q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
+    attention = q_out + 2 * kv_out + dit.hidden
+    per_layer = attention * ((targets in ("self", "both")) + (targets in ("cross", "both")))
+    return (per_layer + mlp * (2 * dit.intermediate + dit.hidden)) * dit.layers
+
+
+def adapter_params(dit: DitShape, adapter) -> int:
+    """Trainable parameters of an ``AdapterConfig`` (lora | dora | lokr | loha) on this DiT."""
+    if adapter.type == "lokr":
+        return lokr_params(dit, adapter.linear_dim, adapter.factor, adapter.targets, adapter.mlp)
+    if adapter.type == "loha":
+        return loha_params(dit, adapter.linear_dim, adapter.targets, adapter.mlp)
+    on_self, on_cross = adapter.targets in ("self", "both"), adapter.targets in ("cross", "both")
+    params = lora_params(dit, adapter.rank, on_self, on_cross, adapter.mlp)
+    return params + (dora_magnitude_params(dit, adapter.targets, adapter.mlp) if adapter.type == "dora" else 0)
+
+
+def has_dropout(adapter) -> bool:
+    """Whether the planner counts dropout's saves (LoRA and DoRA; LyCORIS's LoKr keeps none)."""
+    return adapter.type in ("lora", "dora") and adapter.dropout > 0
 
 
 def factorization(dimension: int, factor: int = -1) -> tuple[int, int]:
@@ -180,10 +219,16 @@ def lokr_params(dit: DitShape, dim: int, factor: int = -1, targets: str = "both"
     return per_layer * dit.layers
 
 
+def loha_params(dit: DitShape, dim: int, targets: str = "both", mlp: bool = False) -> int:
+    """Trainable parameters of a LoHA: two rank-``dim`` pairs per projection, twice a rank-``dim`` LoRA."""
+    return 2 * lora_params(dit, dim, targets in ("self", "both"), targets in ("cross", "both"), mlp)
+
+
 def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
     """Adapter extra: (bytes per audio token, per encoder token, constant), per layer."""
-    key = (run.adapter_type, run.dropout and run.adapter_type == "lora")
-    q_out = dit.heads * dit.head_dim
+    kind = SAME_ACTIVATIONS_AS.get(run.adapter_type, run.adapter_type)
+    key = (kind, run.dropout and kind == "lora")
+    q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
     attention_w = _attention_weights(dit)
     on_self, on_cross = run.targets in ("self", "both"), run.targets in ("cross", "both")
     per_token = on_self * (3 * dit.hidden + q_out) * SELF_INPUT_BYTES[key]
@@ -191,7 +236,14 @@ def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
     per_token += run.mlp * (2 * dit.hidden + dit.intermediate) * MLP_INPUT_BYTES[key]
     per_encoder = on_cross * 2 * dit.hidden * ENCODER_INPUT_BYTES[key]
     constant = 0.0
-    if run.adapter_type == "lokr":
+    if run.adapter_type == "dora":
+        per_token += DORA_OUTPUT_BYTES * (on_self * (q_out + 2 * kv_out + dit.hidden) + on_cross * (q_out + dit.hidden)
+                                          + run.mlp * (2 * dit.intermediate + dit.hidden))
+        per_encoder += DORA_OUTPUT_BYTES * on_cross * 2 * kv_out
+        if key[1]:
+            mlp_w = 3 * dit.hidden * dit.intermediate
+            constant = DORA_DROPOUT_WEIGHT_BYTES * (attention_w * (on_self + on_cross) + run.mlp * mlp_w)
+    if kind == "lokr":
         constant = attention_w * (on_self * LOKR_SELF_WEIGHT_BYTES + on_cross * LOKR_OTHER_WEIGHT_BYTES)
         constant += run.mlp * 3 * dit.hidden * dit.intermediate * LOKR_OTHER_WEIGHT_BYTES
     return per_token, per_encoder, constant
@@ -228,6 +280,8 @@ def estimate(dit: DitShape, run: RunShape) -> dict[str, float]:
         "adapter": run.adapter_params * (4 + 4 + OPTIMIZER_STATE_BYTES[run.optimizer]),
         "activations": activation_bytes(dit, run) * bytes_per / 2,
     }
+    if run.ema_on_gpu:
+        parts["ema"] = run.adapter_params * EMA_BYTES
     breakdown = {name: value / GB for name, value in parts.items()}
     breakdown["overhead"] = CUDA_OVERHEAD_GB + (ALLOCATOR_SLACK - 1) * sum(breakdown.values())
     breakdown["total"] = sum(breakdown.values())
@@ -242,14 +296,6 @@ def fit_warning(total_gb: float, vram_gb: float, margin_gb: float = 1.0) -> str 
             "turn on gradient checkpointing, lower the batch or crop length, or use an 8-bit optimizer")
 
 
-def adapter_params(dit: DitShape, adapter) -> int:
-    """Trainable parameters of an ``AdapterConfig`` (LoRA or LoKr) on ``dit``."""
-    if adapter.type == "lokr":
-        return lokr_params(dit, adapter.linear_dim, adapter.factor, adapter.targets, adapter.mlp)
-    return lora_params(dit, adapter.rank, adapter.targets in ("self", "both"), adapter.targets in ("cross", "both"),
-                       adapter.mlp)
-
-
 def planned(config, model: str = "2b") -> dict[str, float]:
     """The planner's peak for a ``TrainConfig`` on the full-size DiT (``2b`` or ``xl``), by component."""
     if model not in MODEL_SHAPES:
@@ -257,6 +303,6 @@ def planned(config, model: str = "2b") -> dict[str, float]:
     dit, a = MODEL_SHAPES[model], config.adapter
     run = RunShape(adapter_params(dit, a), config.optim.name, config.data.batch_size,
                    config.data.max_latent_length or 6000, gradient_checkpointing=config.loop.gradient_checkpointing,
-                   adapter_type=a.type, targets=a.targets, mlp=a.mlp, dropout=a.type == "lora" and a.dropout > 0,
-                   base_weights=config.loop.base_weights)
+                   adapter_type=a.type, targets=a.targets, mlp=a.mlp, dropout=has_dropout(a),
+                   ema_on_gpu=config.ema.on_gpu, base_weights=config.loop.base_weights)
     return estimate(dit, run)

@@ -108,7 +108,13 @@ class TrainForm(Form):
     resume: str = ""
     use_estimate: bool = False
     archive_previous: bool = False  # the run folder holds an earlier run: move it to archive/<time>/ first
-    base_weights: str = "full"  # frozen base: full (the run's precision) | int8 (bitsandbytes, CUDA only)
+    ema: bool = False  # keep an EMA of the adapter (ema.enabled)
+    ema_decay: Number = 0.999  # asked for only with the EMA on
+    ema_on_cpu: bool = False
+    ema_previews: bool = False
+    val_every: Number = 0  # validation every N steps (0: off)
+    val_fraction: Number = 0  # share of songs held out when none is marked in the Dataset tab
+    base_weights: str = "full"  # frozen base: full (the run's precision) | int8 (bitsandbytes)
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,8 @@ class CompareForm(Form):
     seed: Number
     steps: Number
     output: str
+    clap: str = ""  # blank: <checkpoint folder>/clap-htsat-unfused
+    reference: str = ""  # blank: the run's training songs
 
     def prompts(self) -> list[tuple[str, str]]:
         """(caption, lyrics) of each prompt with a caption."""

@@ -22,16 +22,18 @@ def thin(rows: list[dict], limit: int = MAX_POINTS) -> list[dict]:
     return [rows[int(i * stride)] for i in range(limit - 1)] + [rows[-1]]
 
 
-def run_steps(events: list[dict], job_events: list[dict]) -> list[dict]:
-    """Step events of this job, plus the history before it when it resumed in the same folder."""
-    current = [e for e in job_events if e["event"] == "step"]
+def run_steps(events: list[dict], job_events: list[dict], kind: str = "step") -> list[dict]:
+    """``kind`` events (step, validation) of this job, plus the history before it when it resumed in the same
+    folder."""
+    current = [e for e in job_events if e["event"] == kind]
     first = current[0]["step"] if current else None
     if first is None:
         return current
-    return [e for e in events if e["event"] == "step" and e["step"] < first] + current
+    return [e for e in events if e["event"] == kind and e["step"] < first] + current
 
 
-def loss_figure(steps: list[dict]) -> go.Figure:
+def loss_figure(steps: list[dict], validations: list[dict] = ()) -> go.Figure:
+    """Training loss and lr; with held-out songs, their validation loss and the base model's on them."""
     steps = thin(steps)
     x = [e["step"] for e in steps]
     figure = go.Figure()
@@ -39,6 +41,13 @@ def loss_figure(steps: list[dict]) -> go.Figure:
     figure.add_scatter(x=x, y=[e["smoothed_loss"] for e in steps], name="smoothed loss", mode="lines")
     figure.add_scatter(x=x, y=[e["lr"] for e in steps], name="learning rate", mode="lines", yaxis="y2",
                        line={"dash": "dot"})
+    if validations:
+        checks = thin(list(validations))
+        x_checks = [e["step"] for e in checks]
+        figure.add_scatter(x=x_checks, y=[e["loss"] for e in checks], name="validation loss (held-out songs)",
+                           mode="lines+markers")
+        figure.add_scatter(x=x_checks, y=[e["base_loss"] for e in checks], name="base model on held-out songs",
+                           mode="lines", line={"dash": "dash"})
     top = max([e["lr"] for e in steps] + [0.0]) * 1.1 or 1.0  # a constant lr still gets a readable axis
     figure.update_layout(xaxis={"title": "step"}, yaxis={"title": "loss"},
                          yaxis2={"overlaying": "y", "side": "right", "title": "lr", "showgrid": False,

@@ -3,6 +3,8 @@
 Each ``samples`` event names the WAVs one preview wrote into ``samples/<step>/``, one per adapter strength.
 The history is a table, newest step first: a row per step, a column per strength, a player in each cell
 (fetched through Gradio's file route, so only files inside the roots are linked; the others are named).
+A run keeping an EMA of the adapter with EMA previews on (``ema.previews``) adds ``ema_files``: drawn as a
+second row under its step, "step N · EMA".
 At most ``ROWS`` steps are drawn; a step picked from the list shows that step and the ones before it.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,15 +23,17 @@ ROWS = 10  # steps drawn at once; an older one is reached by picking it
 class Preview:
     step: int
     clips: dict[str, str]  # adapter strength (as the event writes it, e.g. "1.0") -> WAV path
+    ema_clips: dict[str, str] = field(default_factory=dict)  # the same for the EMA of the adapter, if rendered
 
 
 def preview_history(events: list[dict]) -> list[Preview]:
     """Every preview in the events, newest step first (a step previewed twice, e.g. after a resume: the newest)."""
-    by_step: dict[int, dict[str, str]] = {}
+    by_step: dict[int, Preview] = {}
     for event in events:
         if event["event"] == "samples":
-            by_step[int(event["step"])] = dict(event["files"])
-    return [Preview(step, by_step[step]) for step in sorted(by_step, reverse=True)]
+            step = int(event["step"])
+            by_step[step] = Preview(step, dict(event["files"]), dict(event.get("ema_files", {})))
+    return [by_step[step] for step in sorted(by_step, reverse=True)]
 
 
 def run_previews(events: list[dict], job_events: list[dict]) -> list[dict]:
@@ -50,7 +54,7 @@ def shown_rows(history: list[Preview], upto: int | None, rows: int = ROWS) -> li
 
 
 def strengths(history: list[Preview]) -> list[str]:
-    return sorted({scale for preview in history for scale in preview.clips}, key=float)
+    return sorted({scale for preview in history for scale in (*preview.clips, *preview.ema_clips)}, key=float)
 
 
 def file_url(path: str) -> str:
@@ -58,14 +62,19 @@ def file_url(path: str) -> str:
     return "gradio_api/file=" + quote(str(Path(path)), safe="/:")
 
 
-def cell(step: int, scale: str, path: str | None, served: Callable[[Path], bool]) -> str:
+def cell(row: str, scale: str, path: str | None, served: Callable[[Path], bool]) -> str:
     if not path:
         return "<td>—</td>"
-    label = html.escape(f"step {step}, strength {scale}")
+    label = html.escape(f"{row}, strength {scale}")
     if not served(Path(path)):
         return f'<td title="{label}">{html.escape(Path(path).name)} (outside the roots)</td>'
     return (f'<td><audio controls preload="none" title="{label}" aria-label="{label}" '
             f'src="{html.escape(file_url(path))}"></audio></td>')
+
+
+def row(name: str, clips: dict[str, str], scales: list[str], served: Callable[[Path], bool]) -> str:
+    return (f"<tr><th>{html.escape(name)}</th>" + "".join(cell(name, scale, clips.get(scale), served) for scale in scales)
+            + "</tr>")
 
 
 def history_html(history: list[Preview], upto: int | None, served: Callable[[Path], bool]) -> str:
@@ -74,9 +83,9 @@ def history_html(history: list[Preview], upto: int | None, served: Callable[[Pat
         return "<p class='preview-history'>No previews yet: set 'Preview every N steps', or press Sample now.</p>"
     rows, scales = shown_rows(history, upto), strengths(history)
     head = "".join(f"<th>strength {html.escape(scale)}</th>" for scale in scales)
-    body = "".join(f"<tr><th>step {preview.step}</th>"
-                   + "".join(cell(preview.step, scale, preview.clips.get(scale), served) for scale in scales)
-                   + "</tr>" for preview in rows)
+    body = "".join(row(f"step {preview.step}", preview.clips, scales, served)
+                   + (row(f"step {preview.step} · EMA", preview.ema_clips, scales, served) if preview.ema_clips else "")
+                   for preview in rows)
     more = len(history) - len(rows)
     note = (f"<caption>{len(history)} previews; showing steps {rows[0].step} to {rows[-1].step}"
             + (f" ({more} more: pick a step)" if more else "") + "</caption>")

@@ -1,4 +1,5 @@
-"""A job's progress as a bar with its ETA (HTML), for the status polls of the Auto-label, Preprocess and Train tabs.
+"""A job's progress as a bar with its ETA (HTML), for the status polls of the Auto-label, Preprocess, Train and
+Compare tabs.
 
 The numbers come from ``status.progress_of`` (the job's own ``progress`` / ``step`` events); the ETA is shown
 only while the job runs. Before the first progress event, or for a tab with no job yet, the bar is empty.

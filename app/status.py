@@ -14,6 +14,7 @@ import re
 
 from acestep_train.events import read_events
 from acestep_train.jobs import EXIT_PARTIAL, Job, JobStore
+from app.validation_view import validation_lines
 
 SHOWN_FAILURES = 10
 ERROR_LINES = 12
@@ -176,7 +177,9 @@ def describe(job: Job, events: list[dict], log_tail: str, waiting_for: str | Non
         lines += summary_lines(summary, job.kind)
     finished = next((e for e in reversed(events) if e["event"] == "finished" and "final" in e), None)
     if finished:
-        lines.append(f"adapter: {finished['final']} (from {finished['final_from']})")
+        lines.append(f"adapter: {finished['final']} (from {finished['final_from']})"
+                     + (f"; its EMA: {finished['final_ema']}" if "final_ema" in finished else ""))
+    lines += validation_lines(events)
     lines += notes(events)
     if job.status == "failed":
         lines += ["Last lines of the log:", *log_tail.splitlines()[-ERROR_LINES:]]

@@ -188,13 +188,17 @@ TRAINER_STATE = "trainer_state.pt"  # what makes a checkpoint resumable (optimiz
 
 
 def run_checkpoints(root: Path, resumable_only: bool) -> list[str]:
-    """best, final and every complete step checkpoint of a run folder (only those holding trainer state, if
-    asked); a folder whose save was interrupted, or a symlinked one, is never offered."""
+    """best, final (and final-ema), every complete step checkpoint of a run folder, each followed by the EMA
+    saved inside it (only those holding trainer state, if asked: an EMA never does); a folder whose save was
+    interrupted, or a symlinked one, is never offered."""
     from acestep_train.atomic_dir import is_complete
     from acestep_train.train.checkpoints import list_checkpoints
+    from acestep_train.train.ema import FINAL, FOLDER
 
-    found = [root / name for name in ("best", "final") if is_complete(root / name)]
-    found += list_checkpoints(root / "checkpoints").complete  # ValueError for a symlinked folder
+    found = []
+    for folder in [root / name for name in ("best", "final", FINAL) if is_complete(root / name)] + \
+            list_checkpoints(root / "checkpoints").complete:  # ValueError for a symlinked folder
+        found += [folder] + ([folder / FOLDER] if (folder / FOLDER).is_dir() else [])
     return [str(p) for p in found if not resumable_only or (p / TRAINER_STATE).is_file()]
 
 
@@ -274,7 +278,8 @@ def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = Non
     players = [gr.update(value=path if path and ctx.served(Path(path)) else None,
                          label=f"Step {preview.step}, adapter strength {scale}" if scale else "Preview")
                for scale, path in clips]
-    return {"picker": picker, "status": status, "log": log, "loss": loss_figure(steps),
+    return {"picker": picker, "status": status, "log": log,
+            "loss": loss_figure(steps, run_steps(events, mine, "validation")),
             "memory": memory_figure(mine, steps), "clips": players, "seen": signature, "shown": job.id,
             "history": history_html(history, step, ctx.served), "bar": bar_html(job, mine),
             "tensorboard": tensorboard_line(Path(job.output_dir)),

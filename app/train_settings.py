@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acestep_train.commands.train import FLAGS
+from acestep_train.commands.train import FLAGS, SWITCHES
 from acestep_train import safe_json
 from acestep_train.paths import confine
 from acestep_train.train.config import config_from_dict, confine_paths, estimate_settings, flatten, merge_settings
@@ -25,23 +25,34 @@ FIELD_FLAGS = {
     "save_every": "--save-every", "preview_every": "--preview-every-steps", "trigger": "--trigger-word",
     "seed": "--seed", "targets": "--targets", "rank": "--rank", "alpha": "--alpha", "linear_dim": "--linear-dim",
     "linear_alpha": "--linear-alpha", "factor": "--factor", "preview_caption": "--preview-caption",
-    "preview_lyrics": "--preview-lyrics", "preview_seed": "--preview-seed", "base_weights": "--base-weights",
+    "preview_lyrics": "--preview-lyrics", "preview_seed": "--preview-seed",
+    "val_every": "--val-every-steps", "val_fraction": "--val-fraction", "base_weights": "--base-weights",
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
 #: the number fields' labels, for messages that name the field
-LABELS = {"rank": "LoRA rank", "alpha": "LoRA alpha", "linear_dim": "LoKr dim", "linear_alpha": "LoKr alpha",
+LABELS = {"rank": "LoRA / DoRA rank", "alpha": "LoRA / DoRA alpha", "linear_dim": "LoKr / LoHA dim",
+          "linear_alpha": "LoKr / LoHA alpha",
           "factor": "LoKr factor (-1: near-square)", "epochs": "Epochs", "lr": "Learning rate",
           "warmup": "Warmup steps", "batch": "Batch", "grad_accum": "Gradient accumulation",
           "crop": "Crop frames, 25 per second", "save_every": "Save every N epochs",
           "preview_every": "Preview every N steps (0: off)", "seed": "Seed",
-          "preview_seed": "Preview seed"}
+          "preview_seed": "Preview seed", "val_every": "Validation every N steps (0: off)",
+          "val_fraction": "Validation: share of songs held out"}
 #: the smallest value each number field accepts
 MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 1, "lr": 0, "warmup": 0,
            "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0,
-           "preview_seed": 0}
+           "preview_seed": 0, "val_every": 0, "val_fraction": 0}
 ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
-ONLY_FOR = {"rank": "lora", "alpha": "lora", "linear_dim": "lokr", "linear_alpha": "lokr", "factor": "lokr",
-            "decompose_both": "lokr"}
+#: the EMA controls (``ema_flags``): switch fields -> flags; the decay is asked for only with the EMA on
+EMA_SWITCHES = {"ema": "--ema", "ema_on_cpu": "--ema-on-cpu", "ema_previews": "--ema-previews"}
+EMA_DECAY = ("EMA decay", "--ema-decay")
+#: the adapter kinds each field belongs to (a field not named here belongs to every kind)
+ONLY_FOR = {"rank": ("lora", "dora"), "alpha": ("lora", "dora"), "linear_dim": ("lokr", "loha"),
+            "linear_alpha": ("lokr", "loha"), "factor": ("lokr",), "decompose_both": ("lokr",)}
+
+
+def belongs(name: str, adapter: str) -> bool:
+    return adapter in ONLY_FOR.get(name, (adapter,))
 
 
 def blank(value) -> bool:
@@ -85,21 +96,22 @@ def check_number(name: str, value) -> None:
 
 def readable(message: str) -> str:
     """A config error in the field names the Train tab shows: "optim.lr must be > 0" -> "Learning rate (optim.lr) ..."."""
-    for name, flag in FIELD_FLAGS.items():
-        dotted = FLAGS[flag][0]
-        if name in LABELS and message.startswith(dotted + " "):
-            return f"{LABELS[name]} ({dotted}){message[len(dotted):]}"
+    labels = {FLAGS[flag][0]: LABELS[name] for name, flag in FIELD_FLAGS.items() if name in LABELS}
+    labels[FLAGS[EMA_DECAY[1]][0]] = EMA_DECAY[0]
+    for dotted, label in labels.items():
+        if message.startswith(dotted + " "):
+            return f"{label} ({dotted}){message[len(dotted):]}"
     return message
 
 
 def chosen(form: TrainForm) -> dict[str, object]:
-    """{flag: value} for every field (LoRA fields only for LoRA, LoKr fields only for LoKr).
+    """{flag: value} for every field of the chosen adapter kind (``ONLY_FOR``: LoRA rank only for LoRA, ...).
 
     A blank number field is refused with its name; a blank text or "(preset)" choice keeps the preset's.
     """
     flags = {}
     for name, flag in FIELD_FLAGS.items():
-        if ONLY_FOR.get(name, form.adapter) != form.adapter:
+        if not belongs(name, form.adapter):
             continue
         value = getattr(form, name)
         if name in LABELS:
@@ -112,9 +124,23 @@ def chosen(form: TrainForm) -> dict[str, object]:
     return flags
 
 
+def ema_flags(form: TrainForm) -> dict[str, object]:
+    """{flag: value} of the EMA controls (True for a switch); with the EMA on, a blank decay is refused by name."""
+    flags: dict[str, object] = {flag: True for name, flag in EMA_SWITCHES.items() if getattr(form, name)}
+    if form.ema:
+        label, flag = EMA_DECAY
+        if blank(form.ema_decay):
+            raise ValueError(f"{label}: enter a number below 1, e.g. 0.999")
+        try:
+            flags[flag] = typed(flag, form.ema_decay)
+        except ValueError as error:
+            raise ValueError(f"{label}: {error}") from error
+    return flags
+
+
 def switches(form: TrainForm) -> list[str]:
     return [flag for name, (flag, _) in SWITCH_FLAGS.items()
-            if getattr(form, name) and ONLY_FOR.get(name, form.adapter) == form.adapter]
+            if getattr(form, name) and belongs(name, form.adapter)]
 
 
 def advanced_settings(text: str) -> dict:
@@ -136,6 +162,7 @@ def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
     dotted = {FLAGS[flag][0]: value for flag, value in chosen(form).items()}
     on = switches(form)
     dotted.update({field: True for flag, field in SWITCH_FLAGS.values() if flag in on})
+    dotted.update({SWITCHES[flag] if value is True else FLAGS[flag][0]: value for flag, value in ema_flags(form).items()})
     dotted.update({"adapter.type": form.adapter, "model_variant": form.model,
                    "checkpoint_dirs": [str(paths["checkpoints"])], "dataset_dir": str(paths["tensors"]),
                    "output_dir": str(paths["output"])})
@@ -149,6 +176,8 @@ def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
             "--output-dir", str(paths["output"])]
     for flag, value in chosen(form).items():
         args += [flag, str(value)]
+    for flag, value in ema_flags(form).items():
+        args += [flag] if value is True else [flag, str(value)]
     return args + switches(form) + extra
 
 

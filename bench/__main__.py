@@ -18,6 +18,8 @@ BENCHMARKS = {
     "ui_start": "UI start to first response, and time to show a 1,000-song dataset",
     "idle_cpu": "CPU that an idle studio page costs (Chromium and server) on one tab for a minute",
     "crash_resume": "kill -9 a tiny training run at random moments; resume from latest every time",
+    "validation_cost": "seconds of a validation evaluation, and as a fraction of a training step (CPU run)",
+    "ema_cost": "milliseconds of the adapter EMA's update per step, beside a tiny training step (CPU run)",
 }
 
 

@@ -5,7 +5,7 @@
 
 On one H100/H200-class GPU it finishes in about 6 minutes (budget 8, ``--budget-s``): the
 full-size DiT (random bf16 weights, built here, no download or network) takes training steps
-with every preset's own settings for LoRA and LoKr, then variants of one preset (checkpointing
+with every preset's own settings for LoRA, LoKr and LoHA, then variants of one preset (checkpointing
 flipped, ``torch.compile`` on, the flash attention backend when installed); each row has step
 time, samples/s, audio-seconds/s, peak allocated/reserved and MFU from analytic FLOPs, and says
 whether the preset fits its tier with 1 GB to spare on this card. Then the model side of
@@ -75,10 +75,11 @@ def judge_fit(row: dict) -> dict:
 def training_plan(args) -> list[tuple[str, dict]]:
     """(label, train_step options): each preset as shipped, then the variants of one preset."""
     from acestep_train.presets import TIERS
+    from acestep_train.train.config import ADAPTER_TYPES
 
     plan = []
     for preset in args.presets.split(",") if args.presets else TIERS:
-        for adapter in ("lora", "lokr"):
+        for adapter in ADAPTER_TYPES:
             plan.append(("preset", {"preset": preset, "adapter": adapter,
                                     "checkpointing": preset_checkpointing(preset, adapter)}))
     base = {"preset": args.variant_preset, "adapter": "lora"}

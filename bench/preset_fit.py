@@ -34,6 +34,7 @@ def measure(preset: str, adapter: str, size: str, steps: int, extra: list[str], 
 
 def main(argv: list[str] | None = None) -> dict:
     from acestep_train.presets import TIERS, load_preset
+    from acestep_train.train.config import ADAPTER_TYPES
     from bench.common import RESULTS, write_result
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows, failures = [], []
     for name in args.presets.split(","):
         preset = load_preset(name)
-        for adapter in ("lora", "lokr"):
+        for adapter in ADAPTER_TYPES:
             figures = measure(name, adapter, args.size, args.steps, extra, args.results_dir)
             peak = figures.get("peak_reserved_gb")
             fits = None if peak is None else peak + MARGIN_GB <= preset.vram_gb

@@ -33,7 +33,7 @@ def preset_step(preset, adapter_type: str, checkpointing: bool | None = None, mo
     config = config_from_dict({**PLACEHOLDERS, **preset.for_model(adapter_type, model)})
     ckpt = config.loop.gradient_checkpointing if checkpointing is None else checkpointing
     step = StepShape(config.data.batch_size, config.data.max_latent_length or 6000, ckpt, config.optim.name,
-                     base_weights=base_weights or config.loop.base_weights)
+                     ema_on_gpu=config.ema.on_gpu, base_weights=base_weights or config.loop.base_weights)
     return config, step
 
 
@@ -73,6 +73,7 @@ def describe(row: dict) -> str:
 
 def run(presets: list[str], variants: bool, models: tuple[str, ...] = ("2b",)) -> dict:
     from acestep_train.presets import load_preset
+    from acestep_train.train.config import ADAPTER_TYPES
 
     rows, refused = [], []
     for model in models:
@@ -82,7 +83,7 @@ def run(presets: list[str], variants: bool, models: tuple[str, ...] = ("2b",)) -
                 refused.append(name)
                 print(f"{name:>5} xl refused: the preset has no XL settings", flush=True)
                 continue
-            for adapter_type in ("lora", "lokr"):
+            for adapter_type in ADAPTER_TYPES:
                 rows.append(measure_row(preset, adapter_type, model=model))
                 print(describe(rows[-1]), flush=True)
                 shipped = rows[-1]

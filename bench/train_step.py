@@ -1,7 +1,7 @@
 """Training-step speed and memory of the ACE-Step 1.5 DiT with each preset's batch and crop.
 
 Builds the DiT with random weights in bf16 (``--size full``: 1.58 B params, no download) or
-the small CPU configuration, attaches the preset's LoRA or LoKr with our adapter code, and
+the small CPU configuration, attaches the preset's LoRA, LoKr or LoHA with our adapter code, and
 times our flow-matching step (noise, timesteps, DiT, masked loss, backward, optimizer) on
 preprocessed-like random inputs. Reports step time, samples/s, audio-seconds trained per
 second, peak allocated/reserved memory and model FLOP utilisation (analytic FLOPs per step
@@ -139,7 +139,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=["full", "small"], default="small")
     p.add_argument("--preset", default="24gb")
-    p.add_argument("--adapter", choices=["lora", "lokr"], default="lora")
+    p.add_argument("--adapter", choices=["lora", "lokr", "loha", "dora"], default="lora")
     p.add_argument("--batch", type=int, help="default: the preset's")
     p.add_argument("--frames", type=int, help="default: the preset's crop")
     p.add_argument("--encoder-tokens", type=int, default=600)

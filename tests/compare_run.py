@@ -39,3 +39,23 @@ def make_run(root: Path) -> Path:
     atomic_write_json(run / "best" / "acestep_studio.json", {"trigger_word": "zzq", "step": 4,
                                                              "moving_average_loss": 0.65})
     return run
+
+
+def add_training_songs(run: Path, folder: Path, seconds: float = 12.0) -> list[Path]:
+    """Three short songs (a tone, chords, a click track at 44.1 kHz) recorded as the run's training songs:
+    ``run.json`` names a tensor folder whose ``manifest.json`` lists them as sources, as preprocessing does."""
+    import soundfile
+    from audio_fixtures import chords, click_track, tone
+
+    folder.mkdir(parents=True, exist_ok=True)
+    songs = {"tone.wav": (tone(seconds), 48000), "chords.wav": (chords([[0, 4, 7], [5, 9, 12]] * 3, seconds / 6), 44100),
+             "clicks.flac": (click_track(120, seconds), 44100)}
+    paths = []
+    for name, (data, rate) in songs.items():
+        soundfile.write(folder / name, data, rate)
+        paths.append(folder / name)
+    tensors = folder.parent / "tensors"
+    atomic_write_json(tensors / "manifest.json", {"samples": {p.stem: {"file": f"{p.stem}.safetensors", "source": str(p)}
+                                                              for p in paths}})
+    atomic_write_json(run / "run.json", {"config": {"dataset_dir": str(tensors)}})
+    return paths

@@ -59,3 +59,11 @@ def tiny_xl(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ckpt_xl")
     write_demo_model(root, "original", ("xl-turbo", "xl-base"), seed=0)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_clap(tmp_path_factory) -> Path:
+    """A tiny random-init CLAP (``tests/tiny_clap.py``) saved as ``clap-htsat-unfused`` is: config, weights, processor."""
+    from tiny_clap import write_tiny_clap
+
+    return write_tiny_clap(tmp_path_factory.mktemp("clap") / "clap-htsat-unfused")

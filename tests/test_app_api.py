@@ -13,6 +13,7 @@ import soundfile
 from audio_fixtures import tone
 from gradio_client import Client
 from test_launch import free_port, start, wait_status
+from train_data import make_tensors
 
 TIMEOUT = 600  # a loaded 2-core machine runs the tiny model slowly
 
@@ -41,9 +42,9 @@ class Studio:
         self.close()
         self.launch()
 
-    def train(self, output: str, epochs: int, **extra) -> str:
+    def train(self, output: str, epochs: int, tensors: str = "tensors", **extra) -> str:
         return self.client.predict(model="tiny-turbo", preset="quick_test", adapter="lora",
-                                   tensors=str(self.runs / "tensors"), output=str(self.runs / output), epochs=epochs,
+                                   tensors=str(self.runs / tensors), output=str(self.runs / output), epochs=epochs,
                                    rank=4, lr=0.003, batch=1, crop=30, trigger="zzq", api_name="/start_training",
                                    **extra)[0]  # (message, run picker)
 
@@ -60,6 +61,14 @@ def studio(tmp_path_factory):
     studio = Studio(base)
     yield studio
     studio.close()
+
+
+@pytest.fixture(scope="module")
+def own_tensors(studio) -> str:
+    """Tensors of this module's demo model, made by the real preprocessing, for tests that do not
+    depend on the workflow test (any order): the folder's name under the studio's runs root."""
+    make_tensors(studio.runs / "own", studio.base / "ck", "turbo")
+    return "own/tensors"
 
 
 def test_scan_preprocess_train_export(studio):
@@ -89,10 +98,8 @@ def test_scan_preprocess_train_export(studio):
     assert {("preprocess", "finished"), ("train", "finished")} <= {(row[1], row[2]) for row in jobs["data"]}
 
 
-def test_reattach_after_a_ui_restart_then_stop_leaves_a_resumable_checkpoint(studio):
-    if not (studio.runs / "tensors" / "manifest.json").is_file():
-        pytest.skip("needs the tensors of the workflow test")
-    studio.train("long", 500)
+def test_reattach_after_a_ui_restart_then_stop_leaves_a_resumable_checkpoint(studio, own_tensors):
+    studio.train("long", 500, tensors=own_tensors)
     events = studio.runs / "long" / "events.jsonl"
     deadline = time.monotonic() + TIMEOUT
     while not events.is_file() or '"step"' not in events.read_text():
@@ -109,9 +116,26 @@ def test_reattach_after_a_ui_restart_then_stop_leaves_a_resumable_checkpoint(stu
     assert (saved / "trainer_state.pt").is_file()
     found = studio.client.predict(str(studio.runs / "long"), api_name="/find_checkpoints")
     assert str(saved) in json.dumps(found)
-    studio.train("resumed", 1, resume=str(saved))
+    studio.train("resumed", 1, tensors=own_tensors, resume=str(saved))
     assert ": finished" in wait_status(studio.client, "train", ": finished", TIMEOUT)
     assert '"resumed"' in (studio.runs / "resumed" / "events.jsonl").read_text()
+
+
+def test_the_export_tab_says_how_to_play_the_adapter_back_and_every_export_records_it(studio, own_tensors):
+    from acestep_train.export.writers import METADATA_KEY
+    from acestep_train.models.safetensors_file import read_metadata
+
+    studio.train("playback", 1, tensors=own_tensors, advanced='{"previews": {"steps": 2}}')  # previews at 2 steps
+    assert ": finished" in wait_status(studio.client, "train", ": finished", TIMEOUT)
+    final, said = studio.runs / "playback" / "final", "Play back with: turbo, 2 steps, shift 3, guidance 1"
+    assert studio.client.predict(str(final), api_name="/export_playback") == said  # under the checkpoint picker
+    message = studio.client.predict(checkpoint=str(final), formats=["acestep", "comfyui", "diffusers"],
+                                    output=str(studio.runs / "playback-export"), api_name="/export")
+    assert f"{said} (recorded in each export)" in message
+    for fmt in ("acestep", "comfyui", "diffusers"):
+        header = json.loads(read_metadata(studio.runs / "playback-export" / fmt / "adapter_model.safetensors")
+                            [METADATA_KEY])
+        assert header["inference"] == {"variant": "turbo", "steps": 2, "shift": 3.0, "guidance_scale": 1.0}
 
 
 def test_settings_are_checked_before_a_job_starts(studio):

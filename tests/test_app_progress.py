@@ -1,5 +1,5 @@
-"""Graphical progress: a bar with the ETA from a job's own events, returned by the Auto-label, Preprocess and
-Train tabs' polls (the functions behind them, on the built trainer app; the jobs are records never started)."""
+"""Graphical progress: a bar with the ETA from a job's own events, returned by the Auto-label, Preprocess,
+Train and Compare tabs' polls (the functions behind them, on the built trainer app; the jobs are records never started)."""
 
 from __future__ import annotations
 
@@ -57,16 +57,16 @@ def write_events(folder, job, events) -> None:
     (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize("kind", ["preprocess", "autolabel"])
-def test_the_preprocess_and_autolabel_polls_return_the_bar(studio, kind):
+@pytest.mark.parametrize("kind, unit", [("preprocess", "songs"), ("autolabel", "songs"), ("compare", "renders")])
+def test_the_preprocess_autolabel_and_compare_polls_return_the_bar(studio, kind, unit):
     ctx, demo, data = studio
     job = ctx.jobs.submit(kind, ["not-started"], data / kind, gpus=[])
-    write_events(data / kind, job, [{"event": "progress", "stage": "songs", "done": 2, "total": 8, "eta_s": 60}])
+    write_events(data / kind, job, [{"event": "progress", "stage": unit, "done": 2, "total": 8, "eta_s": 60}])
     handler = poll(demo, f"{kind}_status")
     status, bar = handler.fn()
     assert status.startswith(f"{kind} {job.id}") and "2/8" in status
     assert [block.elem_classes for block in handler.outputs[1:]] == [["job-progress-bar"]]
-    assert "aria-valuenow='25'" in bar and "2/8 songs" in bar and job.id in bar
+    assert "aria-valuenow='25'" in bar and f"2/8 {unit}" in bar and job.id in bar and "ETA 1:00" in bar
 
 
 def test_the_train_poll_returns_the_bar(studio):

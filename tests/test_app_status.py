@@ -119,6 +119,10 @@ def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
     lokr = ts.command(values(adapter="lokr", rank="4", linear_dim="9", decompose_both=True), paths, [])
     assert "--linear-dim" in lokr and "--rank" not in lokr
     assert "--decompose-both" in lokr
+    loha = ts.command(values(adapter="loha", rank="4", linear_dim="9", factor="4", decompose_both=True), paths, [])
+    assert ["--adapter-type", "loha"] == loha[loha.index("--adapter-type"):loha.index("--adapter-type") + 2]
+    assert ["--linear-dim", "9"] == loha[loha.index("--linear-dim"):loha.index("--linear-dim") + 2]
+    assert "--rank" not in loha and "--factor" not in loha and "--decompose-both" not in loha  # LoKr's own
     with pytest.raises(ValueError, match="Epochs: must be a whole number"):
         ts.chosen(values(epochs="2.5"))
     with pytest.raises(ValueError, match="Learning rate: 'fast' is not a number"):

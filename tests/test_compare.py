@@ -91,6 +91,9 @@ def test_cli_twin_and_export_strength(grid, tiny_original, tmp_path, capsys):
                  "--steps", "1", "--output", str(tmp_path / "g")]) == 0
     data = json.loads((tmp_path / "g" / "grid.json").read_text())
     assert [c["strength"] for c in data["cells"]] == [1.0] and data["base"] == ["prompt1/base.wav"]  # 0: the base
+    events = [json.loads(line) for line in (tmp_path / "g" / "events.jsonl").read_text().splitlines()]
+    progress = [(e["done"], e["total"], e["stage"]) for e in events if e["event"] == "progress"]
+    assert progress == [(1, 2, "renders"), (2, 2, "renders")]  # the Compare tab's bar: base, then the checkpoint
     assert main(["export", "--adapter", str(run / "final"), "--format", "comfyui", "--strength", "0.75",
                  "--output", str(tmp_path / "e")]) == 0
     got, source = load_adapter(tmp_path / "e"), load_adapter(run / "final")

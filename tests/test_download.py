@@ -61,3 +61,29 @@ def test_offline_says_what_to_fetch_and_where(tmp_path, capsys):
     assert code == 2
     assert "could not download ACE-Step/Ace-Step1.5" in err
     assert f"ACE-Step/acestep-v15-base (all files) -> {tmp_path / 'ck' / 'acestep-v15-base'}" in err
+
+
+def test_download_clap_once_into_the_checkpoint_folder(tmp_path, tiny_clap, tiny_original):
+    """``download --model clap`` fetches laion/clap-htsat-unfused where the bench looks; it is no DiT."""
+    from acestep_train.compare.clap import ClapEmbedder, find_clap
+    from acestep_train.models.download import CLAP_REPO
+
+    target = tmp_path / "checkpoints"
+    shutil.copytree(tiny_original / "tiny-turbo", target / "tiny-turbo")
+    with HubStandIn({CLAP_REPO: tiny_clap}) as hub:
+        assert main(["download", "--checkpoint-dir", str(target), "--model", "clap", "--endpoint", hub.url]) == 0
+        assert any(r.startswith("GET /laion/clap-htsat-unfused/resolve/") for r in hub.requests)
+    folder = find_clap(None, [str(target)])
+    assert folder == target / "clap-htsat-unfused" and (folder / "model.safetensors").is_file()
+    assert ClapEmbedder.load(folder).text(["zzq piano"]).shape == (1, 8)
+    assert [m.name for m in discover_models([target])] == ["tiny-turbo"]  # the scorer is not listed as a model
+
+
+def test_incomplete_clap_download_is_an_error(tmp_path, tiny_clap):
+    from acestep_train.models.download import CLAP_REPO
+
+    repo = shutil.copytree(tiny_clap, tmp_path / "repo")
+    (repo / "model.safetensors").unlink()
+    with HubStandIn({CLAP_REPO: repo}) as hub, pytest.raises(
+            DownloadError, match="missing clap-htsat-unfused/model.safetensors or pytorch_model.bin"):
+        download_model("clap", tmp_path / "checkpoints", endpoint=hub.url)

@@ -90,4 +90,4 @@ def test_merge_refuses_wrong_base(peft_folder, tmp_path, capsys):
 
 def test_export_refuses_a_folder_without_adapter(tmp_path, capsys):
     assert main(["export", "--adapter", str(tmp_path), "--format", "acestep", "--output", str(tmp_path / "o")]) == 2
-    assert "expected adapter_model.safetensors, lokr_weights.safetensors or exactly one" in capsys.readouterr().err
+    assert "expected adapter_model.safetensors, lokr_weights.safetensors, loha_weights.safetensors or exactly one" in capsys.readouterr().err

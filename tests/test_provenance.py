@@ -13,7 +13,7 @@ import soundfile
 
 from acestep_train.dataset import ScanOptions, scan_folder, write_sidecar
 from acestep_train.dataset.provenance import Origin, Policy, may_write
-from acestep_train.dataset.record import SIDECAR_FIELDS
+from acestep_train.dataset.record import SIDECAR_FIELDS, STUDIO_FIELDS
 from acestep_train.events import EventLog, read_events
 from audio_fixtures import click_track
 from captioner.__main__ import main as captioner_main
@@ -21,7 +21,8 @@ from captioner.backend import CONFIDENCE
 from captioner.batch import BatchOptions, caption_folder
 from test_captioner import Fake
 
-SCHEMA = {*SIDECAR_FIELDS, "_provenance"}  # ACE-Step's keys, and one more its tools ignore
+SCHEMA = {*SIDECAR_FIELDS, "_provenance"} - set(STUDIO_FIELDS)  # ACE-Step's keys, and one more its tools ignore
+# (the studio's own keys, e.g. a validation mark, are written only when set)
 TYPED = {"caption": "slow waltz, felt piano", "lyrics": "[Verse 1]\nmy own words", "bpm": 90, "keyscale": "D major",
          "timesignature": "3"}
 

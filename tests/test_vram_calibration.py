@@ -22,7 +22,7 @@ def measured_rows() -> list[dict]:
 
 @pytest.mark.parametrize("model", ["2b", "xl"])
 @pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("adapter", ["lora", "lokr"])
+@pytest.mark.parametrize("adapter", ["lora", "lokr", "loha", "dora"])
 def test_planner_within_ten_percent_of_the_measurement(tier, adapter, model):
     preset = load_preset(tier)
     rows = [r for r in measured_rows() if (r["preset"], r["adapter"], r["model"]) == (tier, adapter, model)]

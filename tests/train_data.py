@@ -11,7 +11,7 @@ import torch
 
 from acestep_train.export.load import load_adapter
 from acestep_train.models import find_model, load_components
-from acestep_train.previews import adapter_applied
+from acestep_train.previews import adapter_applied, deltas_on
 from acestep_train.tensors import read_sample
 from acestep_train.train.config import load_config
 from acestep_train.train.flow import masked_loss
@@ -41,7 +41,7 @@ def make_tensors(root: Path, model_root: Path, variant: str, seconds=(1.6, 2.6, 
 def fixed_eval_loss(tiny_original, tensors, adapter_dir=None, variant: str = "turbo") -> float:
     """Loss on fixed noise and timesteps over every song, with the adapter (if any) applied."""
     transformer = load_components(find_model([tiny_original], variant), ["transformer"], "cpu").transformer
-    deltas = load_adapter(adapter_dir).deltas() if adapter_dir else {}
+    deltas = deltas_on(transformer, load_adapter(adapter_dir)) if adapter_dir else {}
     gen, total = torch.Generator().manual_seed(0), 0.0
     with adapter_applied(transformer, deltas, 1.0), torch.no_grad():
         for path in sorted(tensors.glob("*.safetensors")):

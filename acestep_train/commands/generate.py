@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from acestep_train.export.load import load_adapter
     from acestep_train.models import build_pipeline, find_model, load_components
     from acestep_train.models.loading import PARTS
-    from acestep_train.previews import PreviewRequest, render
+    from acestep_train.previews import PreviewRequest, deltas_on, render
     from acestep_train.prompts import SongText
 
     info = find_model(args.checkpoint_dir, args.model_variant, args.base_model)
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{info.path}: cannot tell turbo/base/sft; pass --base-model")
     pipe = build_pipeline(load_components(info, PARTS, args.device))
     pipe.set_progress_bar_config(disable=True)
-    deltas = load_adapter(args.adapter).deltas() if args.adapter else None
+    deltas = deltas_on(pipe.transformer, load_adapter(args.adapter)) if args.adapter else None
     song = SongText(args.prompt, args.lyrics, args.language, args.bpm, args.keyscale, args.timesignature,
                     args.duration)
     request = PreviewRequest(song, args.seed, (args.scale,), args.steps)

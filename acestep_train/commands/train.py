@@ -34,10 +34,17 @@ FLAGS = {
     "--preview-caption": ("previews.caption", str), "--preview-lyrics": ("previews.lyrics", str),
     "--preview-duration": ("previews.duration", float), "--preview-seed": ("previews.seed", int),
     "--preview-steps": ("previews.steps", int), "--from-estimate": ("from_estimate", str),
+    "--val-every-steps": ("validation.every_steps", int), "--val-fraction": ("validation.fraction", float),
+    "--val-crops": ("validation.crops", int), "--val-timesteps": ("validation.timesteps", int),
+    "--val-seed": ("validation.seed", int),
+    "--ema-decay": ("ema.decay", float),
     "--dataset-dir": ("dataset_dir", str), "--output-dir": ("output_dir", str), "--resume-from": ("resume_from", str),
 }
 SWITCHES = {"--mlp": "adapter.mlp", "--decompose-both": "adapter.decompose_both",
-            "--gradient-checkpointing": "loop.gradient_checkpointing"}
+            "--gradient-checkpointing": "loop.gradient_checkpointing", "--ema": "ema.enabled",
+            "--ema-on-cpu": "ema.on_cpu", "--ema-previews": "ema.previews"}
+#: flag -> dotted field set to False
+OFF_SWITCHES = {"--no-ema-warmup": "ema.warmup"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=kind, default=None, help=f"config: {field}")
     for flag, field in SWITCHES.items():
         parser.add_argument(flag, action="store_const", const=True, default=None, help=f"config: {field}")
+    parser.add_argument("--val-song", action="append", metavar="NAME",
+                        help="hold this song out for validation (sample id, tensor file or audio file name; "
+                             "repeat for more); config: validation.songs")
+    for flag, field in OFF_SWITCHES.items():
+        parser.add_argument(flag, action="store_const", const=False, default=None, help=f"config: {field} = false")
 
 
 def overrides(args: argparse.Namespace) -> dict:
@@ -64,8 +76,13 @@ def overrides(args: argparse.Namespace) -> dict:
     for flag, field in SWITCHES.items():
         if getattr(args, flag[2:].replace("-", "_")):
             values[field] = True
+    for flag, field in OFF_SWITCHES.items():
+        if getattr(args, flag[2:].replace("-", "_")) is False:
+            values[field] = False
     if args.checkpoint_dir:
         values["checkpoint_dirs"] = args.checkpoint_dir
+    if args.val_song:
+        values["validation.songs"] = args.val_song
     return values
 
 
@@ -132,5 +149,6 @@ def run(args: argparse.Namespace) -> int:
     if result["global_rank"] != 0:
         return 0
     print(f"trained {counted(result['steps'], 'step')} ({counted(result['epochs'], 'full epoch')}); final adapter "
-          f"({result['final_from']}): {result['final']}" + (" (stopped on request)" if result["stopped"] else ""))
+          f"({result['final_from']}): {result['final']}" + (" (stopped on request)" if result["stopped"] else "")
+          + (f"; its EMA: {result['final_ema']}" if "final_ema" in result else ""))
     return 0

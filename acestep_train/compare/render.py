@@ -63,7 +63,7 @@ def _checkpoints(spec: GridSpec) -> list[dict]:
 
 def render_grid(spec: GridSpec, events: EventLog | None = None, loaded=None) -> Path:
     """Render every cell; returns the path of ``grid.json``. ``loaded``: a (pipe, family) to reuse."""
-    from acestep_train.previews import PreviewRequest, render
+    from acestep_train.previews import PreviewRequest, deltas_on, render
 
     out = Path(spec.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,7 @@ def render_grid(spec: GridSpec, events: EventLog | None = None, loaded=None) -> 
         base_files.append(str(base_path.relative_to(out)))
         done = _progress(events, done + 1, total, start)
         for checkpoint in checkpoints if adapted else []:
-            result = render(pipe, checkpoint["adapter"].deltas(), request, family, folder / slug(checkpoint["label"]))
+            result = render(pipe, deltas_on(pipe.transformer, checkpoint["adapter"]), request, family, folder / slug(checkpoint["label"]))
             for strength, path in result.files.items():
                 cells.append({"prompt": number - 1, "checkpoint": checkpoint["label"], "strength": strength,
                               "audio": str(path.relative_to(out)), "loss": checkpoint["loss"],
@@ -99,6 +99,6 @@ def render_grid(spec: GridSpec, events: EventLog | None = None, loaded=None) -> 
 def _progress(events: EventLog | None, done: int, total: int, start: float) -> int:
     if events:
         elapsed = time.monotonic() - start
-        events.emit("progress", done=done, total=total, stage="rendering",
+        events.emit("progress", done=done, total=total, stage="renders",
                     eta_s=round(elapsed / done * (total - done), 1))
     return done

@@ -2,7 +2,8 @@
 
 A selection is a list of tokens: ``best``, ``final``, ``every:N`` (every N-th step checkpoint
 of ``<run>/checkpoints``, the last one always included), a step number (``400``) or a folder
-path. Each resolves to a folder ``export.load.load_adapter`` reads; a token naming nothing is
+path; the EMA of the adapter (``ema.enabled`` runs) is its own row: ``final-ema``, ``best-ema``
+(``best/ema``) or ``400-ema`` (``checkpoints/400/ema``). Each resolves to a folder ``export.load.load_adapter`` reads; a token naming nothing is
 an error that says which token and where it looked.
 """
 
@@ -13,6 +14,15 @@ from pathlib import Path
 
 from acestep_train import safe_json
 from acestep_train.prompts import SongText
+from acestep_train.train.ema import FINAL as FINAL_EMA, FOLDER as EMA_FOLDER
+
+KEYWORDS = ("best", "final", FINAL_EMA, "best-ema")  # tokens naming a run's folders (besides steps)
+
+
+def is_run_token(token: str) -> bool:
+    """A token naming a folder of the run (not a path the user typed)."""
+    return (token in KEYWORDS or token.isdigit() or token.startswith("every:")
+            or (token.endswith("-ema") and token[:-4].isdigit()))
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,9 @@ class GridSpec:
     steps: int | None = None  # None: the variant's default
     base_model: str | None = None
     device: str | None = None
+    score: bool = True  # CLAP scores after rendering (when the weights are there; compare/scores.py)
+    clap: str | None = None  # a CLAP folder; None: <checkpoint folder>/clap-htsat-unfused
+    reference: str | None = None  # a folder of songs to score against; None: the run's training songs
 
     def __post_init__(self):
         if not 1 <= len(self.prompts) <= 3:
@@ -81,8 +94,12 @@ def step_checkpoints(run: Path) -> list[Path]:
 
 def _token(run: Path, token: str) -> list[tuple[str, Path]]:
     steps = step_checkpoints(run)
-    if token in ("best", "final"):
+    if token in ("best", "final", FINAL_EMA):
         found = [(token, run / token)]
+    elif token == "best-ema":
+        found = [(token, run / "best" / EMA_FOLDER)]
+    elif token.endswith("-ema") and token[:-4].isdigit():
+        found = [(f"step {token[:-4]} ema", run / "checkpoints" / token[:-4] / EMA_FOLDER)]
     elif token.startswith("every:"):
         every = int(token.split(":", 1)[1])
         if every < 1:

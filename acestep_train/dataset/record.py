@@ -21,7 +21,9 @@ from acestep_train.prompts import SongText
 TAG_POSITIONS = ("prepend", "append", "replace")
 TEXT_FIELDS = ("caption", "genre", "keyscale", "timesignature", "lyrics", "language", "custom_tag")
 SIDECAR_FIELDS = ("filename", "caption", "genre", "bpm", "keyscale", "timesignature", "lyrics", "language",
-                  "is_instrumental", "duration", "custom_tag")
+                  "is_instrumental", "duration", "custom_tag", "holdout")
+#: the studio's own keys beyond the captioner schema, written only when set (other tools ignore them)
+STUDIO_FIELDS = ("holdout",)
 PROMPT_OVERRIDES = ("caption", "genre")  # per sample, as ACE-Step 1.5's builder stores it; None = the ratio
 
 
@@ -38,6 +40,7 @@ class Sample:
     is_instrumental: bool = False
     duration: float = 0.0
     custom_tag: str = ""
+    holdout: bool = False  # held out for validation: never trained on when the run validates
     provenance: dict[str, Origin] = field(default_factory=dict)  # {field: who wrote it, when}
     status: str = "ok"  # "ok" or why the file is unusable
     notes: list[str] = field(default_factory=list)  # warnings that do not make it unusable
@@ -58,7 +61,8 @@ class Sample:
 
     def sidecar(self) -> dict:
         """The ``{stem}.json`` dict: the captioner schema, plus one ``_provenance`` key."""
-        data = {name: getattr(self, name) for name in SIDECAR_FIELDS if name != "filename"}
+        data = {name: getattr(self, name) for name in SIDECAR_FIELDS
+                if name != "filename" and (name not in STUDIO_FIELDS or getattr(self, name))}
         origins = {name: self.provenance[name].to_json() for name in SIDECAR_FIELDS if name in self.provenance}
         return {"filename": self.audio_path.name, **data, provenance.KEY: origins}
 
@@ -102,11 +106,11 @@ def coerce(name: str, value):
         if not 20 <= bpm <= 400:
             raise ValueError(f"bpm must be between 20 and 400, got {bpm}")
         return bpm
-    if name == "is_instrumental":
+    if name in ("is_instrumental", "holdout"):
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "y")
         if not isinstance(value, (bool, int)) and value is not None:
-            raise ValueError(f"is_instrumental must be true or false, got {value!r}")
+            raise ValueError(f"{name} must be true or false, got {value!r}")
         return bool(value)
     if name == "duration":
         try:

@@ -12,6 +12,7 @@ formulas against the real PEFT / LyCORIS forward passes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -65,15 +66,33 @@ class LokrFactors:
 
 @dataclass
 class Adapter:
-    kind: str  # "lora" | "lokr"
-    modules: dict[str, LoraFactors | LokrFactors]  # diffusers module name -> factors
+    kind: str  # "lora" | "lokr" | "loha" (``loha.LohaFactors``) | "dora" (``dora.DoraFactors``: its change depends on the base weight)
+    modules: dict  # diffusers module name -> LoraFactors | LokrFactors | LohaFactors | DoraFactors
     metadata: dict[str, str] = field(default_factory=dict)  # trigger word, base model, variant, settings
-    lokr_config: dict = field(default_factory=dict)  # LyCORIS network kwargs (LoKr only)
+    lokr_config: dict = field(default_factory=dict)  # LyCORIS network kwargs (LoKr and LoHA)
 
-    def deltas(self, strength: float = 1.0) -> dict[str, torch.Tensor]:
+    def module_delta(self, name: str, base: torch.Tensor | None = None) -> torch.Tensor:
+        """One module's weight change; a DoRA needs that module's ``base`` weight."""
+        factors = self.modules[name]
+        if self.kind != "dora":
+            return factors.delta()
+        if base is None:
+            raise ValueError(f"{name}: a DoRA's weight change depends on the base weight, and none was given")
+        return factors.delta_on(base)
+
+    def deltas(self, strength: float = 1.0, base: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """``strength x`` each module's weight change; ``base``: module -> base weight (needed by DoRA)."""
         if not self.modules:
             raise ValueError("the adapter has no modules: nothing would change")
-        return {name: strength * factors.delta() for name, factors in self.modules.items()}
+        return {name: strength * self.module_delta(name, None if base is None else base[name])
+                for name in self.modules}
+
+    def comparable(self) -> dict[str, torch.Tensor]:
+        """Tensors that fix the adapter's effect on any base: deltas, or a DoRA's LoRA delta and magnitude."""
+        if self.kind != "dora":
+            return self.deltas()
+        parts = {name: factors.lora.delta() for name, factors in self.modules.items()}
+        return {**parts, **{f"{name}#magnitude": f.magnitude.float() for name, f in self.modules.items()}}
 
     def digest(self) -> str:
         """sha256 of the kind, module names and factor tensors: the same adapter, whatever its metadata."""

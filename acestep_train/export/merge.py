@@ -5,7 +5,7 @@ mapped, each adapted weight gets ``strength * delta`` added in fp32 and is cast 
 dtype, and each tensor is written as soon as it is produced. Peak memory is about one
 tensor plus the adapter, so the full-size model merges on a 16 GB machine. The deltas
 are computed from the adapter tensors (``adapter_state.py``), never by LyCORIS's
-``merge_to``. Every merged weight is read back and checked against base + delta.
+``merge_to``; a DoRA's from each base weight as it streams past (``dora.py``). Every merged weight is read back and checked against base + delta.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _write_merged(info: ModelInfo, adapter: Adapter, strength: float, output_dir
         def produce(key: str) -> torch.Tensor:
             tensor = source.get_tensor(key)
             if key in targets:
-                delta = adapter.modules[targets[key]].delta()
+                delta = adapter.module_delta(targets[key], tensor)
                 tensor = (tensor.float() + strength * delta).to(tensor.dtype)
             return tensor
 
@@ -95,6 +95,6 @@ def verify_merge(source: Path, merged: Path, adapter: Adapter, targets: dict[str
             raise RuntimeError(f"{merged}: written keys differ from {source}")
         for key, module in targets.items():
             original = base.get_tensor(key)
-            expected = (original.float() + strength * adapter.modules[module].delta()).to(original.dtype)
+            expected = (original.float() + strength * adapter.module_delta(module, original)).to(original.dtype)
             if not torch.equal(out.get_tensor(key), expected):
                 raise RuntimeError(f"{merged}: {key} does not hold base + delta after writing")

@@ -32,11 +32,18 @@ def _hidden_size(info: ModelInfo) -> str:
         return "?"
 
 
+def delta_shape(factors) -> tuple[int, ...]:
+    """The shape of the weight a module's factors change (a DoRA knows it without the base weight)."""
+    from acestep_train.export.dora import DoraFactors
+
+    return factors.shape if isinstance(factors, DoraFactors) else tuple(factors.delta().shape)
+
+
 def _adapter_size(adapter: Adapter) -> str:
     """The hidden size the adapter was trained at, read off an attention projection's delta."""
     for name, factors in adapter.modules.items():
         if "attn.to_q" in name or "attn.to_k" in name:
-            return str(factors.delta().shape[1])
+            return str(delta_shape(factors)[1])
     return "?"
 
 
@@ -51,10 +58,10 @@ def check_shapes(adapter: Adapter, info: ModelInfo) -> dict[str, str]:
         key = weight_key(info, module)
         if key not in header:
             raise WrongBaseError(f"{weights}: has no weight {key} for adapter module {module}: wrong base model?")
-        shape, delta_shape = tuple(header[key].shape), tuple(factors.delta().shape)
-        if shape != delta_shape:
+        shape, changed = tuple(header[key].shape), delta_shape(factors)
+        if shape != changed:
             raise WrongBaseError(
-                f"{weights}: {key} is {shape} but the adapter's {module} changes {delta_shape}: the adapter was "
+                f"{weights}: {key} is {shape} but the adapter's {module} changes {changed}: the adapter was "
                 f"trained on another model (hidden size {_adapter_size(adapter)}; {info.name} has hidden size "
                 f"{_hidden_size(info)})")
         targets[key] = module

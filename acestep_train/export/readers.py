@@ -30,6 +30,11 @@ def _strip_prefix(key: str) -> str:
     return key
 
 
+def module_name(stem: str) -> str:
+    """A key without its tensor suffix (any prefix, original or diffusers names) -> diffusers module name."""
+    return diffusers_module(_strip_prefix(stem).replace(".default", ""))
+
+
 def _pattern_value(patterns: dict, module: str, default):
     """PEFT's rule: a pattern matches the end of the module path (``(.*\\.)?pattern$``)."""
     for pattern, value in patterns.items():
@@ -77,20 +82,28 @@ def candidate_modules(num_layers: int, mlp: bool = True) -> list[str]:
     return names
 
 
-def lokr_from_state(state: dict[str, torch.Tensor], config: dict | None = None) -> Adapter:
-    """LyCORIS LoKr tensors -> Adapter; flat names are resolved against the DiT's block linears."""
+def lycoris_groups(state: dict[str, torch.Tensor], config: dict | None, kind: str) -> dict[str, tuple[dict, float]]:
+    """LyCORIS tensors (``lycoris_<flat name>.<part>``) -> {module name: (parts, alpha)}.
+
+    Flat names are resolved against the DiT's block linears; alpha is the ``.alpha`` tensor, else the
+    config's ``linear_alpha``, else 1."""
     layers = [int(m) for m in re.findall(r"lycoris_layers_(\d+)_", " ".join(state))]
     flat_to_module = {lycoris_name(name): name for name in candidate_modules(max(layers, default=-1) + 1)}
     grouped: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in state.items():
         flat, _, leaf = key.partition(".")
         if flat not in flat_to_module:
-            raise ValueError(f"{key}: not a LoKr key of an ACE-Step DiT block linear")
+            raise ValueError(f"{key}: not a {kind} key of an ACE-Step DiT block linear")
         grouped.setdefault(flat_to_module[flat], {})[leaf] = tensor
     default_alpha = float((config or {}).get("linear_alpha", 1.0))
+    return {module: (tensors, float(tensors.pop("alpha")) if "alpha" in tensors else default_alpha)
+            for module, tensors in grouped.items()}
+
+
+def lokr_from_state(state: dict[str, torch.Tensor], config: dict | None = None) -> Adapter:
+    """LyCORIS LoKr tensors -> Adapter; flat names are resolved against the DiT's block linears."""
     modules = {}
-    for module, tensors in grouped.items():
-        alpha = float(tensors.pop("alpha")) if "alpha" in tensors else default_alpha
+    for module, (tensors, alpha) in lycoris_groups(state, config, "LoKr").items():
         if not any(k.startswith("lokr_w1") for k in tensors) or not any(k.startswith("lokr_w2") for k in tensors):
             raise ValueError(f"{module}: LoKr module without both w1 and w2 factors")
         modules[diffusers_module(module)] = LokrFactors(tensors, alpha)

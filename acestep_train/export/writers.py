@@ -34,18 +34,19 @@ from acestep_train.export.names import lycoris_name, original_module
 
 LORA_FILE = "adapter_model.safetensors"
 LOKR_FILE = "lokr_weights.safetensors"
+LOHA_FILE = "loha_weights.safetensors"  # written by ``loha.write_loha_lycoris``
 LOKR_DIFFUSERS_FILE = "lokr_diffusers.safetensors"
 METADATA_KEY = "acestep_studio"
 
 
-def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     from safetensors.torch import save_file
 
     with atomic_path(path) as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
 
-def _studio_metadata(adapter: Adapter) -> dict[str, str]:
+def studio_metadata(adapter: Adapter) -> dict[str, str]:
     return {METADATA_KEY: json.dumps(adapter.metadata, sort_keys=True)}
 
 
@@ -82,7 +83,7 @@ def write_lora(adapter: Adapter, out_dir: Path) -> Path:
     if adapter.kind != "lora":
         raise ValueError(f"write_lora needs a LoRA adapter, got {adapter.kind}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    _save(out_dir / LORA_FILE, lora_universal_state(adapter), _studio_metadata(adapter))
+    save_tensors(out_dir / LORA_FILE, lora_universal_state(adapter), studio_metadata(adapter))
     atomic_write_json(out_dir / "adapter_config.json", lora_peft_config(adapter))
     atomic_write_json(out_dir / "acestep_studio.json", adapter.metadata)
     return out_dir / LORA_FILE
@@ -93,23 +94,32 @@ def lokr_export_config(adapter: Adapter) -> dict:
     return {**adapter.lokr_config, "target_modules": sorted(original_module(m) for m in adapter.modules)}
 
 
+def lycoris_state(adapter: Adapter) -> dict[str, torch.Tensor]:
+    """LyCORIS keys on the decoder's original names: ``lycoris_<flat name>.<factor>`` and ``.alpha``."""
+    state = {}
+    for module, factors in adapter.modules.items():
+        flat = lycoris_name(original_module(module))
+        state.update({f"{flat}.{name}": tensor for name, tensor in factors.tensors.items()})
+        state[f"{flat}.alpha"] = torch.tensor(float(factors.alpha))
+    return state
+
+
+def write_lycoris(adapter: Adapter, out_dir: Path, weights_file: str, config_key: str) -> Path:
+    """``weights_file`` (``lycoris_state``), its config as ``config_key`` metadata and ``<config_key>.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = lokr_export_config(adapter)
+    save_tensors(out_dir / weights_file, lycoris_state(adapter),
+                 {config_key: json.dumps(config, sort_keys=True), **studio_metadata(adapter)})
+    atomic_write_json(out_dir / f"{config_key}.json", config)
+    atomic_write_json(out_dir / "acestep_studio.json", adapter.metadata)
+    return out_dir / weights_file
+
+
 def write_lokr_lycoris(adapter: Adapter, out_dir: Path) -> Path:
     """``lokr_weights.safetensors`` on original names + ``lokr_config`` (ACE-Step UI, ComfyUI)."""
     if adapter.kind != "lokr":
         raise ValueError(f"write_lokr_lycoris needs a LoKr adapter, got {adapter.kind}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = {}
-    for module, factors in adapter.modules.items():
-        assert isinstance(factors, LokrFactors)
-        flat = lycoris_name(original_module(module))
-        state.update({f"{flat}.{name}": tensor for name, tensor in factors.tensors.items()})
-        state[f"{flat}.alpha"] = torch.tensor(float(factors.alpha))
-    lokr_config = lokr_export_config(adapter)
-    config = json.dumps(lokr_config, sort_keys=True)
-    _save(out_dir / LOKR_FILE, state, {"lokr_config": config, **_studio_metadata(adapter)})
-    atomic_write_json(out_dir / "lokr_config.json", lokr_config)
-    atomic_write_json(out_dir / "acestep_studio.json", adapter.metadata)
-    return out_dir / LOKR_FILE
+    return write_lycoris(adapter, out_dir, LOKR_FILE, "lokr_config")
 
 
 def write_lokr_diffusers(adapter: Adapter, out_dir: Path) -> Path:
@@ -121,5 +131,5 @@ def write_lokr_diffusers(adapter: Adapter, out_dir: Path) -> Path:
         for name, tensor in factors.tensors.items():
             baked = name in ("lokr_w1", "lokr_w1_a")
             state[f"transformer.{module}.{name}"] = tensor.float() * (factors.scale if baked else 1.0)
-    _save(out_dir / LOKR_DIFFUSERS_FILE, state, _studio_metadata(adapter))
+    save_tensors(out_dir / LOKR_DIFFUSERS_FILE, state, studio_metadata(adapter))
     return out_dir / LOKR_DIFFUSERS_FILE

@@ -19,7 +19,8 @@ from acestep_train.models.safetensors_file import CorruptCheckpointError, summar
 from acestep_train.models.variants import Variant, detect_variant
 
 TEXT_ENCODER_FOLDER = "Qwen3-Embedding-0.6B"
-SHARED_FOLDERS = {"vae", TEXT_ENCODER_FOLDER}
+CLAP_FOLDER = "clap-htsat-unfused"  # the listening bench's scorer (compare/clap.py), not a DiT
+SHARED_FOLDERS = {"vae", TEXT_ENCODER_FOLDER, CLAP_FOLDER}
 VAE_WEIGHTS = "diffusion_pytorch_model.safetensors"
 
 

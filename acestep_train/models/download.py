@@ -1,8 +1,10 @@
 """Download the official ACE-Step 1.5 checkpoints with ``huggingface_hub``.
 
 Only the official repositories are used (``OFFICIAL_DIT_REPOS`` and the main repo that
-ships the turbo DiT, the VAE and the text encoder). Files land in the original layout
-under the checkpoint folder. ``endpoint`` points ``huggingface_hub`` at a mirror (the
+ships the turbo DiT, the VAE and the text encoder), plus ``laion/clap-htsat-unfused`` for the
+listening bench's scores (``--model clap``: into ``<checkpoint folder>/clap-htsat-unfused``;
+its weights are a PyTorch ``.bin`` that transformers reads with ``weights_only=True``). Files
+land in the original layout under the checkpoint folder. ``endpoint`` points ``huggingface_hub`` at a mirror (the
 tests use a local stand-in). Every download is checked afterwards by discovery: a
 model that is still incomplete is an error, not a success.
 """
@@ -12,12 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from acestep_train.models.discovery import TEXT_ENCODER_FOLDER, describe_model
+from acestep_train.models.discovery import CLAP_FOLDER, TEXT_ENCODER_FOLDER, describe_model
 from acestep_train.models.variants import OFFICIAL_DIT_REPOS
 
 MAIN_REPO = "ACE-Step/Ace-Step1.5"
 SHARED_PATTERNS = ["vae/*", f"{TEXT_ENCODER_FOLDER}/*"]
 ALIASES = {"turbo": "acestep-v15-turbo", "base": "acestep-v15-base", "sft": "acestep-v15-sft"}
+CLAP = "clap"  # the name ``download --model`` takes for the bench's scorer
+CLAP_REPO = "laion/clap-htsat-unfused"
+CLAP_PATTERNS = ["*.json", "merges.txt", "vocab.json", "*.safetensors", "pytorch_model.bin"]
 
 
 class DownloadError(RuntimeError):
@@ -38,7 +43,7 @@ class DownloadStep:
 def resolve_name(name: str) -> str:
     folder = ALIASES.get(name, name)
     if folder not in OFFICIAL_DIT_REPOS:
-        known = ", ".join([*ALIASES, *OFFICIAL_DIT_REPOS])
+        known = ", ".join([*ALIASES, *OFFICIAL_DIT_REPOS, CLAP])
         raise ValueError(f"{name!r} is not an official ACE-Step 1.5 model; choose one of: {known}")
     return folder
 
@@ -46,6 +51,8 @@ def resolve_name(name: str) -> str:
 def plan_download(name: str, checkpoint_dir: str | Path) -> list[DownloadStep]:
     """The repos and patterns that make ``name`` complete under ``checkpoint_dir``."""
     root = Path(checkpoint_dir)
+    if name == CLAP:
+        return [DownloadStep(CLAP_REPO, list(CLAP_PATTERNS), root / CLAP_FOLDER)]
     folder = resolve_name(name)
     steps = [DownloadStep(MAIN_REPO, list(SHARED_PATTERNS), root)]
     repo = OFFICIAL_DIT_REPOS[folder]
@@ -63,7 +70,7 @@ def download_model(
     tqdm_class=None,
     token: str | None = None,
 ) -> Path:
-    """Download ``name`` (``turbo``/``base``/``sft`` or an official folder name); return its folder."""
+    """Download ``name`` (``turbo``/``base``/``sft``, an official folder name or ``clap``); return its folder."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -84,12 +91,26 @@ def download_model(
                 f"could not download {step.repo_id} ({type(error).__name__}: {error}).\n"
                 f"Without internet, fetch these on another machine and copy them here:\n{hints}"
             ) from error
-    model_dir = Path(checkpoint_dir) / resolve_name(name)
-    info = describe_model(model_dir, "original")
-    if not info.usable:  # huggingface_hub returns what is on disk when it cannot reach the hub, without an error
+    model_dir = Path(checkpoint_dir) / (CLAP_FOLDER if name == CLAP else resolve_name(name))
+    problems = _clap_missing(model_dir) if name == CLAP else _dit_missing(model_dir)
+    if problems:  # huggingface_hub returns what is on disk when it cannot reach the hub, without an error
         hints = "\n".join(s.manual_hint() for s in steps)
         raise DownloadError(
-            f"{model_dir.name} is still incomplete ({'; '.join([*(f'missing {x}' for x in info.missing), *info.problems])}"
+            f"{model_dir.name} is still incomplete ({'; '.join(problems)}"
             f"): the hub could not be reached (offline?) or does not hold these files.\n"
             f"Without internet, fetch these on another machine and copy them here:\n{hints}")
     return model_dir
+
+
+def _dit_missing(model_dir: Path) -> list[str]:
+    info = describe_model(model_dir, "original")
+    return [] if info.usable else [*(f"missing {x}" for x in info.missing), *info.problems]
+
+
+def _clap_missing(model_dir: Path) -> list[str]:
+    missing = [] if (model_dir / "config.json").is_file() else [f"missing {CLAP_FOLDER}/config.json"]
+    if not any((model_dir / name).is_file() for name in ("preprocessor_config.json", "processor_config.json")):
+        missing.append(f"missing {CLAP_FOLDER}/preprocessor_config.json")
+    if not any(model_dir.glob("*.safetensors")) and not (model_dir / "pytorch_model.bin").is_file():
+        missing.append(f"missing {CLAP_FOLDER}/model.safetensors or pytorch_model.bin")
+    return missing

@@ -33,7 +33,7 @@ def items_from_samples(samples: list[Sample], meta: DatasetMeta, root: Path, see
             unusable.append((str(sample.audio_path), "no caption (and no activation tag)"))
             continue
         items.append(PreprocessItem(sample_id_for(sample.audio_path, root), sample.audio_path,
-                                    song_text(sample, caption)))
+                                    song_text(sample, caption), sample.holdout))
     return items, unusable
 
 

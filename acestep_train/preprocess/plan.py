@@ -44,6 +44,7 @@ class PreprocessItem:
     sample_id: str
     audio_path: Path
     text: SongText  # duration is filled in from the audio actually encoded
+    holdout: bool = False  # marked for validation in the Dataset tab: recorded in the manifest, not hashed
 
 
 def sample_id_for(audio_path: Path, dataset_root: Path) -> str:

@@ -95,6 +95,9 @@ class PreprocessJob:
         manifest = existing_manifest(self.output_dir, fingerprint, self.info, self.settings)
         plan = make_plan(items, manifest.samples, self.output_dir, self.settings, fingerprint)
         summary = Summary(skipped=plan.skipped, failed=list(plan.hash_failures))
+        for item in items:  # a validation mark changed since the last run is recorded without re-encoding
+            if item.sample_id in plan.skipped:
+                mark_holdout(manifest.samples[item.sample_id], item)
         self.events.emit("start", total=len(items), todo=len(plan.todo), skipped=len(plan.skipped),
                          stale=len(plan.stale), two_pass=self.settings.two_pass)
         self._remove(plan.stale, manifest, summary)
@@ -144,8 +147,8 @@ class PreprocessJob:
         file_name = f"{item.sample_id}.safetensors"
         write_sample(self.output_dir / file_name, sample)
         self.manifest.latent_channels = int(latents.shape[1])
-        self.manifest.samples[item.sample_id] = {
-            "file": file_name, "content_hash": digest, "source": str(item.audio_path), "frames": frames}
+        self.manifest.samples[item.sample_id] = mark_holdout({
+            "file": file_name, "content_hash": digest, "source": str(item.audio_path), "frames": frames}, item)
         self.manifest.save(self.output_dir)
 
     def _standard(self, todo, summary: Summary) -> None:
@@ -201,6 +204,15 @@ class PreprocessJob:
         conditioner = None  # drop the pipeline that references the models, then the models
         free(parts)
         scratch.rmdir()
+
+
+def mark_holdout(entry: dict, item: PreprocessItem) -> dict:
+    """The manifest entry carries ``holdout: true`` for a song marked for validation (absent otherwise)."""
+    if item.holdout:
+        entry["holdout"] = True
+    else:
+        entry.pop("holdout", None)
+    return entry
 
 
 def free(components) -> None:

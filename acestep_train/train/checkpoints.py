@@ -17,7 +17,7 @@ from pathlib import Path
 from acestep_train.atomic_dir import IncompleteFolder, is_complete, refuse_symlink, verify
 
 LATEST = "latest"
-RUN_FOLDERS = ("checkpoints", "best", "final", "samples")
+RUN_FOLDERS = ("checkpoints", "best", "final", "final-ema", "samples")
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Listing:
 
 
 def check_run_folders(output: Path) -> None:
-    """Refuse a run folder whose checkpoints/, best/, final/ or samples/ is a symbolic link."""
+    """Refuse a run folder whose checkpoints/, best/, final/, final-ema/ or samples/ is a symbolic link."""
     refuse_symlink(output, "run folder")
     for name in RUN_FOLDERS:
         refuse_symlink(output / name, f"run's {name} folder")

@@ -18,27 +18,32 @@ ATTENTION_TARGETS = ("self", "cross", "both")
 OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
 SAMPLERS = ("table", "logit_normal")
+ADAPTER_TYPES = ("lora", "lokr", "loha", "dora")  # PEFT LoRA and DoRA; LyCORIS LoKr and LoHA
 BASE_WEIGHTS = ("full", "int8")
 
 
 @dataclass
 class AdapterConfig:
-    type: str = "lora"  # lora (PEFT) | lokr (LyCORIS)
+    type: str = "lora"  # lora | dora (PEFT; DoRA: LoRA + a magnitude per output row) | lokr | loha (LyCORIS)
     targets: str = "both"  # attention the adapter sits on: self | cross | both
     mlp: bool = False  # also adapt the MLP (gate/up/down projections)
-    rank: int = 16  # LoRA rank
-    alpha: float = 16.0  # LoRA alpha (scale = alpha / rank)
+    rank: int = 16  # LoRA / DoRA rank
+    alpha: float = 16.0  # LoRA / DoRA alpha (scale = alpha / rank)
     dropout: float = 0.0  # LoRA / LoKr dropout
     rank_pattern: dict = field(default_factory=dict)  # LoRA per-module ranks: {"layers.0.self_attn.to_q": 8}
     modules: list = field(default_factory=list)  # explicit layers to adapt (overrides targets/mlp), e.g. from estimate
-    linear_dim: int = 16  # LoKr dim
-    linear_alpha: float = 16.0  # LoKr alpha
+    linear_dim: int = 16  # LoKr / LoHA dim (LoHA: rank of each Hadamard factor)
+    linear_alpha: float = 16.0  # LoKr / LoHA alpha (LoHA scale = alpha / dim)
     factor: int = -1  # LoKr Kronecker factor (-1: near-square)
     decompose_both: bool = False  # LoKr: decompose both factors
     use_tucker: bool = False  # LoKr: Tucker decomposition (conv layers only; kept for parity)
 
     def validate(self) -> None:
-        check(self.type in ("lora", "lokr"), "adapter.type must be lora or lokr")
+        check(self.type in ADAPTER_TYPES, f"adapter.type must be one of {ADAPTER_TYPES}")
+        check(self.type != "loha" or self.dropout == 0.0,
+              "adapter.dropout must be 0 for loha (LyCORIS's LoHA has no dropout; it would be ignored)")
+        check(self.type != "loha" or (self.factor, self.decompose_both, self.use_tucker) == (-1, False, False),
+              "adapter.factor, adapter.decompose_both and adapter.use_tucker are LoKr settings; loha takes none")
         check(self.targets in ATTENTION_TARGETS, f"adapter.targets must be one of {ATTENTION_TARGETS}")
         check(self.rank >= 1 and self.linear_dim >= 1, "adapter.rank and adapter.linear_dim must be >= 1")
         check(0.0 <= self.dropout < 1.0, "adapter.dropout must be in [0, 1)")
@@ -144,6 +149,56 @@ class BestConfig:
 
 
 @dataclass
+class ValidationConfig:
+    every_steps: int = 0  # evaluate the held-out songs every N optimizer steps; 0 = off (no split, all songs train)
+    fraction: float = 0.0  # share of songs held out, drawn with ``seed``, when none is marked or listed
+    songs: list = field(default_factory=list)  # held-out songs: sample ids, tensor files or audio file names/stems
+    crops: int = 1  # fixed crops per held-out song (each data.max_latent_length frames)
+    timesteps: int = 4  # fixed timesteps per crop; forward passes per evaluation = songs x crops x timesteps
+    seed: int = 0  # the split's draw and the fixed crops and noise (never the training RNG)
+
+    def validate(self) -> None:
+        typed_field("validation.every_steps", self.every_steps, int)
+        typed_field("validation.fraction", self.fraction, (int, float))
+        typed_field("validation.crops", self.crops, int)
+        typed_field("validation.timesteps", self.timesteps, int)
+        typed_field("validation.seed", self.seed, int)
+        check(isinstance(self.songs, list) and all(isinstance(s, str) and s.strip() for s in self.songs),
+              f"validation.songs must be a list of song names, got {self.songs!r}")
+        check(self.every_steps >= 0, "validation.every_steps must be >= 0")
+        check(0.0 <= self.fraction < 1.0, "validation.fraction must be in [0, 1)")
+        check(1 <= self.crops <= 64, "validation.crops must be between 1 and 64")
+        check(1 <= self.timesteps <= 64, "validation.timesteps must be between 1 and 64")
+
+    @property
+    def enabled(self) -> bool:
+        return self.every_steps > 0
+
+
+@dataclass
+class EmaConfig:
+    """An exponential moving average of the adapter's trainable weights (``train/ema.py``)."""
+
+    enabled: bool = False  # keep the average; checkpoints, best/ and the run's end also write it (ema/, final-ema/)
+    decay: float = 0.999  # weight of the old average at each optimizer step (0.999: about the last 1,000 steps)
+    warmup: bool = True  # the decay ramps up as (1 + k) / (10 + k) (diffusers' EMAModel), so a short run's
+    #                      average is not stuck at the initial weights
+    on_cpu: bool = False  # hold the average in CPU memory (saves 4 bytes per adapter parameter of GPU memory;
+    #                      each step copies the adapter to the CPU)
+    previews: bool = False  # previews also render the average (samples/<step>/ema/)
+
+    @property
+    def on_gpu(self) -> bool:
+        """The average takes GPU memory (the planner counts 4 bytes per adapter parameter)."""
+        return self.enabled and not self.on_cpu
+
+    def validate(self) -> None:
+        check(0.0 < self.decay < 1.0, "ema.decay must be in (0, 1)")
+        check(self.enabled or not (self.on_cpu or self.previews),
+              "ema.on_cpu and ema.previews need ema.enabled")
+
+
+@dataclass
 class PreviewConfig:
     every_steps: int = 0  # 0 = off
     every_epochs: int = 0  # 0 = off
@@ -184,6 +239,8 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     best: BestConfig = field(default_factory=BestConfig)
     previews: PreviewConfig = field(default_factory=PreviewConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
     from_estimate: str | None = None  # a gradient-sensitivity JSON: its targets and per-module ranks
 
     def validate(self) -> "TrainConfig":
@@ -191,7 +248,7 @@ class TrainConfig:
         check(bool(self.dataset_dir), "dataset_dir is required")
         check(bool(self.output_dir), "output_dir is required")
         for section in (self.adapter, self.optim, self.schedule, self.data, self.timesteps, self.loop,
-                        self.checkpoint, self.best, self.previews):
+                        self.checkpoint, self.best, self.previews, self.validation, self.ema):
             section.validate()
         return self
 
@@ -202,6 +259,13 @@ class TrainConfig:
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def typed_field(name: str, value, kind) -> None:
+    """A setting of the wrong JSON type, named: "validation.crops must be an integer, got '2'"."""
+    words = {int: "an integer", (int, float): "a number", bool: "true or false"}
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise ValueError(f"{name} must be {words.get(kind, kind)}, got {value!r}")
 
 
 def _fill(cls, values: dict, prefix: str):

@@ -102,6 +102,17 @@ def batches_for_epoch(windows: list[Window], batch_size: int) -> list[list[Windo
     return batches
 
 
+def rank_batches(frames: dict[str, int], crop: int, data, seed: int, epoch: int, world: int,
+                 rank: int) -> list[list[Window]]:
+    """This rank's batches of an epoch over the songs in ``frames`` (``data``: a ``DataConfig``); every rank
+    gets the same number (the list is topped up from its start)."""
+    windows = windows_for_epoch(frames, crop, data.repeats, seed, epoch)
+    batches = batches_for_epoch(windows, data.batch_size)
+    per_rank = math.ceil(len(batches) / world)
+    batches += batches[: per_rank * world - len(batches)]  # equal work on every rank
+    return batches[rank::world]
+
+
 def collate(folder: TensorFolder, windows: list[Window]) -> Batch:
     samples = [folder.load(w.file) for w in windows]
     length = max(w.length for w in windows)

@@ -21,6 +21,7 @@ Three things are emulated because they are what the GPU does and the CPU cannot 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -125,20 +126,33 @@ class SavedBytes:
 
 
 class _Counter:
+    """Saved tensors by storage, held weakly: one saved by a graph the forward dropped (e.g. PEFT DoRA's
+    ``B @ A`` built from an identity matrix, used only detached) is freed with it and not counted."""
+
     def __init__(self, excluded: set[int]):
-        self.excluded, self.kept = excluded, {}
+        self.excluded, self.refs, self.nbytes, self.held = excluded, {}, {}, []
+
+    def hold(self, tensor):
+        """Count ``tensor`` as kept whatever else references it (a checkpointed layer's arguments)."""
+        self.held.append(tensor)
+        return self.pack(tensor)
 
     def pack(self, tensor):
         key = storage_key(tensor)
         if key not in self.excluded and tensor.untyped_storage().nbytes():
-            self.kept[key] = tensor
+            self.refs.setdefault(key, []).append(weakref.ref(tensor))
+            self.nbytes[key] = tensor.untyped_storage().nbytes()
         return tensor
+
+    def alive(self) -> dict[int, int]:
+        """{storage: bytes} of what is still held (call while the forward's output is referenced)."""
+        return {key: self.nbytes[key] for key, refs in self.refs.items() if any(ref() is not None for ref in refs)}
 
     def bytes_by(self, origin: dict[int, str]) -> dict[str, int]:
         totals: dict[str, int] = {}
-        for key, tensor in self.kept.items():
+        for key, nbytes in self.alive().items():
             label = origin.get(key, OUTSIDE)
-            totals[label] = totals.get(label, 0) + tensor.untyped_storage().nbytes()
+            totals[label] = totals.get(label, 0) + nbytes
         return totals
 
 
@@ -162,11 +176,11 @@ def _checkpointing(transformer, counter: _Counter, origins: _Origins, recompute:
     def run(function, *args, **kwargs):
         for leaf in tree_leaves((args, kwargs)):
             if isinstance(leaf, torch.Tensor):
-                counter.pack(leaf)
+                counter.hold(leaf)
         inner = _Counter(counter.excluded)
         with torch.autograd.graph.saved_tensors_hooks(inner.pack, lambda t: t):
             out = function(*args, **kwargs)
-        recompute[f"layer{len(recompute)}"] = sum(t.untyped_storage().nbytes() for t in inner.kept.values())
+        recompute[f"layer{len(recompute)}"] = sum(inner.alive().values())
         return out.detach().requires_grad_(True)
 
     transformer._gradient_checkpointing_func = run
@@ -182,12 +196,13 @@ def saved_bytes(transformer, inputs: dict, excluded: set[int], autocast: bool = 
     try:
         with EmulatedAutocast(cast=autocast), origins, \
                 torch.autograd.graph.saved_tensors_hooks(counter.pack, lambda t: t):
-            transformer(**inputs)
+            output = transformer(**inputs)  # held: its graph keeps what backward needs
+        result.by_origin = counter.bytes_by(origins.origin)
     finally:
         restore()
         for handle in handles:
             handle.remove()
-    result.by_origin = counter.bytes_by(origins.origin)
+    del output
     return result
 
 

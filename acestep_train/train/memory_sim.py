@@ -1,7 +1,7 @@
 """A training step's peak GPU memory, measured on the meta device (``memory_probe``) plus arithmetic.
 
-Peak = frozen weights + adapter (fp32 weights, fp32 gradients, optimizer state) + the batch
-+ what the forward keeps for backward (measured) + the backward working set + CUDA context and
+Peak = frozen weights + adapter (fp32 weights, fp32 gradients, optimizer state; its fp32 moving
+average when the EMA is held on the GPU) + the batch + what the forward keeps for backward (measured) + the backward working set + CUDA context and
 allocator slack. The backward working set is one layer's activation gradients, taken as large as
 what that layer saved (without checkpointing), or a recomputed layer's saves plus their gradients
 (with checkpointing). Context and slack are the planner's constants (``vram.CUDA_OVERHEAD_GB``,
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from acestep_train.vram import ALLOCATOR_SLACK, CUDA_OVERHEAD_GB, GB, OPTIMIZER_STATE_BYTES
+from acestep_train.vram import ALLOCATOR_SLACK, CUDA_OVERHEAD_GB, EMA_BYTES, GB, OPTIMIZER_STATE_BYTES
 
 ENCODER_TOKENS = 600
 
@@ -29,6 +29,7 @@ class StepShape:
     checkpointing: bool
     optimizer: str = "adamw"
     encoder_tokens: int = ENCODER_TOKENS
+    ema_on_gpu: bool = False  # the adapter's fp32 moving average held on the GPU
     base_weights: str = "full"  # full | int8
 
 
@@ -94,6 +95,8 @@ def simulate(adapter_config, step: StepShape, model_config: dict | None = None) 
         "saved_activations": saved.held(),
         "backward_working_set": working,
     }
+    if step.ema_on_gpu:
+        parts["ema"] = sum(p.numel() * EMA_BYTES for p in adapter.params)
     breakdown = {name: value / GB for name, value in parts.items()}
     breakdown["overhead"] = CUDA_OVERHEAD_GB + (ALLOCATOR_SLACK - 1) * sum(breakdown.values())
     breakdown["total"] = sum(breakdown.values())

@@ -30,3 +30,4 @@ class RunParts:
     memory_plan: dict = field(default_factory=dict)
     memory_warning: str | None = None
     run_record: dict = field(default_factory=dict)
+    split: Any = None  # acestep_train.train.holdout.Split: the songs that train and those held out

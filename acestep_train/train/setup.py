@@ -60,6 +60,7 @@ def build_parts(config, fabric, precision: Precision) -> RunParts:
     from acestep_train.train.adapters import Adapter
     from acestep_train.train.cross_mask import CrossAttentionMask
     from acestep_train.train.flow import resolve
+    from acestep_train.train.holdout import choose_split
     from acestep_train.train.optim import make_optimizer, make_schedule, steps_per_epoch
     from acestep_train.train.trainer import Trainable
 
@@ -69,7 +70,8 @@ def build_parts(config, fabric, precision: Precision) -> RunParts:
     cross_mask = CrossAttentionMask(transformer)
     flow = resolve(config.timesteps, info.variant.is_turbo, model_config)
     crop = config.data.max_latent_length - config.data.max_latent_length % 2
-    windows = len(folder.files) * config.data.repeats
+    split = choose_split(folder.files, folder.manifest, config.validation)
+    windows = len(split.train) * config.data.repeats
     per_epoch = steps_per_epoch(windows, config.data.batch_size, config.data.grad_accum, fabric.world_size)
     total = per_epoch * config.loop.epochs
     optimizer = make_optimizer(config.optim, adapter.params, fabric.device)
@@ -78,7 +80,7 @@ def build_parts(config, fabric, precision: Precision) -> RunParts:
     plan, warning = memory_plan(config, model_config, adapter, precision, crop or max(folder.frames.values()),
                                 fabric.device)
     parts = RunParts(info, model_config, adapter, null, folder, digest, flow, crop, per_epoch, total, model,
-                     optimizer, scheduler, precision, cross_mask, plan, warning)
+                     optimizer, scheduler, precision, cross_mask, plan, warning, split=split)
     parts.run_record = run_record(config, parts, fabric.world_size)
     return parts
 
@@ -128,7 +130,8 @@ def run_record(config, parts: RunParts, world_size: int) -> dict:
         "resolved": {"flow": asdict(parts.flow), "total_steps": parts.total_steps,
                      "steps_per_epoch": parts.steps_per_epoch, "variant": parts.info.variant.name,
                      "precision": parts.precision.fabric, "weights_dtype": str(parts.precision.weights),
-                     "inputs_dtype": str(parts.precision.inputs), "world_size": world_size},
+                     "inputs_dtype": str(parts.precision.inputs), "world_size": world_size,
+                     "split": parts.split.as_dict()},
         "model": {"name": parts.info.name, "path": str(parts.info.path),
                   "fingerprint": parts.folder.manifest.model_fingerprint},
         "dataset_hash": parts.dataset_hash,
@@ -141,14 +144,14 @@ def memory_plan(config, model_config: dict, adapter, precision: Precision, crop:
                 device: torch.device) -> tuple[dict, str | None]:
     """(planner breakdown in GB, a warning if the first GPU cannot hold it with 1 GB to spare)."""
     from acestep_train.gpu import detect_gpus
-    from acestep_train.vram import DitShape, RunShape, estimate, fit_warning
+    from acestep_train.vram import DitShape, RunShape, estimate, fit_warning, has_dropout
 
     parameters = sum(p.numel() for p in adapter.transformer.parameters() if not p.requires_grad)
     dit = DitShape.from_config(model_config, parameters)
     run = RunShape(sum(p.numel() for p in adapter.params), config.optim.name, config.data.batch_size, max(crop, 2),
                    gradient_checkpointing=config.loop.gradient_checkpointing, precision=precision.planner_name,
                    adapter_type=config.adapter.type, targets=config.adapter.targets, mlp=config.adapter.mlp,
-                   dropout=config.adapter.type == "lora" and config.adapter.dropout > 0,
+                   dropout=has_dropout(config.adapter), ema_on_gpu=config.ema.on_gpu,
                    base_weights=config.loop.base_weights)
     plan = estimate(dit, run)
     gpus = detect_gpus() if device.type == "cuda" else []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -20,14 +21,18 @@ import torch
 
 from acestep_train.atomic import atomic_write_json
 from acestep_train.events import EventLog
+from acestep_train.previews import playback_settings
 from acestep_train.train import data as data_mod
 from acestep_train.atomic_dir import atomic_dir, copy_complete, remove_stale_partials
 from acestep_train.train.checkpoints import check_run_folders, prune, resolve_resume
 from acestep_train.train.disk_full import saving
+from acestep_train.train import ema as ema_mod
 from acestep_train.train.errors import TrainingError
 from acestep_train.train.flow import masked_loss, sample_timesteps, snr_weights
 from acestep_train.train.outputs import check_adapter_changed
+from acestep_train.train.samples import adapter_off
 from acestep_train.train.state import BestTracker, Control, Counters, load_state, save_state
+from acestep_train.train.validation import Validator, cost
 
 __all__ = ["Trainable", "Trainer", "TrainingError"]
 
@@ -62,9 +67,17 @@ class Trainer:
         self.model, self.optimizer, self.scheduler = parts.model, parts.optimizer, parts.scheduler
         self.inputs_dtype = parts.precision.inputs
         self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(config.best).items()})
+        self.split = parts.split
+        self.validator = self.make_validator()
+        if self.validator is not None:
+            self.best.window = 1  # "best" follows each validation loss, not a moving average of epochs
+        self.step_seconds, self.steps_timed = 0.0, 0
         self.clean_partials()
+        self.ema = None  # the adapter's moving average (train/ema.py), when ema.enabled
         if config.resume_from:
             self.resume(resolve_resume(config.resume_from, self.output, self.warn))
+        else:
+            self.ema = ema_mod.make_ema(config.ema, self.adapter)
 
     def clean_partials(self) -> None:
         """Remove our own temp folders left by an interrupted save (they carry the writing marker)."""
@@ -74,6 +87,13 @@ class Trainer:
                     self.warn(f"removed an interrupted save's temporary folder {path}")
         self.fabric.barrier()
 
+    def make_validator(self) -> Validator | None:
+        """The held-out songs' evaluator (rank 0 evaluates; the others only learn the result), or None."""
+        if not self.split.held_out:
+            return None
+        return Validator(self.folder, self.split.held_out, self.config.validation, self.flow, self.crop,
+                         self.cross_mask, self.fabric.device, self.inputs_dtype)
+
     def warn(self, message: str) -> None:
         self.emit("warning", message=message)
         if self.fabric.is_global_zero:
@@ -81,12 +101,14 @@ class Trainer:
 
     def resume(self, folder: Path) -> None:
         from acestep_train.models.safetensors_file import load_tensors
+        from acestep_train.train.adapters import saved_weights
 
-        weights = next((folder / n for n in ("adapter_model.safetensors", "lokr_weights.safetensors")
-                        if (folder / n).is_file()), None)
-        if weights is None:
-            raise TrainingError(f"{folder}: no adapter weights to resume from")
+        try:
+            weights = saved_weights(folder)
+        except FileNotFoundError as error:
+            raise TrainingError(f"{folder}: no adapter weights to resume from") from error
         loaded = self.adapter.load_state(load_tensors(weights), weights)
+        self.ema = ema_mod.resume_ema(self.config.ema, self.adapter, folder, self.warn)
         self.counters, self.best = load_state(folder, self.optimizer, self.scheduler, self.generator)
         self.emit("resumed", step=self.counters.step, epoch=self.counters.epoch, adapter_keys=loaded,
                   message=f"resumed from {folder}: {loaded} adapter tensors, step {self.counters.step}")
@@ -118,13 +140,9 @@ class Trainer:
                 print(f"warning: {warning}", flush=True)
 
     def epoch_batches(self, epoch: int) -> list[list]:
-        windows = data_mod.windows_for_epoch(self.folder.frames, self.crop, self.config.data.repeats,
-                                             self.config.seed, epoch)
-        batches = data_mod.batches_for_epoch(windows, self.config.data.batch_size)
-        world, rank = self.fabric.world_size, self.fabric.global_rank
-        per_rank = math.ceil(len(batches) / world)
-        batches += batches[: per_rank * world - len(batches)]  # equal work on every rank
-        return batches[rank::world]
+        frames = {file: self.folder.frames[file] for file in self.split.train}  # held-out songs never train
+        return data_mod.rank_batches(frames, self.crop, self.config.data, self.config.seed, epoch,
+                                     self.fabric.world_size, self.fabric.global_rank)
 
     def train_epoch(self) -> bool:
         """One epoch (or its rest, after a resume); True when the run must stop."""
@@ -160,10 +178,14 @@ class Trainer:
             total = float(self.fabric.all_reduce(torch.tensor(total), reduce_op="mean"))
         grad_norm = self.clip()
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.counters.step += 1
-        self.log_step(total, grad_norm, sum(len(w) for w in group), time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self.step_seconds, self.steps_timed = self.step_seconds + seconds, self.steps_timed + 1
+        self.log_step(total, grad_norm, sum(len(w) for w in group), seconds)
         return total
 
     def micro_step(self, batch, micro_batches: int) -> float:
@@ -199,6 +221,8 @@ class Trainer:
 
     # ----- between steps and epochs ------------------------------------------------------
     def between_steps(self) -> bool:
+        if self.validator is not None and self.validator.due(self.counters.step) and self.validate():
+            return True
         every = self.config.checkpoint.save_every_steps
         if (every and self.counters.step % every == 0) or self.control.take("save"):
             self.save_checkpoint()
@@ -214,7 +238,8 @@ class Trainer:
     def end_of_epoch(self, losses: list[float]) -> bool:
         epoch = self.counters.epoch
         loss = sum(losses) / len(losses) if losses else float("nan")
-        new_best, stop = self.best.update(epoch, loss) if losses else (False, False)
+        tracked = losses and self.validator is None  # with held-out songs, validation picks the best
+        new_best, stop = self.best.update(epoch, loss) if tracked else (False, False)
         self.counters.epoch, self.counters.batch = epoch + 1, 0
         self.emit("epoch", epoch=epoch, loss=loss, best=self.best.best, new_best=new_best)
         if new_best:
@@ -228,6 +253,38 @@ class Trainer:
         if stop:
             self.emit("early_stop", epoch=epoch, message=f"no new best for {self.best.since_best} epochs: stopping")
         return stop
+
+    def validate(self) -> bool:
+        """Validation loss on rank 0, shared with every rank; a new best is saved; True: stop early."""
+        record = None
+        if self.fabric.is_global_zero:
+            result = self.validator.evaluate(self.eval_forward, self.model, partial(adapter_off, self.adapter))
+            record = {"step": self.counters.step, "epoch": self.counters.epoch, "loss": result.loss,
+                      "base_loss": result.base_loss, "seconds": round(result.seconds, 4), "passes": result.passes,
+                      **cost(result.seconds, self.mean_step_seconds(), self.config.validation.every_steps)}
+        record = self.fabric.broadcast(record, src=0)
+        new_best, stop = self.best.update(self.counters.epoch, record["loss"])
+        self.emit("validation", **record, new_best=new_best, best=self.best.best)
+        if self.fabric.is_global_zero:
+            self.fabric.log_dict({"validation_loss": record["loss"], "base_validation_loss": record["base_loss"]},
+                                 step=self.counters.step)
+        if new_best:
+            self.save_adapter(self.output / "best", {"epoch": self.counters.epoch, "validation_loss": record["loss"],
+                                                     "base_validation_loss": record["base_loss"]})
+        if stop:  # finish() saves the last checkpoint
+            self.emit("early_stop", step=self.counters.step, message=f"no new best validation loss for "
+                      f"{self.best.since_best} evaluations: stopping")
+        return stop
+
+    def eval_forward(self, **inputs) -> torch.Tensor:
+        """The model's forward with Fabric's precision, on this rank alone (not through DDP's collectives)."""
+        precision = self.fabric.strategy.precision
+        inputs = precision.convert_input(inputs)
+        with precision.forward_context():
+            return precision.convert_output(self.model.module(**inputs))
+
+    def mean_step_seconds(self) -> float | None:
+        return self.step_seconds / self.steps_timed if self.steps_timed else None
 
     def log_step(self, loss: float, grad_norm: float, samples: int, seconds: float) -> None:
         self.smoothed = loss if self.smoothed is None else 0.9 * self.smoothed + 0.1 * loss
@@ -244,15 +301,17 @@ class Trainer:
 
     # ----- saving ------------------------------------------------------------------------
     def metadata(self, extra: dict) -> dict:
+        inference = playback_settings(self.info.variant.name, self.config.previews.steps)  # as previews play it
         return {"trigger_word": self.config.trigger_word, "base_model": self.info.name,
                 "variant": self.info.variant.name, "adapter": asdict(self.config.adapter),
-                "step": self.counters.step, **extra}
+                "step": self.counters.step, **({"inference": inference} if inference else {}), **extra}
 
     def save_adapter(self, folder: Path, extra: dict) -> None:
         """best/: written whole under a temp name, then renamed into place."""
         if self.fabric.is_global_zero:
             with saving(f"the best adapter (epoch {extra['epoch']})", folder), atomic_dir(folder) as tmp:
                 self.adapter.save(tmp, self.metadata(extra))
+                self.save_ema(tmp, self.metadata(extra))
         self.fabric.barrier()
 
     def save_checkpoint(self) -> Path:
@@ -263,11 +322,17 @@ class Trainer:
         if self.fabric.is_global_zero:  # adapter + trainer state appear together, or not at all
             with saving(f"checkpoint {self.counters.step}", folder), atomic_dir(folder) as tmp:
                 self.adapter.save(tmp, self.metadata({"checkpoint": True}))
+                self.save_ema(tmp, self.metadata({"checkpoint": True}))
                 save_state(tmp, self.optimizer, self.scheduler, self.counters, self.best, self.generator)
             prune(folder.parent, self.config.checkpoint.keep_last, upto_step=self.counters.step)
             self.emit("checkpoint", step=self.counters.step, path=str(folder))
         self.fabric.barrier()
         return folder
+
+    def save_ema(self, folder: Path, metadata: dict) -> None:
+        """The moving average beside the adapter, in ``<folder>/ema/`` (nothing when EMA is off)."""
+        if self.ema is not None:
+            self.ema.save(self.adapter, folder / ema_mod.FOLDER, metadata)
 
     def previews(self) -> None:
         """Render preview clips on rank 0; the other ranks wait."""
@@ -276,7 +341,13 @@ class Trainer:
 
             folder = self.output / "samples" / str(self.counters.step)
             files = render_previews(self.config.previews, self.config.trigger_word, self.info, self.adapter, folder)
-            self.emit("samples", step=self.counters.step, files={str(k): str(v) for k, v in files.items()})
+            extra = {}
+            if self.ema is not None and self.config.ema.previews:
+                with self.ema.swapped_in():
+                    averaged = render_previews(self.config.previews, self.config.trigger_word, self.info,
+                                               self.adapter, folder / ema_mod.FOLDER)
+                extra["ema_files"] = {str(k): str(v) for k, v in averaged.items()}
+            self.emit("samples", step=self.counters.step, files={str(k): str(v) for k, v in files.items()}, **extra)
         self.fabric.barrier()
 
     def finish(self, stopped: bool) -> dict:
@@ -289,11 +360,17 @@ class Trainer:
         if self.fabric.is_global_zero:
             with saving("the final adapter", final):
                 copy_complete(source, final, keep=lambda p: p.suffix in (".safetensors", ".json")
-                              and p.name != "counters.json")
+                              and p.name != "counters.json" and p.parent == source)
+            if self.ema is not None:
+                ema_mod.write_final(source, last, self.output, self.warn)
         self.fabric.barrier()
         result = {"steps": self.counters.step, "epochs": self.counters.epoch, "stopped": stopped,
                   "global_rank": self.fabric.global_rank,
                   "best_epoch": self.best.best_epoch, "final_from": source.name, "final": str(final)}
+        if self.validator is not None and self.fabric.is_global_zero:
+            result["validation"] = self.validator.summary(self.mean_step_seconds())
+        if self.ema is not None:
+            result["final_ema"] = str(self.output / ema_mod.FINAL)
         self.emit("finished", **result)
         return result
 

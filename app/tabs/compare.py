@@ -1,6 +1,7 @@
 """Compare tab (the listening bench): render a run's checkpoints x strengths as a job, listen to
-the grid, mark a favourite, export it at that strength. The library does the work
-(``acestep_train.compare``); the job runs ``python -m acestep_train compare --spec``."""
+the grid with its scores (sortable, ``app/compare_grid.py``), mark a favourite, export it at that
+strength with its scores in the metadata. The library does the work (``acestep_train.compare``);
+the job runs ``python -m acestep_train compare --spec`` (render, then CLAP scores when the weights are there)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 import gradio as gr
 
 from acestep_train import safe_json
+from app import compare_grid
 from app.context import AppContext
 from app.errors import UserError
 from app.forms import CompareForm, number_in
 from app.polls import tab_timer
+from app.progress_bar import kind_bar, kind_poll
 from app.status import kind_status
 from app.tabs.service import model_picker
 from app.wiring import named
@@ -29,9 +32,9 @@ def _numbers(text: str, what: str) -> tuple[float, ...]:
 
 def _tokens(ctx: AppContext, text: str) -> tuple[str, ...]:
     """Checkpoint tokens; one naming a folder is confined to the roots like every typed path."""
-    keywords = ("best", "final")
-    return tuple(token if token in keywords or token.isdigit() or token.startswith("every:")
-                 else str(ctx.path(token, "checkpoint folder")) for token in text.split())
+    from acestep_train.compare.spec import is_run_token
+
+    return tuple(token if is_run_token(token) else str(ctx.path(token, "checkpoint folder")) for token in text.split())
 
 
 def grid_spec(ctx: AppContext, form: CompareForm):
@@ -42,11 +45,13 @@ def grid_spec(ctx: AppContext, form: CompareForm):
     run = ctx.path(form.run, "run folder")
     if not run.is_dir():
         raise UserError(f"Run folder: {run} does not exist; train a run first (step 5) or name its folder.")
+    clap = str(ctx.path(form.clap.strip(), "CLAP folder")) if form.clap.strip() else None
+    reference = str(ctx.path(form.reference.strip(), "reference songs folder")) if form.reference.strip() else None
     try:
         return GridSpec(str(run), (str(ctx.checkpoint_root),), form.model,
                         str(ctx.path(form.output, "grid folder")), _tokens(ctx, form.checkpoints),
                         _numbers(form.strengths, "Strengths"), prompts, int(form.seed or 0),
-                        int(form.steps) if form.steps else None)
+                        int(form.steps) if form.steps else None, clap=clap, reference=reference)
     except ValueError as error:
         raise gr.Error(str(error)) from error
 
@@ -116,45 +121,26 @@ def favourite(grid_path: str, name: str) -> str:
 
 
 def export_cell(ctx: AppContext, grid_path: str, name: str, fmt: str, folder: str) -> str:
-    from acestep_train.compare.choose import export_choice
+    from acestep_train.compare.choose import cell_scores, export_choice
 
     cell = _cell(grid_path, name)
     grid = safe_json.load_file(grid_path)
     source = next(c["path"] for c in grid["checkpoints"] if c["label"] == cell["checkpoint"])
     try:
-        written, error = export_choice(source, cell["strength"], fmt, ctx.path(folder, "export folder"))
+        written, error = export_choice(source, cell["strength"], fmt, ctx.path(folder, "export folder"),
+                                       scores=cell_scores(grid, cell))
     except (ValueError, FileNotFoundError, RuntimeError) as failure:
         raise gr.Error(f"Export failed: {failure}") from failure
-    return (f"wrote {written}: {cell['checkpoint']} with strength {cell['strength']:g} baked in; "
-            f"read back, deltas within {error:.1e}")
-
-
-def players(ctx: AppContext, grid_path: str) -> None:
-    """The grid: for each prompt, the base then one row per checkpoint, one labelled player per strength."""
-    if not grid_path:
-        gr.Markdown("No grid yet: render one, or load a grid folder.")
-        return
-    grid = safe_json.load_file(grid_path)
-    root = Path(grid_path).parent
-    for number, caption in enumerate(grid["prompts"]):
-        gr.Markdown(f"**Prompt {number + 1}:** {caption}")
-        gr.Audio(str(root / grid["base"][number]), label="base model (reference)", interactive=False)
-        for checkpoint in grid["checkpoints"]:
-            loss = "n/a" if checkpoint["loss"] is None else f"{checkpoint['loss']:.4f}"
-            with gr.Row():
-                for cell in [c for c in grid["cells"] if c["prompt"] == number
-                             and c["checkpoint"] == checkpoint["label"]]:
-                    gr.Audio(str(root / cell["audio"]), interactive=False,
-                             label=f"{cell['checkpoint']} @ {cell['strength']:g} | distance {cell['distance']:.3f} "
-                                   f"| loss {loss}")
+    return (f"wrote {written}: {cell['checkpoint']} with strength {cell['strength']:g} baked in, its bench "
+            f"scores in the metadata; read back, deltas within {error:.1e}")
 
 
 def _inputs(ctx: AppContext) -> dict:
     with gr.Row():
         fields = {"run": gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=2),
                   "model": model_picker(ctx, "Base model"),
-                  "checkpoints": gr.Textbox(label="Checkpoints (best, final, every:N, step numbers)",
-                                            value="best final"),
+                  "checkpoints": gr.Textbox(label="Checkpoints (best, final, every:N, step numbers); the EMA as "
+                                                  "its own row: final-ema, best-ema, 400-ema", value="best final"),
                   "strengths": gr.Textbox(label="Strengths", value="0 0.5 0.75 1 1.25")}
     for i in (1, 2, 3):
         with gr.Row():
@@ -166,6 +152,10 @@ def _inputs(ctx: AppContext) -> dict:
                       seed=gr.Number(label="Seed (fixed for every cell)", value=42, precision=0),
                       steps=gr.Number(label="Steps (blank: the variant's)", value=None, precision=0),
                       output=gr.Textbox(label="Grid folder", value=str(ctx.work_root / "compare"), scale=2))
+    with gr.Row():
+        fields.update(clap=gr.Textbox(label="CLAP folder for scores (blank: clap-htsat-unfused in the checkpoint "
+                                            "folder; Service tab: download 'clap')"),
+                      reference=gr.Textbox(label="Reference songs folder (blank: the run's training songs)"))
     return fields
 
 
@@ -173,14 +163,20 @@ def build(ctx: AppContext) -> dict:
     """The tab; returns its settings for the session profile."""
     with gr.Tab("Compare"):
         gr.Markdown("Listen to checkpoints x strengths from one seed. Strength 0 is the base model; "
-                    "distance = how far a clip's spectrum is from the base (0: no change; it is not a quality score).")
+                    "distance = how far a clip's spectrum is from the base (0: no change; it is not a quality score). "
+                    "With CLAP: style = similarity to your training songs, adherence = similarity to the prompt, "
+                    "KAD = a checkpoint's distance to your songs (lower: closer).")
         fields = _inputs(ctx)
         with gr.Row():
             go = gr.Button("Render grid", variant="primary")
             show = gr.Button("Show grid from folder")
         status = gr.Textbox(label="Compare status", lines=4, value=lambda: kind_status(ctx.jobs, "compare"))
+        bar = gr.HTML(lambda: kind_bar(ctx.jobs, "compare"), elem_classes="job-progress-bar")
         shown = gr.State("")
-        gr.render(inputs=shown)(lambda grid_path: players(ctx, grid_path))
+        sort = gr.Dropdown(list(compare_grid.SORTS), value=compare_grid.GRID_ORDER, label="Sort grid by")
+        scores = gr.Dataframe(headers=compare_grid.HEADERS, label="Scores", interactive=False,
+                              elem_id="compare-scores")
+        gr.render(inputs=[shown, sort])(compare_grid.players)
         with gr.Row():
             cell = gr.Dropdown([], label="Cell", scale=2)
             mark = gr.Button("Mark favourite")
@@ -192,11 +188,13 @@ def build(ctx: AppContext) -> dict:
     go.click(*named(fields, lambda form: start(ctx, form), CompareForm), status, api_name="start_compare")
     show.click(lambda typed: load_grid(ctx, typed), fields["output"], shown, api_name="show_grid")
     shown.change(cell_choices, shown, cell)
+    for trigger in (shown.change, sort.change):
+        trigger(compare_grid.table, [shown, sort], scores, show_progress="hidden")
     mark.click(favourite, [shown, cell], result, api_name="mark_favourite")
     export.click(lambda g, c, f, d: export_cell(ctx, g, c, f, d), [shown, cell, fmt, folder], result,
                  api_name="export_cell")
-    timer.tick(lambda: kind_status(ctx.jobs, "compare"), outputs=status, api_name="compare_status",
+    timer.tick(lambda: kind_poll(ctx.jobs, "compare"), outputs=[status, bar], api_name="compare_status",
                show_progress="hidden")
     timer.tick(lambda current: finished_grid(ctx, current), shown, shown, show_progress="hidden")
     return {"run": fields["run"], "checkpoints": fields["checkpoints"], "strengths": fields["strengths"],
-            "output": fields["output"], "folder": folder}
+            "output": fields["output"], "folder": folder, "sort": sort}

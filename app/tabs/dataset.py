@@ -6,6 +6,7 @@ import gradio as gr
 
 from app import browser_js
 from app import dataset_ops as ops
+from app import holdout_marks as marks
 from app.context import AppContext
 from app.forms import BulkForm, DatasetJsonForm
 from app.wiring import first_cell, named
@@ -41,7 +42,10 @@ def build(ctx: AppContext) -> dict:
             open_button = gr.Button("Open")
         audio = gr.Audio(label="Listen", type="filepath", interactive=False)
         fields = editor()
-        save_button = gr.Button("Save sidecar")
+        with gr.Row():
+            save_button = gr.Button("Save sidecar", scale=3)
+            holdout = gr.Checkbox(label="Hold out for validation", scale=2,
+                                  info="Never trained on when the Train tab validates; its loss is measured instead")
         saved = gr.Markdown()
         meta = dataset_json_section(ctx, folder, txt_mode)
         bulk = bulk_section(folder, txt_mode)
@@ -50,11 +54,14 @@ def build(ctx: AppContext) -> dict:
                           api_name="scan")
         loaded = gr.State(None)  # what Open showed: Save writes only the fields changed since
         opened = [audio, *fields.values(), loaded]
+        mark_shown = (lambda f, n, m: marks.shown(ctx, f, n, m), [folder, song, txt_mode], holdout)
         table.select(first_cell, None, song).then(lambda f, n, m: ops.open_sample(ctx, f, n, m),
                                                   [folder, song, txt_mode], opened).success(
-            None, js=browser_js.SAVED)  # a click opens the song
+            None, js=browser_js.SAVED).success(*mark_shown)  # a click opens the song
         open_button.click(lambda f, n, m: ops.open_sample(ctx, f, n, m), [folder, song, txt_mode], opened,
-                          api_name="open_sample").success(None, js=browser_js.SAVED)
+                          api_name="open_sample").success(None, js=browser_js.SAVED).success(*mark_shown)
+        holdout.input(lambda f, n, m, h: marks.mark(ctx, f, n, m, h), [folder, song, txt_mode, holdout], saved,
+                      api_name="mark_validation")
         for box in fields.values():  # a reload asks before it loses what was typed here
             box.input(None, js=browser_js.EDITED)
         sample = {"folder": folder, "song": song, "txt_mode": txt_mode, **fields, "loaded": loaded}

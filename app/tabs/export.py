@@ -19,7 +19,8 @@ MERGE_RANGE = (0.0, 2.0)  # the merge strengths offered: 0 = the base model, 1 =
 #: how each consumer loads what we write there (format -> text; {file} and {folder} are filled in)
 HOW_TO = {
     "acestep": "ACE-Step UI: choose the folder {folder} as the LoRA/LoKr path in its training/inference panel.",
-    "comfyui": "ComfyUI: copy {file} into ComfyUI/models/loras/ and pick it in a *LoraLoaderModelOnly* node.",
+    "comfyui": "ComfyUI: copy {file} into ComfyUI/models/loras/ and pick it in a *LoraLoaderModelOnly* node "
+               "(LoRA, LoKr and LoHA alike).",
     "diffusers": {"lora": "diffusers: pipe = AceStepPipeline.from_pretrained(...); "
                           "pipe.load_lora_weights(\"{folder}\", weight_name=\"{name}\")",
                   "lokr": "diffusers: pipe.transformer.load_lora_adapter(\"{file}\", prefix=\"transformer\") "
@@ -28,10 +29,18 @@ HOW_TO = {
 GUIDE = ("**Which file for which program.** *acestep*: ACE-Step's own UI (a PEFT folder, or LyCORIS for LoKr). "
          "*comfyui*: ComfyUI's LoRA loader. *diffusers*: `AceStepPipeline` in Python. For a LoRA the three files "
          "are the same layout (one file that loads at the right strength everywhere), written once per folder so "
-         "each program gets its own; after export each line below says how to load it.")
+         "each program gets its own; after export each line below says how to load it. **LoHA**: only ComfyUI "
+         "loads a LoHA; ACE-Step's UI and diffusers cannot, so they get its exact LoRA form (rank dim x dim, "
+         "the same weight change; refused past rank 256, with the rank it needs). **DoRA** loads as DoRA in "
+         "ACE-Step and diffusers; ComfyUI gets its own file, computed on the base model (found under the "
+         "checkpoint folder), since it reads the magnitude differently.")
 
 
-def how_to(kind: str, fmt: str, written) -> str:
+def how_to(kind: str, fmt: str, written, base: str = "") -> str:
+    from acestep_train.export.dora import CONSUMERS
+
+    if kind == "dora":
+        return CONSUMERS[fmt].format(file=written, folder=written.parent, name=written.name, base=base)
     text = HOW_TO[fmt][kind] if isinstance(HOW_TO[fmt], dict) else HOW_TO[fmt]
     return text.format(file=written, folder=written.parent, name=written.name)
 
@@ -40,6 +49,7 @@ def export(ctx: AppContext, form: ExportForm) -> str:
     """Each chosen format into ``<output>/<format>``; every file is read back by the library."""
     from acestep_train.export.load import load_adapter
     from acestep_train.export.model_check import check_shapes, model_for_adapter
+    from acestep_train.previews import playback_words
 
     if not form.checkpoint:
         raise UserError("Choose a checkpoint to export (Find checkpoints).")
@@ -53,27 +63,55 @@ def export(ctx: AppContext, form: ExportForm) -> str:
         model = model_for_adapter(adapter, source, [str(ctx.checkpoint_root)], required=False)
         if model is not None:
             check_shapes(adapter, model)  # before anything is written
-        lines = export_formats(adapter, form, output)
+        lines = export_formats(adapter, form, output, model)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
     checked = f"shapes checked against {model.name}" if model else "no base model found to check its shapes"
-    return f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n" + "\n".join(lines)
+    if adapter.kind == "dora":
+        from acestep_train.export.dora import NEAREST_EXACT
+
+        lines.append(NEAREST_EXACT)
+    return (f"{adapter.kind}, {len(adapter.modules)} layers from {source.name} ({checked}):\n"
+            f"{playback_words(adapter.metadata)} (recorded in each export)\n" + "\n".join(lines))
 
 
-def export_formats(adapter, form: ExportForm, output) -> list[str]:
+def playback(ctx: AppContext, checkpoint: str) -> str:
+    """The line under the checkpoint picker: the settings its previews were rendered with, so that a turbo
+    adapter is not played at base settings (or the reverse) in another program."""
+    from acestep_train.export.load import adapter_metadata
+    from acestep_train.previews import playback_words
+
+    if not checkpoint:
+        return ""
+    try:
+        return playback_words(adapter_metadata(ctx.path(checkpoint, "checkpoint")))
+    except (FileNotFoundError, ValueError) as error:
+        return f"Play back with: unknown ({error})"
+
+
+def loha_note(adapter, fmt: str) -> str:
+    """What this consumer does with a LoHA (it cannot load one: the exact LoRA form was written), else nothing."""
+    from acestep_train.export.loha_to_lora import CONSUMER_NOTE
+
+    return f" {CONSUMER_NOTE[fmt]}." if adapter.kind == "loha" else ""
+
+
+def export_formats(adapter, form: ExportForm, output, model=None) -> list[str]:
     """Every folder checked first (nothing written when one is refused), then each format written."""
-    from acestep_train.export.exporter import export_adapter, export_identity
+    from acestep_train.export.exporter import check_format, export_adapter, export_identity
     from acestep_train.export.output_folder import check_output, moved_note
 
+    for fmt in form.formats:
+        check_format(adapter, fmt, form.lokr_as_lora and adapter.kind == "lokr", model)
     folders = {fmt: output / fmt if len(form.formats) > 1 else output for fmt in form.formats}
     plans = {fmt: check_output(folder, export_identity(adapter), form.overwrite) for fmt, folder in folders.items()}
     lines = []
     for fmt, plan in plans.items():
         as_lora = form.lokr_as_lora and adapter.kind == "lokr"
-        written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, plan=plan)
-        kind = "lora" if as_lora else adapter.kind
-        lines.append(f"{fmt}: wrote {written}, read back and verified{moved_note(plan)}.\n"
-                     f"    {how_to(kind, fmt, written)}")
+        written = export_adapter(adapter, fmt, folders[fmt], lokr_to_lora=as_lora, model=model, plan=plan)
+        kind = "lora" if as_lora or (adapter.kind == "loha" and fmt != "comfyui") else adapter.kind
+        lines.append(f"{fmt}: wrote {written}, read back and verified{moved_note(plan)}.{loha_note(adapter, fmt)}\n"
+                     f"    {how_to(kind, fmt, written, model.name if model else '')}")
     return lines
 
 
@@ -118,8 +156,10 @@ def build(ctx: AppContext) -> dict:
         with gr.Row():
             run = gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=3)
             find_button = gr.Button("Find checkpoints")
-        fields = {"checkpoint": gr.Dropdown([""], value="", label="Checkpoint (best, final or a step)",
-                                            allow_custom_value=True)}
+        fields = {"checkpoint": gr.Dropdown([""], value="", allow_custom_value=True,
+                                            label="Checkpoint (best, final or a step; final-ema, .../ema: the EMA "
+                                                  "of the adapter)")}
+        playback_note = gr.Markdown()  # the inference settings the checkpoint's previews used
         with gr.Row():
             fields.update(formats=gr.CheckboxGroup(FORMATS, value=["acestep"], label="Formats"),
                           output=gr.Textbox(label="Export folder", value=str(ctx.work_root / "export")),
@@ -146,6 +186,8 @@ def build(ctx: AppContext) -> dict:
         timer = tab_timer(3.0)
     find_button.click(lambda r, t: find(ctx, r, t), [run, fields["trigger"]], [fields["checkpoint"], fields["trigger"]],
                       api_name="find_export_checkpoints")
+    fields["checkpoint"].change(lambda checkpoint: playback(ctx, checkpoint), fields["checkpoint"], playback_note,
+                                api_name="export_playback")
     go.click(*named(fields, lambda form: export(ctx, form), ExportForm), done, api_name="export")
     merge_button.click(*named(fields, lambda form: merge(ctx, form), ExportForm), merge_note, api_name="merge")
     timer.tick(lambda: kind_status(ctx.jobs, "merge"), outputs=merge_status, api_name="merge_status",

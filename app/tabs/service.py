@@ -6,7 +6,7 @@ import gradio as gr
 
 from acestep_train.gpu import detect_gpus
 from acestep_train.models.discovery import discover_models
-from acestep_train.models.download import ALIASES
+from acestep_train.models.download import ALIASES, CLAP
 from acestep_train.models.variants import OFFICIAL_DIT_REPOS
 from app.context import AppContext
 from app.errors import UserError
@@ -90,7 +90,8 @@ def build(ctx: AppContext) -> dict:
         table = gr.Dataframe(value=lambda: rows(discover_models([ctx.checkpoint_root])), headers=COLUMNS,
                              label="Models", interactive=False)
         with gr.Row():
-            choice = gr.Dropdown([*ALIASES, *OFFICIAL_DIT_REPOS], value="turbo", label="Official model")
+            choice = gr.Dropdown([*ALIASES, *OFFICIAL_DIT_REPOS, CLAP], value="turbo",
+                                 label="Official model (clap: the listening bench's scorer)")
             get = gr.Button("Download (official repositories only)")
             demo = gr.Button("Write the tiny demo model")
         done = gr.Markdown()  # what the last button did; the timer never overwrites it

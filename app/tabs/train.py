@@ -13,7 +13,7 @@ import gradio as gr
 from acestep_train.gpu import detect_gpus
 from acestep_train.commands.train import FLAGS
 from acestep_train.presets import builtin_presets, pick_preset
-from acestep_train.train.config import ATTENTION_TARGETS, BASE_WEIGHTS, OPTIMIZERS, SCHEDULES
+from acestep_train.train.config import ADAPTER_TYPES, ATTENTION_TARGETS, BASE_WEIGHTS, OPTIMIZERS, SCHEDULES
 from app import train_actions as actions
 from app import train_settings as ts
 from app.context import AppContext
@@ -23,7 +23,8 @@ from app.tabs.service import model_picker
 from app.wiring import named
 
 NUMBERS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor", "epochs", "lr", "warmup", "batch", "grad_accum",
-           "crop", "save_every", "preview_every", "seed", "preview_seed")  # the fields made by number()
+           "crop", "save_every", "preview_every", "seed", "preview_seed", "val_every",
+           "val_fraction")  # the fields made by number()
 FILLED = (*NUMBERS, "targets", "optimizer", "scheduler", "preview_caption", "preview_lyrics",
           "base_weights")  # a preset fills these
 ADAPTER_FIELDS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor")
@@ -47,7 +48,7 @@ def run_section(ctx: AppContext, gpus, preset) -> tuple[dict, gr.Button]:
         fields = {"model": model_picker(ctx),
                   "preset": gr.Dropdown([(p.title, p.name) for p in builtin_presets()], value=preset.name,
                                         label="Preset (fills the fields below)"),
-                  "adapter": gr.Dropdown(["lora", "lokr"], value="lora", label="Adapter"),
+                  "adapter": gr.Dropdown(list(ADAPTER_TYPES), value="lora", label="Adapter"),
                   "gpus": gr.CheckboxGroup([str(g.index) for g in gpus], value=[str(gpus[0].index)] if gpus else [],
                                            label="GPUs (several: one DDP run)", visible=len(gpus) > 1)}
     with gr.Row():
@@ -67,10 +68,11 @@ def adapter_section() -> dict:
                   "mlp": gr.Checkbox(label="Also adapt the MLP")}
     with gr.Row(visible=True) as lora_row:
         fields.update(rank=number("rank"), alpha=number("alpha"))
-    with gr.Row(visible=False) as lokr_row:
-        fields.update(linear_dim=number("linear_dim"), linear_alpha=number("linear_alpha"), factor=number("factor"),
-                      decompose_both=gr.Checkbox(label="LoKr: decompose both factors"))
-    return fields, lora_row, lokr_row
+    with gr.Row(visible=False) as lycoris_row:  # LoKr and LoHA
+        fields.update(linear_dim=number("linear_dim"), linear_alpha=number("linear_alpha"))
+        with gr.Row(visible=False) as lokr_row:
+            fields.update(factor=number("factor"), decompose_both=gr.Checkbox(label="LoKr: decompose both factors"))
+    return fields, {"lora": lora_row, "lycoris": lycoris_row, "lokr": lokr_row}
 
 
 def basic_section() -> dict:
@@ -85,7 +87,11 @@ def basic_section() -> dict:
         fields.update(batch=number("batch"), grad_accum=number("grad_accum"), crop=number("crop"),
                       save_every=number("save_every"), preview_every=number("preview_every"))
     with gr.Row():
-        fields.update(trigger=gr.Textbox(label="Trigger word"), seed=number("seed"))
+        fields.update(trigger=gr.Textbox(label="Trigger word"), seed=number("seed"), val_every=number("val_every"),
+                      val_fraction=number("val_fraction"))
+    gr.Markdown("Validation holds out the songs marked in the Dataset tab (else the share above, at least one): "
+                "they never train, and every N steps the adapter's loss on them is plotted beside the base "
+                "model's; the best adapter then follows it.")
     with gr.Row():  # what the previews sing: written to previews.caption / lyrics / seed
         fields.update(preview_caption=gr.Textbox(label="Preview prompt (caption)", scale=2,
                                                  info="Blank: the trigger word alone; the trigger word is put first"),
@@ -93,6 +99,18 @@ def basic_section() -> dict:
                                                 info="[Instrumental] for none; blank: the preset's"),
                       preview_seed=number("preview_seed"))
     return fields
+
+
+def ema_section() -> dict:
+    """An EMA of the adapter (``ema.*``): written beside every checkpoint, best/ and as final-ema/."""
+    with gr.Row():
+        return {"ema": gr.Checkbox(False, label="Keep an EMA of the adapter",
+                                   info="A moving average of the weights, saved as final-ema/ and checkpoints' ema/"),
+                "ema_decay": gr.Number(0.999, label=ts.EMA_DECAY[0], info="0.999: about the last 1,000 steps"),
+                "ema_on_cpu": gr.Checkbox(False, label="EMA on the CPU",
+                                          info="Saves 4 bytes of GPU memory per adapter parameter"),
+                "ema_previews": gr.Checkbox(False, label="Previews of the EMA too",
+                                            info="Each preview also renders the average (twice the preview time)")}
 
 
 def advanced_section() -> dict:
@@ -145,8 +163,8 @@ def build(ctx: AppContext) -> dict:
     with gr.Tab("5 · Train"):
         gr.Markdown("Needs the tensor folder from step 4. " + gpu_line(gpus, preset))
         fields, new_folder = run_section(ctx, gpus, preset)
-        adapter, lora_row, lokr_row = adapter_section()
-        fields.update(adapter, **basic_section())
+        adapter, rows = adapter_section()
+        fields.update(adapter, **basic_section(), **ema_section())
         size = actions.model_size(ctx, fields["model"].value)
         for name, value in zip(FILLED, actions.preset_fill(preset.name, "lora", list(FILLED), size)):
             fields[name].value = value
@@ -161,12 +179,12 @@ def build(ctx: AppContext) -> dict:
         ui["timer"] = tab_timer(3.0)
     fields.update(extra)
     wire(ctx, fields, tools, ui, memory_note)
-    wire_presets(ctx, fields, lora_row, lokr_row)
+    wire_presets(ctx, fields, rows)
     return {name: box for name, box in fields.items()
             if name not in ("gpus", "resume", "use_estimate", "archive_previous")}
 
 
-def wire_presets(ctx: AppContext, fields: dict, lora_row, lokr_row) -> None:
+def wire_presets(ctx: AppContext, fields: dict, rows: dict) -> None:
     """A preset fills every field with its values; the adapter fills only its own fields and shows their row."""
     filled = [fields[name] for name in FILLED]
     chosen = [fields["preset"], fields["adapter"], fields["model"]]
@@ -178,8 +196,9 @@ def wire_presets(ctx: AppContext, fields: dict, lora_row, lokr_row) -> None:
         fields[name].input(fill(FILLED), chosen, filled, show_progress="hidden")
     own = [fields[name] for name in ADAPTER_FIELDS]
     fields["adapter"].input(fill(ADAPTER_FIELDS), chosen, own, show_progress="hidden")
-    fields["adapter"].change(lambda a: [gr.update(visible=a == "lora"), gr.update(visible=a == "lokr")],
-                             fields["adapter"], [lora_row, lokr_row])
+    fields["adapter"].change(lambda a: [gr.update(visible=a in ("lora", "dora")),
+                                        gr.update(visible=a in ("lokr", "loha")), gr.update(visible=a == "lokr")],
+                             fields["adapter"], [rows["lora"], rows["lycoris"], rows["lokr"]])
 
 
 def press(ctx: AppContext, what: str, chosen: str | None, shown: str | None) -> str:
@@ -211,7 +230,7 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
         ui[what].click(partial(press, ctx, what), [ui["chosen"], ui["shown"]], ui["note"], api_name=api_name)
     handler, inputs = form_event(lambda form: actions.vram(ctx, form))
     for name in ("model", "preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop",
-                 "base_weights"):
+                 "ema", "ema_on_cpu", "base_weights"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
     shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory")}
 

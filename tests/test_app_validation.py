@@ -1,0 +1,58 @@
+"""The Train tab's side of validation: its fields reach the job's command line, bad values are refused by
+name, and the monitor's figure and status show the validation loss beside the training loss."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from acestep_train.commands import train as train_command
+from acestep_train.presets import load_preset
+from acestep_train.train.config import load_config
+from app import train_settings as ts
+from app.plots import loss_figure, run_steps
+from app.validation_view import validation_lines
+from test_app_status import values
+
+PATHS = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
+
+
+def test_validation_fields_reach_the_runs_config():
+    args = ts.command(values(val_every="25", val_fraction="0.2"), PATHS, [])
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    config = load_config(None, train_command.overrides(parser.parse_args(args + ["--val-song", "a.wav"])))
+    assert (config.validation.every_steps, config.validation.fraction, config.validation.songs) == (25, 0.2, ["a.wav"])
+    assert values().val_every == 0  # the presets leave validation off
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"val_every": "2.5"}, "Validation every N steps \\(0: off\\): must be a whole number"),
+    ({"val_every": "-1"}, "Validation every N steps \\(0: off\\) must be at least 0"),
+    ({"val_fraction": "1"}, r"Validation: share of songs held out \(validation.fraction\) must be in \[0, 1\)")])
+def test_bad_validation_fields_are_refused_by_name(changes, message):
+    with pytest.raises(ValueError, match=message):
+        try:
+            ts.resolve(load_preset("quick_test").for_adapter("lora"), values(**changes), PATHS, None)
+        except ValueError as error:
+            raise ValueError(ts.readable(str(error))) from error
+
+
+def check(step, loss, new_best=False, fraction=0.5):
+    return {"event": "validation", "step": step, "loss": loss, "base_loss": 2.0, "seconds": 0.25, "passes": 8,
+            "fraction_of_step": fraction, "overhead": fraction / 2, "new_best": new_best}
+
+
+def test_the_figure_and_status_show_validation_beside_training():
+    steps = [{"event": "step", "step": s, "loss": 1.0 / s, "smoothed_loss": 1.0 / s, "lr": 1e-4} for s in (1, 2, 3, 4)]
+    events = steps + [check(2, 1.5, True), check(4, 1.6)]
+    figure = loss_figure(run_steps(events, events), run_steps(events, events, "validation"))
+    traces = {trace.name: trace for trace in figure.data}
+    assert list(traces["validation loss (held-out songs)"].y) == [1.5, 1.6]
+    assert list(traces["base model on held-out songs"].y) == [2.0, 2.0] and list(traces["loss"].x) == [1, 2, 3, 4]
+    assert "validation loss (held-out songs)" not in {t.name for t in loss_figure(steps).data}
+    assert validation_lines(events) == ["validation loss 1.6000 at step 4 (base model 2.0000); best 1.5000 at step "
+                                        "2; 0.25 s each, 0.5x a training step (+25% of training time)"]
+    assert validation_lines(steps) == []
