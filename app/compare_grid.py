@@ -66,7 +66,7 @@ def scoring_note(grid: dict) -> str:
     if not scoring:
         return "No scores in this grid (rendered before scoring existed, or with --no-score)."
     if "unavailable" in scoring:
-        return (f"No scores: {scoring['unavailable']}. Then render again, or run "
+        return (f"No scores: {scoring['unavailable']}. Then press Score grid (CLAP), or run "
                 "`python -m acestep_train compare --score-only <grid folder>`.")
     skipped = f"; skipped {len(scoring['skipped'])} unreadable songs" if scoring["skipped"] else ""
     return (f"Scored with CLAP against {len(scoring['reference_songs'])} reference songs{skipped} "

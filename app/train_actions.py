@@ -19,6 +19,7 @@ from app.plots import loss_figure, memory_figure, run_steps
 from app.progress_bar import bar_html
 from app.preview_history import history_html, picked, player_clips, preview_history, run_previews, step_choices
 from app.status import blocker, describe, job_events, kind_status, stop_words, submitted
+from app.train_nodes import check_nodes, nodes_line, other_nodes_text
 
 
 def run_paths(ctx: AppContext, form: TrainForm) -> dict:
@@ -104,6 +105,7 @@ def start(ctx: AppContext, form: TrainForm) -> str:
     config, paths = resolved(ctx, form)  # refuse a bad setting now, not as a failed job
     if not (paths["tensors"] / "manifest.json").is_file():
         raise UserError(f"{paths['tensors']}: no preprocessed tensors (manifest.json); run Preprocess first")
+    check_nodes(config.loop.num_nodes)
     extra, resume = [], None
     if form.resume:
         resume = ctx.path(form.resume, "checkpoint")
@@ -120,12 +122,13 @@ def start(ctx: AppContext, form: TrainForm) -> str:
     estimate = estimate_file(paths, form)
     extra += ["--from-estimate", str(estimate)] if estimate else []
     gpus, pin, flags = gpu_choice(form.gpus)
-    job = ctx.jobs.submit("train", ts.command(form, paths, extra + flags), paths["output"], gpus=gpus, pin_gpus=pin)
+    args = ts.command(form, paths, extra + flags)
+    job = ctx.jobs.submit("train", args, paths["output"], gpus=gpus, pin_gpus=pin)
     text = f"Started train job {job.id} ({config.adapter.type}, {config.loop.epochs} epochs)."
     if job.status == "queued":
         text = (f"Queued train job {job.id}: it waits for {blocker(ctx.jobs, job) or 'its GPU'} to end. "
                 f"This tab keeps showing the running one; pick {job.id} under 'Run shown' to watch or cancel it.")
-    return text, job
+    return text + other_nodes_text(config.loop.num_nodes, args), job
 
 
 def estimate(ctx: AppContext, form: TrainForm) -> str:
@@ -268,6 +271,8 @@ def monitor(ctx: AppContext, seen, selected: str | None, shown: str | None = Non
     mine = job_events(job, events)
     steps = run_steps(events, mine)
     status = describe(job, mine, log, blocker(ctx.jobs, job))
+    nodes = nodes_line(mine)
+    status += f"\n{nodes}" if nodes else ""
     history = preview_history(run_previews(events, mine))
     preview = picked(history, step)
     clips = player_clips(preview)

@@ -26,7 +26,8 @@ FIELD_FLAGS = {
     "seed": "--seed", "targets": "--targets", "rank": "--rank", "alpha": "--alpha", "linear_dim": "--linear-dim",
     "linear_alpha": "--linear-alpha", "factor": "--factor", "preview_caption": "--preview-caption",
     "preview_lyrics": "--preview-lyrics", "preview_seed": "--preview-seed",
-    "val_every": "--val-every-steps", "val_fraction": "--val-fraction", "base_weights": "--base-weights",
+    "val_every": "--val-every-steps", "val_fraction": "--val-fraction", "nodes": "--num-nodes",
+    "base_weights": "--base-weights",
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
 #: the number fields' labels, for messages that name the field
@@ -37,11 +38,11 @@ LABELS = {"rank": "LoRA / DoRA rank", "alpha": "LoRA / DoRA alpha", "linear_dim"
           "crop": "Crop frames, 25 per second", "save_every": "Save every N epochs",
           "preview_every": "Preview every N steps (0: off)", "seed": "Seed",
           "preview_seed": "Preview seed", "val_every": "Validation every N steps (0: off)",
-          "val_fraction": "Validation: share of songs held out"}
+          "val_fraction": "Validation: share of songs held out", "nodes": "Machines (nodes)"}
 #: the smallest value each number field accepts
 MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 1, "lr": 0, "warmup": 0,
            "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0,
-           "preview_seed": 0, "val_every": 0, "val_fraction": 0}
+           "preview_seed": 0, "val_every": 0, "val_fraction": 0, "nodes": 1}
 ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
 #: the EMA controls (``ema_flags``): switch fields -> flags; the decay is asked for only with the EMA on
 EMA_SWITCHES = {"ema": "--ema", "ema_on_cpu": "--ema-on-cpu", "ema_previews": "--ema-previews"}

@@ -214,3 +214,20 @@ def test_a_reload_asks_before_losing_an_edit_and_comes_back_to_the_tab(ctx):
     scripts = [fn.js for fn in demo.fns.values() if fn.js]
     assert browser_js.ON_LOAD in scripts and browser_js.EDITED in scripts and browser_js.SAVED in scripts
     assert "beforeunload" in browser_js.ON_LOAD and "sessionStorage" in browser_js.ON_LOAD
+
+
+def test_score_grid_queues_a_score_only_job_for_a_rendered_grid(ctx, tmp_path):
+    grid = tmp_path / "data" / "grid"
+    with pytest.raises(UserError, match="holds no grid.json yet"):
+        compare.rescore(ctx, str(grid), "", "")
+    grid.mkdir()
+    (grid / "grid.json").write_text("{}")
+    with pytest.raises(Exception, match="outside the folders this studio serves"):
+        compare.rescore(ctx, str(grid), "/etc", "")
+    songs = tmp_path / "data" / "songs"
+    status, shown = compare.rescore(ctx, str(grid), "", str(songs))
+    (job,) = ctx.jobs.jobs()
+    assert status.startswith(f"scoring job {job.id}") and shown == ""  # the grid shows again when it ends
+    assert job.kind == "compare" and job.args == ["--score-only", str(grid), "--reference", str(songs)]
+    ended = settle(ctx.jobs, job.id, ("finished", "failed"), JOB_WAIT)
+    assert ended.status == "failed" and "not a listening bench grid (no spec)" in ctx.jobs.log_tail(job.id)

@@ -19,8 +19,9 @@ POLLED = {"3 · Auto-label": "autolabel_status", "4 · Preprocess": "preprocess_
 def demo(tmp_path_factory):
     base = tmp_path_factory.mktemp("polls")
     roots = [str(base / "ck"), str(base / "state")]
-    return build_trainer_app(AppContext(make_settings("127.0.0.1", 7861, False, None, roots, False), base / "ck",
-                                        base / "state"))
+    settings = make_settings("127.0.0.1", 7861, False, None, roots, False,
+                             state_dir=str(base / "studio-state"))  # its own job records: no other test's jobs
+    return build_trainer_app(AppContext(settings, base / "ck", base / "state"))
 
 
 def handler(demo, block, event: str):

@@ -109,6 +109,10 @@ def test_paths_outside_the_roots_are_refused_in_every_field(exposed, tmp_path):
                 client.predict(*args, api_name=f"/{endpoint}")
             else:
                 client.predict(api_name=f"/{endpoint}", **kwargs)
+    for field in ("clap", "reference"):  # the bench's CLAP folder and reference songs are held to the roots too
+        with pytest.raises(Exception, match=REFUSED):
+            client.predict(api_name="/start_compare", run=str(base / "data"), checkpoints="best", caption1="zzq",
+                           output=str(base / "data" / "g"), **{field: "/etc"})
     assert not outside.exists()  # nothing was written there
     assert not list((base / "data").glob("jobs/*/job.json"))  # and no job was started
     with pytest.raises(Exception, match="No such job"):

@@ -12,7 +12,7 @@ def test_gpu_suite_writes_one_results_file_with_every_section(tmp_path):
     saved = json.loads((tmp_path / "gpu_suite_small.json").read_text())
     assert saved["training"] == json.loads(json.dumps(figures["training"]))
     presets = [r for r in saved["training"] if r["kind"] == "preset"]
-    assert [(r["preset"], r["adapter"]) for r in presets] == [("8gb", "lora"), ("8gb", "lokr"), ("8gb", "loha")]
+    assert [(r["preset"], r["adapter"]) for r in presets] == [("8gb", kind) for kind in ("lora", "lokr", "loha", "dora")]
     for row in presets:
         assert "error" not in row, row
         assert row["step_s"] > 0 and row["samples_per_s"] > 0 and row["audio_s_per_s"] > 0
@@ -22,7 +22,7 @@ def test_gpu_suite_writes_one_results_file_with_every_section(tmp_path):
     assert len(variants) == 3 and all("error" not in r for r in variants)
     assert {r["checkpointing"] for r in variants[:2]} == {"on"}  # 24gb ships without checkpointing: flipped
     assert variants[0]["batch"] == 3  # the 24gb preset's batch, not a default
-    assert set(saved["preset_fit"]) == {"8gb/lora", "8gb/lokr", "8gb/loha"}
+    assert set(saved["preset_fit"]) == {"8gb/lora", "8gb/lokr", "8gb/loha", "8gb/dora"}
     assert saved["preprocess"]["songs_per_minute"] > 0 and saved["preprocess"]["latent_frames"] == 50
     assert saved["merge"]["merge_seconds"] > 0
     assert saved["suite_seconds"] < saved["budget_s"]

@@ -89,7 +89,9 @@ def test_analyze_then_review(captioner):
 def test_review_save_marks_only_the_changed_fields(captioner):
     """Open, change two fields, Save: only those two become the user's; the empty lyrics stay free, so a
     later transcription fills them (issue 23: one Save used to claim all 8 fields, empty ones included)."""
-    client, songs, _ = captioner
+    client, shared, _ = captioner
+    songs = shared.parent / "review-songs"  # its own folder: the shared one's beat.wav stays unanalysed for the others
+    songs.mkdir()
     soundfile.write(songs / "second.wav", click_track(120, seconds=8, rate=44100), 44100)
     caption_folder(songs, [LibrosaAnalysis()], BatchOptions(only_missing=True))  # the studio's analysis
     opened = client.predict(str(songs), "second.wav", api_name="/review_open")

@@ -182,3 +182,15 @@ def test_the_export_tab_says_who_cannot_load_a_loha_and_writes_the_exact_lora_th
     assert (out / "comfyui" / LOHA_FILE).is_file()
     for fmt in ("acestep", "comfyui", "diffusers"):
         assert close(load_adapter(out / fmt).deltas(), deltas) < TOL
+
+
+def test_the_rank_refusal_comes_before_any_format_is_written(trained):
+    """The Export tab runs check_format for every chosen format first: ComfyUI takes the LoHA at any dim."""
+    from acestep_train.export.exporter import check_format
+
+    _, _, adapter, _, _ = trained
+    check_format(adapter, "comfyui", max_lora_rank=15)
+    for fmt in ("acestep", "diffusers"):
+        with pytest.raises(RankTooLargeError, match="needs LoRA rank 16"):
+            check_format(adapter, fmt, max_lora_rank=15)
+        check_format(adapter, fmt)  # 16 is within the default 256

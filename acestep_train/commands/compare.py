@@ -80,7 +80,10 @@ def rescore(args: argparse.Namespace) -> int:
     grid = Path(args.score_only) / "grid.json"
     if not grid.is_file():
         raise FileNotFoundError(f"{grid}: no grid here to score (render it first)")
-    spec = GridSpec.from_json(safe_json.load_file(grid)["spec"])
+    data = safe_json.load_file(grid)
+    if not isinstance(data, dict) or "spec" not in data:
+        raise ValueError(f"{grid}: not a listening bench grid (no spec); render the grid again")
+    spec = GridSpec.from_json(data["spec"])
     spec = replace(spec, clap=args.clap or spec.clap, reference=args.reference or spec.reference,
                    device=args.device or spec.device)
     score(grid, spec, EventLog(grid.parent / "events.jsonl"))

@@ -25,7 +25,8 @@ from acestep_train.export.dora import (
     write_dora_comfyui,
 )
 from acestep_train.export.loha import LOHA_FILE, loha_from_state, write_loha_lycoris
-from acestep_train.export.loha_to_lora import DEFAULT_MAX_RANK as LOHA_MAX_RANK, loha_as_lora
+from acestep_train.export.loha_to_lora import DEFAULT_MAX_RANK as LOHA_MAX_RANK
+from acestep_train.export.loha_to_lora import check_rank as check_loha_rank, loha_as_lora
 from acestep_train.export.lokr_to_lora import DEFAULT_MAX_RANK, lokr_as_lora
 from acestep_train.export.model_check import check_shapes
 from acestep_train.export.output_folder import OutputPlan, check_output, studio_output
@@ -55,7 +56,8 @@ def export_identity(adapter: Adapter) -> dict:
     return {"adapter": adapter.digest(), "description": adapter.description()}
 
 
-def check_format(adapter: Adapter, fmt: str, lokr_to_lora: bool = False, model: ModelInfo | None = None) -> None:
+def check_format(adapter: Adapter, fmt: str, lokr_to_lora: bool = False, model: ModelInfo | None = None,
+                 max_lora_rank: int | None = None) -> None:
     """The refusals that need no file, so a caller writing several formats can make them all first."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
@@ -63,6 +65,8 @@ def check_format(adapter: Adapter, fmt: str, lokr_to_lora: bool = False, model: 
         raise ValueError(f"--lokr-as-lora converts a LoKr adapter; this one is {adapter.kind}")
     if adapter.kind == "dora" and fmt == "comfyui" and model is None:
         raise ValueError(COMFYUI_DORA_NEEDS_BASE)
+    if adapter.kind == "loha" and fmt != "comfyui":  # only ComfyUI loads a LoHA: the others get its exact LoRA
+        check_loha_rank(adapter, max_lora_rank or LOHA_MAX_RANK)
 
 
 def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool = False,
@@ -76,7 +80,7 @@ def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool 
     adapter that does not fit its shapes. ``overwrite``: replace an earlier export of another adapter or files
     the studio did not write (moved aside; see ``output_folder``); ``plan``: that check made by the caller.
     All checks run before anything is written."""
-    check_format(adapter, fmt, lokr_to_lora, model)
+    check_format(adapter, fmt, lokr_to_lora, model, max_lora_rank)
     if model is not None:
         check_shapes(adapter, model)
     plan = plan or check_output(Path(output), export_identity(adapter), overwrite)

@@ -45,8 +45,8 @@ def lora_rank(factors: LohaFactors) -> int:
     return int(factors.tensors["hada_w1_b"].shape[0] * factors.tensors["hada_w2_b"].shape[0])
 
 
-def loha_as_lora(adapter: Adapter, max_rank: int = DEFAULT_MAX_RANK) -> Adapter:
-    """The LoRA with exactly ``adapter``'s deltas; raises ``RankTooLargeError`` past ``max_rank``."""
+def check_rank(adapter: Adapter, max_rank: int = DEFAULT_MAX_RANK) -> int:
+    """The rank the exact LoRA form needs; raises ``RankTooLargeError`` past ``max_rank`` (before any writing)."""
     if adapter.kind != "loha" or not adapter.modules:
         raise ValueError(f"the exact LoRA form is written from a LoHA with modules; this is {adapter.description()}")
     ranks = {name: lora_rank(factors) for name, factors in adapter.modules.items()}
@@ -56,6 +56,11 @@ def loha_as_lora(adapter: Adapter, max_rank: int = DEFAULT_MAX_RANK) -> Adapter:
             f"LoHA module {widest} needs LoRA rank {ranks[widest]} (dim x dim) to be written exactly for ACE-Step's "
             f"UI or diffusers, which cannot load LoHA; the limit is {max_rank}. Raise it with --max-lora-rank "
             f"{ranks[widest]} on the command line, or export --format comfyui, which loads the LoHA itself")
+    return ranks[widest]
+
+
+def loha_as_lora(adapter: Adapter, max_rank: int = DEFAULT_MAX_RANK) -> Adapter:
+    """The LoRA with exactly ``adapter``'s deltas; raises ``RankTooLargeError`` past ``max_rank``."""
+    needed = check_rank(adapter, max_rank)
     modules = {name: khatri_rao_lora(factors) for name, factors in adapter.modules.items()}
-    return Adapter("lora", modules, metadata={**adapter.metadata, "converted_from": "loha",
-                                              "max_lora_rank": ranks[widest]})
+    return Adapter("lora", modules, metadata={**adapter.metadata, "converted_from": "loha", "max_lora_rank": needed})

@@ -111,7 +111,8 @@ class LoopConfig:
     epochs: int = 10
     gradient_checkpointing: bool = False
     nan_patience: int = 5  # stop after this many non-finite losses in a row
-    devices: int = 1
+    devices: int = 1  # processes (GPUs) per node
+    num_nodes: int = 1  # machines; rendezvous from the environment (torchrun, SLURM, MASTER_ADDR/PORT + NODE_RANK)
     strategy: str = "auto"  # a Lightning Fabric strategy, e.g. ddp
     accelerator: str = "auto"
     precision: str | None = None  # None: bf16-mixed / 16-mixed on CUDA, 32-true on CPU
@@ -122,6 +123,9 @@ class LoopConfig:
         check(self.base_weights in BASE_WEIGHTS, f"loop.base_weights must be one of {BASE_WEIGHTS}")
         check(self.nan_patience >= 1, "loop.nan_patience must be >= 1")
         check(self.devices >= 1, "loop.devices must be >= 1")
+        check(self.num_nodes >= 1, "loop.num_nodes must be >= 1")
+        check(self.num_nodes == 1 or self.strategy in ("auto", "ddp"),
+              f"loop.num_nodes > 1 trains with DDP: loop.strategy must be auto or ddp, not {self.strategy!r}")
 
 
 @dataclass

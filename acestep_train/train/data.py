@@ -102,15 +102,18 @@ def batches_for_epoch(windows: list[Window], batch_size: int) -> list[list[Windo
     return batches
 
 
+def epoch_batches(frames: dict[str, int], crop: int, data, seed: int, epoch: int) -> list[list[Window]]:
+    """An epoch's batches over the songs in ``frames`` (``data``: a ``DataConfig``), for all ranks together."""
+    return batches_for_epoch(windows_for_epoch(frames, crop, data.repeats, seed, epoch), data.batch_size)
+
+
 def rank_batches(frames: dict[str, int], crop: int, data, seed: int, epoch: int, world: int,
                  rank: int) -> list[list[Window]]:
-    """This rank's batches of an epoch over the songs in ``frames`` (``data``: a ``DataConfig``); every rank
-    gets the same number (the list is topped up from its start)."""
-    windows = windows_for_epoch(frames, crop, data.repeats, seed, epoch)
-    batches = batches_for_epoch(windows, data.batch_size)
-    per_rank = math.ceil(len(batches) / world)
-    batches += batches[: per_rank * world - len(batches)]  # equal work on every rank
-    return batches[rank::world]
+    """This rank's batches of a whole epoch; every rank gets the same number (``nodes.shard``)."""
+    from acestep_train.train.nodes import shard
+
+    batches = epoch_batches(frames, crop, data, seed, epoch)
+    return [batches[index] for _, index in shard(len(batches), 0, world, rank)]
 
 
 def collate(folder: TensorFolder, windows: list[Window]) -> Batch:

@@ -25,34 +25,71 @@ def make_fabric(loop, output_dir: Path, precision: Precision):
     from lightning.fabric.loggers import TensorBoardLogger
 
     logger = TensorBoardLogger(root_dir=str(output_dir / "tb"), name="", version="")
-    return L.Fabric(accelerator=loop.accelerator, devices=loop.devices, strategy=loop.strategy,
-                    precision=precision.fabric, loggers=[logger])
+    return L.Fabric(accelerator=loop.accelerator, devices=loop.devices, num_nodes=loop.num_nodes,
+                    strategy=loop.strategy, precision=precision.fabric, loggers=[logger])
 
 
 def run_training(config, archive_previous: bool = False) -> dict:
-    """Train into ``config.output_dir``, holding its lock throughout (see ``run_folder``).
+    """Train into ``config.output_dir``; global rank 0 holds its lock throughout (see ``run_folder``).
 
-    ``archive_previous``: move an earlier run in that folder into ``archive/<time>/`` first."""
+    ``archive_previous``: move an earlier run in that folder into ``archive/<time>/`` first.
+    Several processes (``--devices``) and machines (``--num-nodes``) meet first; then only global
+    rank 0 checks, locks, reads and writes the run folder, and tells the others the outcome."""
     from lightning.fabric.utilities.seed import seed_everything
 
-    from acestep_train.train.checkpoints import check_run_folders
-    from acestep_train.train.run_folder import prepare_run_folder
+    from acestep_train.train.nodes import check_rendezvous
     from acestep_train.train.trainer import Trainer
 
-    output = Path(config.output_dir)
-    check_run_folders(output)  # before anything is built or written
-    output.mkdir(parents=True, exist_ok=True)
-    lock, archived = prepare_run_folder(output, config.resume_from, archive_previous)
+    check_rendezvous(config.loop.num_nodes)
+    precision = resolve_precision(config.loop.precision, config.loop.accelerator)
+    fabric = make_fabric(config.loop, Path(config.output_dir), precision)
+    fabric.launch()
+    held = claim_run_folder(fabric, config, archive_previous)
     try:
-        if archived is not None:
-            print(f"moved the earlier run in {output} to {archived}", flush=True)
-        precision = resolve_precision(config.loop.precision, config.loop.accelerator)
-        fabric = make_fabric(config.loop, output, precision)
-        fabric.launch()
+        config = resumed_layout(fabric, config)
         seed_everything(config.seed + fabric.global_rank, verbose=False)
         return Trainer(config, fabric, build_parts(config, fabric, precision)).fit()
     finally:
-        lock.release()
+        for lock in held:
+            lock.release()
+
+
+def claim_run_folder(fabric, config, archive_previous: bool) -> list:
+    """Global rank 0 checks and locks the run folder (before anything is built or written there);
+    every rank gets its refusal. Returns the lock this process holds ([] on the other ranks)."""
+    from acestep_train.train.checkpoints import check_run_folders
+    from acestep_train.train.nodes import from_rank_zero
+    from acestep_train.train.run_folder import prepare_run_folder
+
+    output, held = Path(config.output_dir), []
+
+    def claim():
+        check_run_folders(output)
+        output.mkdir(parents=True, exist_ok=True)
+        lock, archived = prepare_run_folder(output, config.resume_from, archive_previous)
+        held.append(lock)
+        if archived is not None:
+            print(f"moved the earlier run in {output} to {archived}", flush=True)
+
+    from_rank_zero(fabric, claim)
+    return held
+
+
+def resumed_layout(fabric, config):
+    """A resume on another number of processes keeps the checkpoint's global batch (``nodes.keep_global_batch``)."""
+    from acestep_train import safe_json
+    from acestep_train.train.checkpoints import resolve_resume
+    from acestep_train.train.nodes import from_rank_zero, keep_global_batch
+
+    if not config.resume_from:
+        return config
+    output = Path(config.output_dir)
+    saved = from_rank_zero(fabric, lambda: safe_json.load_file(resolve_resume(config.resume_from, output)
+                                                               / "counters.json"))
+    config, message = keep_global_batch(config, saved, fabric.world_size)
+    if message and fabric.is_global_zero:
+        print(message, flush=True)
+    return config
 
 
 def build_parts(config, fabric, precision: Precision) -> RunParts:

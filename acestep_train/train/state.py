@@ -23,8 +23,11 @@ STATE_FILE = "trainer_state.pt"
 class Counters:
     step: int = 0  # optimizer steps done
     epoch: int = 0  # current epoch (0-based)
-    batch: int = 0  # micro-batches of this epoch already consumed (by this rank)
+    batch: int = 0  # micro-batches of this epoch already consumed, by all ranks together (train/nodes.py)
     nan_streak: int = 0
+    world_size: int = 1  # processes that trained up to here (a resume on another count keeps the global batch)
+    num_nodes: int = 1
+    grad_accum: int | None = None  # accumulation they used (None: a checkpoint from before this was recorded)
 
 
 @dataclass
@@ -69,11 +72,27 @@ def save_state(folder: Path, optimizer, scheduler, counters: Counters, best: Bes
     atomic_write_json(folder / "counters.json", asdict(counters))
 
 
-def load_state(folder: Path, optimizer, scheduler, generator: torch.Generator) -> tuple[Counters, BestTracker]:
+def read_state(folder: Path) -> dict:
     path = folder / STATE_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a training checkpoint (no trainer state); cannot resume from it")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def read_checkpoint(folder: Path) -> tuple[Path, dict, dict]:
+    """(adapter weights file, its tensors, the trainer state) of a step checkpoint, to resume from."""
+    from acestep_train.models.safetensors_file import load_tensors
+    from acestep_train.train.adapters import saved_weights
+    from acestep_train.train.errors import TrainingError
+
+    try:
+        weights = saved_weights(folder)
+    except FileNotFoundError as error:
+        raise TrainingError(f"{folder}: no adapter weights to resume from") from error
+    return weights, load_tensors(weights), read_state(folder)
+
+
+def apply_state(state: dict, optimizer, scheduler, generator: torch.Generator) -> tuple[Counters, BestTracker]:
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     rng = state["rng"]

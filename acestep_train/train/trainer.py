@@ -30,8 +30,11 @@ from acestep_train.train import ema as ema_mod
 from acestep_train.train.errors import TrainingError
 from acestep_train.train.flow import masked_loss, sample_timesteps, snr_weights
 from acestep_train.train.outputs import check_adapter_changed
+from acestep_train.train.nodes import batch_seed, describe_ranks, from_rank_zero, gather_step, moved_note, \
+    per_node, position_after, shard
+from acestep_train.train.state import REQUESTS, BestTracker, Control, Counters, apply_state, read_checkpoint, \
+    save_state
 from acestep_train.train.samples import adapter_off
-from acestep_train.train.state import BestTracker, Control, Counters, load_state, save_state
 from acestep_train.train.validation import Validator, cost
 
 __all__ = ["Trainable", "Trainer", "TrainingError"]
@@ -53,11 +56,13 @@ class Trainer:
     def __init__(self, config, fabric, parts):
         self.config, self.fabric, self.parts = config, fabric, parts
         self.output = Path(config.output_dir)
-        check_run_folders(self.output)
-        self.events = EventLog(self.output / "events.jsonl") if fabric.is_global_zero else None
-        self.control = Control(self.output)
-        for request in self.control.drop_stale(psutil.Process().create_time()):
-            self.warn(f"ignored a '{request}' request left in {self.control.folder} from before this run started")
+        # only global rank 0 touches the run folder: other nodes need not see it (train/nodes.py)
+        self.events = self.control = None
+        if fabric.is_global_zero:
+            check_run_folders(self.output)
+            self.events, self.control = EventLog(self.output / "events.jsonl"), Control(self.output)
+            for request in self.control.drop_stale(psutil.Process().create_time()):
+                self.warn(f"ignored a '{request}' request left in {self.control.folder} from before this run started")
         self.generator = torch.Generator().manual_seed(config.seed + fabric.global_rank)
         self.last_saved: tuple | None = None
         self.info, self.folder, self.adapter = parts.info, parts.folder, parts.adapter
@@ -69,15 +74,17 @@ class Trainer:
         self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(config.best).items()})
         self.split = parts.split
         self.validator = self.make_validator()
-        if self.validator is not None:
-            self.best.window = 1  # "best" follows each validation loss, not a moving average of epochs
         self.step_seconds, self.steps_timed = 0.0, 0
         self.clean_partials()
         self.ema = None  # the adapter's moving average (train/ema.py), when ema.enabled
         if config.resume_from:
-            self.resume(resolve_resume(config.resume_from, self.output, self.warn))
+            self.resume()
         else:
             self.ema = ema_mod.make_ema(config.ema, self.adapter)
+        if self.validator is not None:  # also over a resumed tracker: "best" follows each validation loss,
+            self.best.window = 1        # not a moving average of epochs
+        self.counters.world_size, self.counters.num_nodes = fabric.world_size, config.loop.num_nodes
+        self.counters.grad_accum = config.data.grad_accum
 
     def clean_partials(self) -> None:
         """Remove our own temp folders left by an interrupted save (they carry the writing marker)."""
@@ -99,27 +106,31 @@ class Trainer:
         if self.fabric.is_global_zero:
             print(f"warning: {message}", flush=True)
 
-    def resume(self, folder: Path) -> None:
-        from acestep_train.models.safetensors_file import load_tensors
-        from acestep_train.train.adapters import saved_weights
+    def read_checkpoint(self) -> tuple[Path, Path, dict, dict]:
+        folder = resolve_resume(self.config.resume_from, self.output, self.warn)
+        return (folder, *read_checkpoint(folder))
 
-        try:
-            weights = saved_weights(folder)
-        except FileNotFoundError as error:
-            raise TrainingError(f"{folder}: no adapter weights to resume from") from error
-        loaded = self.adapter.load_state(load_tensors(weights), weights)
+    def resume(self) -> None:
+        folder, weights, tensors, state = from_rank_zero(self.fabric, self.read_checkpoint)  # rank 0 reads
+        loaded = self.adapter.load_state(tensors, weights)
+        # the average matters on rank 0 alone (it saves and previews it); other nodes may not see the folder
         self.ema = ema_mod.resume_ema(self.config.ema, self.adapter, folder, self.warn)
-        self.counters, self.best = load_state(folder, self.optimizer, self.scheduler, self.generator)
+        self.counters, self.best = apply_state(state, self.optimizer, self.scheduler, self.generator)
         self.emit("resumed", step=self.counters.step, epoch=self.counters.epoch, adapter_keys=loaded,
-                  message=f"resumed from {folder}: {loaded} adapter tensors, step {self.counters.step}")
+                  batch=self.counters.batch, world_size=self.fabric.world_size,
+                  saved_world_size=self.counters.world_size,
+                  message=f"resumed from {folder}: {loaded} adapter tensors, step {self.counters.step}"
+                          + moved_note(self.counters, self.fabric.world_size, self.config))
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self) -> dict:
         from acestep_train.gpu import GpuMonitor
 
         self.write_run_json()
+        self.ranks = describe_ranks(self.fabric)
         self.emit("start", total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch,
-                  samples=len(self.folder.files), flow=asdict(self.flow))
+                  samples=len(self.folder.files), flow=asdict(self.flow), world_size=self.fabric.world_size,
+                  num_nodes=self.config.loop.num_nodes, ranks=self.ranks)
         self.check_memory()
         self.start_time, self.start_step = time.monotonic(), self.counters.step
         self.smoothed = None
@@ -139,31 +150,40 @@ class Trainer:
             if self.fabric.is_global_zero:
                 print(f"warning: {warning}", flush=True)
 
-    def epoch_batches(self, epoch: int) -> list[list]:
+    def epoch_batches(self, epoch: int) -> tuple[list[tuple[int, list]], int]:
+        """(this rank's (position, windows) from the epoch's current position on, the epoch's batch count)."""
         frames = {file: self.folder.frames[file] for file in self.split.train}  # held-out songs never train
-        return data_mod.rank_batches(frames, self.crop, self.config.data, self.config.seed, epoch,
-                                     self.fabric.world_size, self.fabric.global_rank)
+        batches = data_mod.epoch_batches(frames, self.crop, self.config.data, self.config.seed, epoch)
+        mine = shard(len(batches), self.counters.batch, self.fabric.world_size, self.fabric.global_rank)
+        return [(position, batches[index]) for position, index in mine], len(batches)
 
     def train_epoch(self) -> bool:
         """One epoch (or its rest, after a resume); True when the run must stop."""
-        batches = self.epoch_batches(self.counters.epoch)
-        accum, losses = self.config.data.grad_accum, []
-        while self.counters.batch < len(batches):
-            group = batches[self.counters.batch:self.counters.batch + accum]
+        start, epoch = self.counters.batch, self.counters.epoch
+        mine, count = self.epoch_batches(epoch)
+        accum, losses, taken = self.config.data.grad_accum, [], 0
+        while taken < len(mine):
+            group = mine[taken:taken + accum]
             loss = self.optimizer_step(group)
-            self.counters.batch += len(group)
+            taken += len(group)
+            self.counters.batch = position_after(start, taken, self.fabric.world_size, count)
             if loss is not None:
                 losses.append(loss)
             if self.between_steps():
                 return True
         return self.end_of_epoch(losses)
 
-    def optimizer_step(self, group: list[list]) -> float | None:
+    def optimizer_step(self, group: list[tuple[int, list]]) -> float | None:
         started = time.monotonic()
         total = 0.0
-        for windows in group:
+        for position, windows in group:
+            seed = batch_seed(self.config.seed, self.counters.epoch, position)
+            self.generator.manual_seed(seed)
+            torch.manual_seed(seed)  # adapter dropout: also a function of the batch, not of the rank
             batch = data_mod.collate(self.folder, windows).to(self.fabric.device, self.inputs_dtype)
             total += self.micro_step(batch, len(group))
+        stats = gather_step(self.fabric, [total, time.monotonic() - started, peak_memory_gb(self.fabric.device)])
+        total = float(stats[:, 0].mean())  # the loss of the whole step, the same on every rank
         if not math.isfinite(total):
             self.optimizer.zero_grad(set_to_none=True)
             self.counters.nan_streak += 1
@@ -174,8 +194,6 @@ class Trainer:
                                     "(lower the learning rate, or check the tensors)")
             return None
         self.counters.nan_streak = 0
-        if self.fabric.world_size > 1:  # log the loss of the whole step, not of rank 0's share
-            total = float(self.fabric.all_reduce(torch.tensor(total), reduce_op="mean"))
         grad_norm = self.clip()
         self.optimizer.step()
         if self.ema is not None:
@@ -185,7 +203,7 @@ class Trainer:
         self.counters.step += 1
         seconds = time.monotonic() - started
         self.step_seconds, self.steps_timed = self.step_seconds + seconds, self.steps_timed + 1
-        self.log_step(total, grad_norm, sum(len(w) for w in group), seconds)
+        self.log_step(total, grad_norm, sum(len(w) for _, w in group), seconds, stats[:, 1:])
         return total
 
     def micro_step(self, batch, micro_batches: int) -> float:
@@ -220,16 +238,21 @@ class Trainer:
         return float(torch.stack(grads).norm()) if grads else 0.0
 
     # ----- between steps and epochs ------------------------------------------------------
+    def requests(self) -> dict[str, bool]:
+        """The stop / save / sample requests, taken by global rank 0 and acted on by every rank."""
+        return from_rank_zero(self.fabric, lambda: {name: self.control.take(name) for name in REQUESTS})
+
     def between_steps(self) -> bool:
+        asked = self.requests()
         if self.validator is not None and self.validator.due(self.counters.step) and self.validate():
             return True
         every = self.config.checkpoint.save_every_steps
-        if (every and self.counters.step % every == 0) or self.control.take("save"):
+        if (every and self.counters.step % every == 0) or asked["save"]:
             self.save_checkpoint()
         preview_every = self.config.previews.every_steps
-        if (preview_every and self.counters.step % preview_every == 0) or self.control.take("sample"):
+        if (preview_every and self.counters.step % preview_every == 0) or asked["sample"]:
             self.previews()
-        if self.control.take("stop"):
+        if asked["stop"]:
             self.save_checkpoint()
             self.emit("stopped", step=self.counters.step, message="stopped on request; checkpoint saved")
             return True
@@ -286,7 +309,7 @@ class Trainer:
     def mean_step_seconds(self) -> float | None:
         return self.step_seconds / self.steps_timed if self.steps_timed else None
 
-    def log_step(self, loss: float, grad_norm: float, samples: int, seconds: float) -> None:
+    def log_step(self, loss: float, grad_norm: float, samples: int, seconds: float, ranks) -> None:
         self.smoothed = loss if self.smoothed is None else 0.9 * self.smoothed + 0.1 * loss
         done = self.counters.step - self.start_step
         rate = (time.monotonic() - self.start_time) / max(done, 1)
@@ -294,7 +317,8 @@ class Trainer:
                   lr=self.scheduler.get_last_lr()[0], grad_norm=grad_norm,
                   samples_per_s=samples * self.fabric.world_size / max(seconds, 1e-9),
                   peak_memory_gb=peak_memory_gb(self.fabric.device),
-                  eta_s=round(rate * (self.total_steps - self.counters.step), 1))
+                  eta_s=round(rate * (self.total_steps - self.counters.step), 1),
+                  **({"nodes": per_node(self.ranks, ranks)} if self.fabric.world_size > 1 else {}))
         if self.fabric.is_global_zero:
             self.fabric.log_dict({"loss": loss, "smoothed_loss": self.smoothed,
                                   "lr": self.scheduler.get_last_lr()[0]}, step=self.counters.step)

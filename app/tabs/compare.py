@@ -73,6 +73,21 @@ def start(ctx: AppContext, form: CompareForm) -> str:
     return f"compare job {job.id}: {job.status}"
 
 
+def rescore(ctx: AppContext, typed: str, clap: str, reference: str) -> tuple[str, str]:
+    """Score a grid already rendered (e.g. after downloading CLAP) as a job; the grid shows again when it ends."""
+    folder = ctx.path(typed, "grid folder")
+    if not (folder / "grid.json").is_file():
+        raise UserError(f"Grid folder: {folder} holds no grid.json yet; render the grid first.")
+    args = ["--score-only", str(folder)]
+    if clap.strip():
+        args += ["--clap", str(ctx.path(clap.strip(), "CLAP folder"))]
+    if reference.strip():
+        args += ["--reference", str(ctx.path(reference.strip(), "reference songs folder"))]
+    ctx.refuse_busy("compare", folder)
+    job = ctx.jobs.submit("compare", args, folder)
+    return f"scoring job {job.id}: {job.status}", ""  # "": the finished job's grid counts as new
+
+
 def finished_grid(ctx: AppContext, shown: str) -> str | None:
     """The newest finished compare job's grid.json, when it is not the one shown yet."""
     job = ctx.jobs.latest("compare")
@@ -170,6 +185,7 @@ def build(ctx: AppContext) -> dict:
         with gr.Row():
             go = gr.Button("Render grid", variant="primary")
             show = gr.Button("Show grid from folder")
+            score = gr.Button("Score grid (CLAP)")
         status = gr.Textbox(label="Compare status", lines=4, value=lambda: kind_status(ctx.jobs, "compare"))
         bar = gr.HTML(lambda: kind_bar(ctx.jobs, "compare"), elem_classes="job-progress-bar")
         shown = gr.State("")
@@ -187,6 +203,8 @@ def build(ctx: AppContext) -> dict:
         timer = tab_timer(2.0)
     go.click(*named(fields, lambda form: start(ctx, form), CompareForm), status, api_name="start_compare")
     show.click(lambda typed: load_grid(ctx, typed), fields["output"], shown, api_name="show_grid")
+    score.click(lambda typed, clap, songs: rescore(ctx, typed, clap, songs),
+                [fields["output"], fields["clap"], fields["reference"]], [status, shown], api_name="score_grid")
     shown.change(cell_choices, shown, cell)
     for trigger in (shown.change, sort.change):
         trigger(compare_grid.table, [shown, sort], scores, show_progress="hidden")

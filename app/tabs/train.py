@@ -50,7 +50,10 @@ def run_section(ctx: AppContext, gpus, preset) -> tuple[dict, gr.Button]:
                                         label="Preset (fills the fields below)"),
                   "adapter": gr.Dropdown(list(ADAPTER_TYPES), value="lora", label="Adapter"),
                   "gpus": gr.CheckboxGroup([str(g.index) for g in gpus], value=[str(gpus[0].index)] if gpus else [],
-                                           label="GPUs (several: one DDP run)", visible=len(gpus) > 1)}
+                                           label="GPUs (several: one DDP run)", visible=len(gpus) > 1),
+                  "nodes": gr.Number(1, precision=0, label=ts.LABELS["nodes"],
+                                     info="Several: this machine is node 0; the others join through "
+                                          "MASTER_ADDR / MASTER_PORT (README: Training on several machines)")}
     with gr.Row():
         fields.update(tensors=gr.Textbox(label="Tensor folder", value=str(ctx.work_root / "tensors")),
                       output=gr.Textbox(label="Run folder", value=str(ctx.work_root / "run"), scale=2))

@@ -33,10 +33,6 @@ def mark_a_song(page, project) -> None:
     shot(page, "validation-01-dataset-mark")
 
 
-def legend_names(page) -> list[str]:
-    return page.locator(".legendtext").evaluate_all("all => all.map((e) => e.textContent)")
-
-
 def test_train_tab_plots_validation_beside_training(studio):
     from playwright.sync_api import sync_playwright
 
@@ -59,7 +55,7 @@ def test_train_tab_plots_validation_beside_training(studio):
         assert "(base model " in status and "x a training step" in status
         page.wait_for_function(f"() => {list(LEGEND)}.every((name) => [...document.querySelectorAll('.legendtext')]"
                                ".some((e) => e.textContent === name))", timeout=TIMEOUT * 1000)
-        page.get_by_label("Loss (left axis) and learning rate (right axis)").first.scroll_into_view_if_needed()
+        page.locator(".legendtext", has_text=LEGEND[0]).first.scroll_into_view_if_needed()
         shot(page, "validation-02-train-curves")
         events = [json.loads(line) for line in (project / "runs" / "run" / "events.jsonl").read_text().splitlines()]
         held = [e for e in events if e["event"] == "validation"]
