@@ -93,3 +93,22 @@ def test_train_command_refuses_an_xl_run_its_tier_cannot_hold(tiny_xl, tmp_path,
     assert code == 2
     assert "preset 8gb (8 GB) cannot train the XL DiT" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_train_tab_fills_the_xl_settings_and_estimates_the_xl(tiny_xl, tiny_original, tmp_path):
+    from app import train_actions as actions
+    from app import train_settings as ts
+    from app.context import AppContext
+    from app.settings import make_settings
+
+    settings = make_settings("127.0.0.1", 7861, False, None, [str(tmp_path / "data")], False,
+                             state_dir=str(tmp_path / "studio-state"))
+    xl_ctx = AppContext(settings, tiny_xl, tmp_path / "state")
+    assert actions.model_size(xl_ctx, "xl-turbo") == "xl"
+    assert actions.model_size(AppContext(settings, tiny_original, tmp_path / "state2"), "turbo") == "2b"
+    names = ["base_weights", "batch", "optimizer"]
+    assert actions.preset_fill("8gb", "lora", names, "xl") == ["int8", 1, "adafactor"]
+    assert actions.preset_fill("8gb", "lora", names, "2b")[0] == "full"
+    config = config_from_dict({**PLACEHOLDERS, **load_preset("8gb").for_model("lora", "xl")})
+    text = ts.vram_text(config, None, "xl")
+    assert text.startswith("VRAM estimate for the XL model: 5.7 GB") and "int8 base weights" in text
