@@ -70,21 +70,36 @@ class PreviewResult:
 @contextmanager
 @torch.no_grad()
 def adapter_applied(transformer: torch.nn.Module, deltas: dict[str, torch.Tensor], scale: float):
-    """Add ``scale * delta`` to each named linear weight for the duration of the block."""
+    """Add ``scale * delta`` to each named linear weight for the duration of the block.
+
+    An int8 base weight (``loop.base_weights = "int8"``) cannot take a float delta: that module gets
+    ``scale * delta @ x`` added to its output instead, which is the same linear map.
+    """
     modules = dict(transformer.named_modules())
     missing = [name for name in deltas if name not in modules]
     if missing:
         raise ValueError(f"adapter modules not in this model: {missing[:3]} (wrong base model?)")
-    saved = {}
+    saved, hooks = {}, []
     try:
         for name, delta in deltas.items():
             weight = modules[name].weight
+            if not weight.dtype.is_floating_point:
+                hooks.append(modules[name].register_forward_hook(_output_delta((scale * delta).to(weight.device))))
+                continue
             saved[name] = weight.detach().clone()
             weight.add_((scale * delta).to(weight.device, weight.dtype))
         yield
     finally:
         for name, original in saved.items():
             modules[name].weight.copy_(original)
+        for hook in hooks:
+            hook.remove()
+
+
+def _output_delta(delta: torch.Tensor):
+    def hook(module, args, output):
+        return output + torch.nn.functional.linear(args[0].to(delta.dtype), delta).to(output.dtype)
+    return hook
 
 
 def deltas_on(transformer: torch.nn.Module, adapter) -> dict[str, torch.Tensor]:

@@ -9,23 +9,34 @@ runs a bf16-autocast forward on the meta device (attention counted as flash / me
 kernels keep it), and ``python -m bench preset_fit --simulate`` checks that this planner stays
 within 10 % of that measurement for every preset (``tests/test_vram_calibration.py``). Bytes are
 for bf16 compute; CUDA context and allocator slack stay assumptions until a GPU run measures them.
+
+The per-token constants are measured per model size (``DitShape``): the 2 B DiT's and the XL's
+(hidden 2560, 32 layers; measured the same way, by differencing probes at 500 and 1000 audio tokens).
+Encoder-token bytes (the cross-attention key/value path, ``4 * kv width``) and the checkpointed
+layer input (``2 * hidden``) follow from the shape. ``base_weights="int8"`` stores the frozen
+linears of the DiT's layers in int8 (bitsandbytes ``Linear8bitLt``: one byte per weight plus an
+fp32 scale per output row); the activations are taken as the bf16 run's until a GPU measures them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from acestep_train.train.config import BASE_WEIGHTS  # full | int8: how the frozen base is stored
+
 GB = 1024**3
-# Measured (memory probe, bf16 autocast, full-size DiT): bytes kept per audio token per layer by
+# Measured (memory probe, bf16 autocast, full-size 2 B DiT): bytes kept per audio token per layer by
 # the frozen block (norms, attention q/k/v/out + log-sum-exp, SwiGLU MLP, AdaLN), before any adapter.
 BASE_TOKEN_BYTES = 125_227
-# Bytes kept per encoder token per layer (the cross-attention key/value path).
+# Bytes kept per encoder token per layer (the cross-attention key/value path: 4 * kv width).
 BASE_ENCODER_BYTES = 4_096
 # Bytes per token outside the layers (patchify in, norm and projection out).
 OUTSIDE_TOKEN_BYTES = 15_804
-# With checkpointing: bytes held per token per layer (its bf16 input) and outside the layers.
+# With checkpointing: bytes held per token per layer (its bf16 input: 2 * hidden) and outside the layers.
 CHECKPOINT_TOKEN_BYTES = 4_096
 CHECKPOINT_OUTSIDE_TOKEN_BYTES = 19_900
+# The same three measured constants for the XL DiT (token, outside, checkpointed outside).
+XL_TOKEN_BYTES, XL_OUTSIDE_TOKEN_BYTES, XL_CHECKPOINT_OUTSIDE_TOKEN_BYTES = 197_196, 18_876, 23_996
 # Adapter extra per input element of each adapted projection, keyed (type, dropout): LoRA keeps a
 # bf16 copy of its input (plus the dropout mask and output); LoKr its input. Self-attention, the
 # cross-attention q/out (audio tokens), the cross-attention k/v (encoder tokens), the MLP.
@@ -66,12 +77,46 @@ class DitShape:
     intermediate: int = 6144
     patch_size: int = 2
     parameters: int = 1_575_458_880
+    token_bytes: float = BASE_TOKEN_BYTES  # measured per model size (see the module docstring)
+    outside_token_bytes: float = OUTSIDE_TOKEN_BYTES
+    checkpoint_outside_bytes: float = CHECKPOINT_OUTSIDE_TOKEN_BYTES
 
     @classmethod
     def from_config(cls, config: dict, parameters: int) -> "DitShape":
-        return cls(config["hidden_size"], config["num_hidden_layers"], config["num_attention_heads"],
+        """The shape of a config; measured constants of the 2 B or XL DiT, others scaled by width from the 2 B's."""
+        hidden = config["hidden_size"]
+        measured = {XL_DIT.hidden: XL_DIT}.get(hidden)
+        scale = hidden / cls.hidden
+        constants = ((measured.token_bytes, measured.outside_token_bytes, measured.checkpoint_outside_bytes)
+                     if measured else (BASE_TOKEN_BYTES * scale, OUTSIDE_TOKEN_BYTES * scale,
+                                       CHECKPOINT_OUTSIDE_TOKEN_BYTES * scale))
+        return cls(hidden, config["num_hidden_layers"], config["num_attention_heads"],
                    config["num_key_value_heads"], config["head_dim"], config["intermediate_size"],
-                   config["patch_size"], parameters)
+                   config["patch_size"], parameters, *constants)
+
+    @property
+    def layer_linear_parameters(self) -> int:
+        """Weights of the linears inside the layers (what int8 base weights store in one byte)."""
+        return self.layers * (2 * _attention_weights(self) + 3 * self.hidden * self.intermediate)
+
+    @property
+    def layer_linear_rows(self) -> int:
+        """Output rows of those linears (one fp32 int8 scale each)."""
+        q_out, kv_out = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        return self.layers * (2 * (q_out + 2 * kv_out + self.hidden) + 2 * self.intermediate + self.hidden)
+
+
+def _attention_weights(dit: DitShape) -> int:
+    q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
+    return dit.hidden * (q_out + 2 * kv_out) + q_out * dit.hidden
+
+
+#: The XL DiT (``acestep-v15-xl-*``; ``models/full_config.FULL_XL_DIT``): 4,168,897,088 parameters.
+XL_DIT = DitShape(hidden=2560, layers=32, heads=32, kv_heads=8, head_dim=128, intermediate=9728,
+                  parameters=4_168_897_088, token_bytes=XL_TOKEN_BYTES, outside_token_bytes=XL_OUTSIDE_TOKEN_BYTES,
+                  checkpoint_outside_bytes=XL_CHECKPOINT_OUTSIDE_TOKEN_BYTES)
+#: Planner shapes by model size.
+MODEL_SHAPES = {"2b": DitShape(), "xl": XL_DIT}
 
 
 @dataclass(frozen=True)
@@ -88,12 +133,15 @@ class RunShape:
     mlp: bool = False
     dropout: bool = True
     ema_on_gpu: bool = False  # an fp32 moving average of the adapter held on the GPU (train/ema.py)
+    base_weights: str = "full"  # full | int8 (frozen linears of the layers in int8)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZER_STATE_BYTES:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZER_STATE_BYTES)}, not {self.optimizer!r}")
         if self.precision not in DTYPE_BYTES:
             raise ValueError(f"precision must be one of {sorted(DTYPE_BYTES)}, not {self.precision!r}")
+        if self.base_weights not in BASE_WEIGHTS:
+            raise ValueError(f"base_weights must be one of {BASE_WEIGHTS}, not {self.base_weights!r}")
         if self.batch_size < 1 or self.crop_frames < 2:
             raise ValueError("batch_size must be >= 1 and crop_frames >= 2")
 
@@ -181,7 +229,7 @@ def _adapter_bytes(dit: DitShape, run: RunShape) -> tuple[float, float, float]:
     kind = SAME_ACTIVATIONS_AS.get(run.adapter_type, run.adapter_type)
     key = (kind, run.dropout and kind == "lora")
     q_out, kv_out = dit.heads * dit.head_dim, dit.kv_heads * dit.head_dim
-    attention_w = dit.hidden * (q_out + 2 * kv_out) + q_out * dit.hidden
+    attention_w = _attention_weights(dit)
     on_self, on_cross = run.targets in ("self", "both"), run.targets in ("cross", "both")
     per_token = on_self * (3 * dit.hidden + q_out) * SELF_INPUT_BYTES[key]
     per_token += on_cross * (dit.hidden + q_out) * CROSS_INPUT_BYTES[key]
@@ -205,20 +253,30 @@ def activation_bytes(dit: DitShape, run: RunShape) -> float:
     """Saved-for-backward bytes plus the backward working set, at bf16 compute."""
     extra_token, extra_encoder, constant = _adapter_bytes(dit, run)
     tokens = run.crop_frames // dit.patch_size
-    layer = run.batch_size * (tokens * (BASE_TOKEN_BYTES + extra_token)
-                              + run.encoder_tokens * (BASE_ENCODER_BYTES + extra_encoder)) + constant
+    encoder_bytes = 4 * dit.kv_heads * dit.head_dim  # BASE_ENCODER_BYTES on both sizes
+    layer = run.batch_size * (tokens * (dit.token_bytes + extra_token)
+                              + run.encoder_tokens * (encoder_bytes + extra_encoder)) + constant
     if run.gradient_checkpointing:  # inputs held; one layer recomputed, plus its gradients
-        held = run.batch_size * (tokens * (dit.layers * CHECKPOINT_TOKEN_BYTES + CHECKPOINT_OUTSIDE_TOKEN_BYTES)
-                                 + run.encoder_tokens * BASE_ENCODER_BYTES)
+        held = run.batch_size * (tokens * (dit.layers * 2 * dit.hidden + dit.checkpoint_outside_bytes)
+                                 + run.encoder_tokens * encoder_bytes)
         return held + 2 * layer
-    return dit.layers * layer + run.batch_size * tokens * OUTSIDE_TOKEN_BYTES + layer  # + one layer's gradients
+    return dit.layers * layer + run.batch_size * tokens * dit.outside_token_bytes + layer  # + one layer's gradients
+
+
+def weight_bytes(dit: DitShape, run: RunShape) -> float:
+    """The frozen DiT: every weight at the run's precision, or the layers' linears in int8 (+ row scales)."""
+    bytes_per = DTYPE_BYTES[run.precision]
+    if run.base_weights == "full":
+        return dit.parameters * bytes_per
+    linear = dit.layer_linear_parameters
+    return (dit.parameters - linear) * bytes_per + linear + 4 * dit.layer_linear_rows
 
 
 def estimate(dit: DitShape, run: RunShape) -> dict[str, float]:
     """Peak memory in GB, by component."""
     bytes_per = DTYPE_BYTES[run.precision]
     parts = {
-        "weights": dit.parameters * bytes_per,
+        "weights": weight_bytes(dit, run),
         "adapter": run.adapter_params * (4 + 4 + OPTIMIZER_STATE_BYTES[run.optimizer]),
         "activations": activation_bytes(dit, run) * bytes_per / 2,
     }
@@ -236,3 +294,15 @@ def fit_warning(total_gb: float, vram_gb: float, margin_gb: float = 1.0) -> str 
         return None
     return (f"estimated peak {total_gb:.1f} GB does not fit {vram_gb:.1f} GB with {margin_gb:.0f} GB to spare: "
             "turn on gradient checkpointing, lower the batch or crop length, or use an 8-bit optimizer")
+
+
+def planned(config, model: str = "2b") -> dict[str, float]:
+    """The planner's peak for a ``TrainConfig`` on the full-size DiT (``2b`` or ``xl``), by component."""
+    if model not in MODEL_SHAPES:
+        raise ValueError(f"model must be one of {sorted(MODEL_SHAPES)}, not {model!r}")
+    dit, a = MODEL_SHAPES[model], config.adapter
+    run = RunShape(adapter_params(dit, a), config.optim.name, config.data.batch_size,
+                   config.data.max_latent_length or 6000, gradient_checkpointing=config.loop.gradient_checkpointing,
+                   adapter_type=a.type, targets=a.targets, mlp=a.mlp, dropout=has_dropout(a),
+                   ema_on_gpu=config.ema.on_gpu, base_weights=config.loop.base_weights)
+    return estimate(dit, run)

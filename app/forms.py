@@ -115,6 +115,7 @@ class TrainForm(Form):
     val_every: Number = 0  # validation every N steps (0: off)
     val_fraction: Number = 0  # share of songs held out when none is marked in the Dataset tab
     nodes: Number = 1  # machines in the run; this studio's machine is node 0 (train/nodes.py)
+    base_weights: str = "full"  # frozen base: full (the run's precision) | int8 (bitsandbytes)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from acestep_train.atomic import atomic_write_text
 from acestep_train.events import read_events
 from acestep_train.gpu import detect_gpus
 from acestep_train.jobs import JobStore
-from acestep_train.presets import load_preset
+from acestep_train.presets import check_fits, load_preset
 from app import train_settings as ts
 from app.context import AppContext
 from app.errors import UserError
@@ -36,12 +36,27 @@ def estimate_file(paths: dict, form: TrainForm) -> Path | None:
     return chosen
 
 
-def resolved(ctx: AppContext, form: TrainForm):
-    """(TrainConfig, paths) for these settings; a bad setting is a readable error."""
-    paths = run_paths(ctx, form)
+def model_size(ctx: AppContext, model: str) -> str:
+    """``xl`` when the picked checkpoint is an XL model, else ``2b`` (also when it cannot be found yet:
+    Start then names the missing model)."""
+    from acestep_train.models import find_model
+
     try:
-        preset = load_preset(form.preset).for_adapter(form.adapter)
-        return ts.resolve(preset, form, paths, estimate_file(paths, form)), paths
+        return "xl" if find_model([ctx.checkpoint_root], model).variant.xl else "2b"
+    except (FileNotFoundError, ValueError):
+        return "2b"
+
+
+def resolved(ctx: AppContext, form: TrainForm):
+    """(TrainConfig, paths) for these settings; a bad setting, or an XL run its tier cannot hold, is a readable error."""
+    paths = run_paths(ctx, form)
+    size = model_size(ctx, form.model)
+    try:
+        preset = load_preset(form.preset)
+        config = ts.resolve(preset.for_model(form.adapter, size), form, paths, estimate_file(paths, form))
+        if size == "xl":
+            check_fits(preset, config, size)
+        return config, paths
     except (ValueError, FileNotFoundError) as error:
         raise UserError(f"Settings: {ts.readable(str(error))}") from error
 
@@ -200,9 +215,12 @@ def checkpoints(ctx: AppContext, output: str, resumable_only: bool = False):
     return gr.update(choices=["", *found], value=(final or found[-1:] or [""])[0])
 
 
-def preset_fill(preset: str, adapter: str, names: list[str]) -> list:
-    """The preset's real values for the fields ``names``, in that order (choosing a preset fills them in)."""
-    values = ts.preset_values(load_preset(preset).for_adapter(adapter), adapter)
+def preset_fill(preset: str, adapter: str, names: list[str], size: str = "2b") -> list:
+    """The preset's real values for the fields ``names``, in that order (choosing a preset fills them in);
+    for an XL model the tier's XL settings (a tier without them keeps its own: Start then refuses it)."""
+    chosen = load_preset(preset)
+    settings = chosen.for_model(adapter, size) if size == "2b" or chosen.xl is not None else chosen.for_adapter(adapter)
+    values = ts.preset_values(settings, adapter)
     return [values[name] for name in names]
 
 
@@ -212,7 +230,7 @@ def vram(ctx: AppContext, form: TrainForm) -> str:
     except gr.Error as error:
         return f"VRAM estimate unavailable: {error.message}"
     gpus = detect_gpus()
-    return ts.vram_text(config, gpus[0].total_gb if gpus else None)
+    return ts.vram_text(config, gpus[0].total_gb if gpus else None, model_size(ctx, form.model))
 
 
 TENSORBOARD_PORT = 6006

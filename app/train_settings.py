@@ -27,6 +27,7 @@ FIELD_FLAGS = {
     "linear_alpha": "--linear-alpha", "factor": "--factor", "preview_caption": "--preview-caption",
     "preview_lyrics": "--preview-lyrics", "preview_seed": "--preview-seed",
     "val_every": "--val-every-steps", "val_fraction": "--val-fraction", "nodes": "--num-nodes",
+    "base_weights": "--base-weights",
 }
 SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
 #: the number fields' labels, for messages that name the field
@@ -181,17 +182,14 @@ def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
     return args + switches(form) + extra
 
 
-def vram_text(config, gpu_total_gb: float | None) -> str:
-    """The planner's peak for the full-size DiT with these settings, and whether it fits the card."""
-    from acestep_train.vram import DitShape, RunShape, adapter_params, estimate, fit_warning, has_dropout
+def vram_text(config, gpu_total_gb: float | None, model: str = "2b") -> str:
+    """The planner's peak for the full-size DiT (``2b`` or ``xl``) with these settings, and whether it fits the card."""
+    from acestep_train.vram import fit_warning, planned
 
-    dit, a = DitShape(), config.adapter
-    run = RunShape(adapter_params(dit, a), config.optim.name, config.data.batch_size,
-                   config.data.max_latent_length or 6000, gradient_checkpointing=config.loop.gradient_checkpointing,
-                   adapter_type=a.type, targets=a.targets, mlp=a.mlp, dropout=has_dropout(a),
-                   ema_on_gpu=config.ema.on_gpu)
-    plan = estimate(dit, run)
+    plan = planned(config, model)
     parts = ", ".join(f"{k} {v:.1f}" for k, v in plan.items() if k != "total")
-    text = f"VRAM estimate for the full-size model: {plan['total']:.1f} GB ({parts}; analytic planner)"
+    name = "XL model" if model == "xl" else "full-size model"
+    base = "; int8 base weights" if config.loop.base_weights == "int8" else ""
+    text = f"VRAM estimate for the {name}: {plan['total']:.1f} GB ({parts}; analytic planner{base})"
     warning = fit_warning(plan["total"], gpu_total_gb) if gpu_total_gb else None
     return text + (f"  \n**{warning}**" if warning else "")

@@ -67,7 +67,9 @@ def train_one_step(config, model_config: dict, transformer, adapter, args) -> fl
     from acestep_train.train.optim import make_optimizer
 
     optimizer = make_optimizer(config.optim, adapter.params, torch.device("cpu"))
-    channels, width = model_config["audio_acoustic_hidden_dim"], model_config["hidden_size"]
+    from acestep_train.models.keymap import encoder_width
+
+    channels, width = model_config["audio_acoustic_hidden_dim"], encoder_width(model_config)
     x0 = torch.randn(1, args.frames, channels)
     noise, t = torch.randn_like(x0), torch.rand(1)
     prediction = transformer(hidden_states=t * noise + (1 - t) * x0, timestep=t, timestep_r=t,

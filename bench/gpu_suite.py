@@ -3,12 +3,14 @@
     python -m bench gpu-suite            # or: bash bench/gpu_suite.sh
     python -m bench gpu-suite --size small --frames 32 --steps 1 --warmup 0   # CPU plumbing (the test)
 
-On one H100/H200-class GPU it finishes in about 6 minutes (budget 8, ``--budget-s``): the
+On one H100/H200-class GPU it finishes in about 8 minutes (budget 9, ``--budget-s``): the
 full-size DiT (random bf16 weights, built here, no download or network) takes training steps
 with every preset's own settings for LoRA, LoKr and LoHA, then variants of one preset (checkpointing
 flipped, ``torch.compile`` on, the flash attention backend when installed); each row has step
 time, samples/s, audio-seconds/s, peak allocated/reserved and MFU from analytic FLOPs, and says
-whether the preset fits its tier with 1 GB to spare on this card. Then the model side of
+whether the preset fits its tier with 1 GB to spare on this card. Then the XL DiT with each tier's XL
+settings (LoRA; LoKr too on 8 GB, which runs on int8 base weights) and int8 base weights on the
+2 B model's small tiers, judged the same way. Then the model side of
 preprocessing at full size (``bench/gpu_suite_preprocess.py``) and one full-size merge
 (``bench/merge_peak_ram.py``). A section that would overrun the budget is recorded as skipped,
 never silently dropped. Results: ``bench/results/gpu_suite.json``.
@@ -37,11 +39,26 @@ def step_args(size: str, preset: str, adapter: str, args, **variant) -> argparse
     return parser().parse_args(argv)
 
 
-def preset_checkpointing(preset: str, adapter: str) -> str:
+def preset_checkpointing(preset: str, adapter: str, model: str = "2b") -> str:
     from acestep_train.presets import load_preset
 
-    loop = load_preset(preset).for_adapter(adapter).get("loop", {})
+    loop = load_preset(preset).for_model(adapter, model).get("loop", {})
     return "on" if loop.get("gradient_checkpointing") else "off"
+
+
+def xl_and_int8_plan(presets: list[str]) -> list[tuple[str, dict]]:
+    """The XL rows (each tier's XL settings) and the int8-base rows of the 2 B model's small tiers."""
+    from bench.preset_sim import INT8_TIERS
+
+    plan = []
+    for preset in presets:
+        for adapter in ("lora", "lokr") if preset == "8gb" else ("lora",):
+            plan.append(("xl", {"preset": preset, "adapter": adapter, "model": "xl",
+                                "checkpointing": preset_checkpointing(preset, adapter, "xl")}))
+    for preset in [p for p in presets if p in INT8_TIERS]:
+        plan.append(("int8", {"preset": preset, "adapter": "lora", "base-weights": "int8",
+                              "checkpointing": preset_checkpointing(preset, "lora")}))
+    return plan
 
 
 def train_row(step: argparse.Namespace, device, dtype) -> dict:
@@ -77,11 +94,12 @@ def training_plan(args) -> list[tuple[str, dict]]:
     from acestep_train.presets import TIERS
     from acestep_train.train.config import ADAPTER_TYPES
 
-    plan = []
-    for preset in args.presets.split(",") if args.presets else TIERS:
+    plan, presets = [], args.presets.split(",") if args.presets else list(TIERS)
+    for preset in presets:
         for adapter in ADAPTER_TYPES:
             plan.append(("preset", {"preset": preset, "adapter": adapter,
                                     "checkpointing": preset_checkpointing(preset, adapter)}))
+    plan += xl_and_int8_plan(presets)
     base = {"preset": args.variant_preset, "adapter": "lora"}
     flipped = "off" if preset_checkpointing(args.variant_preset, "lora") == "on" else "on"
     plan.append(("variant", {**base, "checkpointing": flipped}))
@@ -104,7 +122,7 @@ def run_training_rows(args, device, dtype, deadline: float) -> list[dict]:
         step = step_args(args.size, options["preset"], options["adapter"], args,
                          **{k: v for k, v in options.items() if k not in ("preset", "adapter")})
         row = {"kind": label, **train_row(step, device, dtype), "wall_s": round(time.monotonic() - started, 1)}
-        if label == "preset" and "error" not in row:
+        if label in ("preset", "xl", "int8") and "error" not in row:
             judge_fit(row)
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -122,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="override every crop (the CPU plumbing test uses it)")
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--budget-s", type=float, default=450.0)
+    p.add_argument("--budget-s", type=float, default=540.0)
     p.add_argument("--skip", default="", help="comma-separated parts to leave out: compile,preprocess,merge")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/acestep-gpu-suite"))
     p.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -145,6 +163,10 @@ def main(argv: list[str] | None = None) -> dict:
                "training": run_training_rows(args, device, dtype, deadline - 120)}
     figures["preset_fit"] = {r["preset"] + "/" + r["adapter"]: r.get("fits_tier")
                              for r in figures["training"] if r.get("kind") == "preset"}
+    figures["xl_fit"] = {r["preset"] + "/" + r["adapter"]: r.get("fits_tier")
+                         for r in figures["training"] if r.get("kind") == "xl"}
+    figures["int8_fit"] = {r["preset"] + "/" + r["adapter"]: r.get("fits_tier")
+                           for r in figures["training"] if r.get("kind") == "int8"}
     figures["preprocess"] = preprocess_section(args, device, deadline) if "preprocess" not in skip else \
         {"skipped": "--skip"}
     figures["merge"] = merge_section(args, deadline) if "merge" not in skip else {"skipped": "--skip"}

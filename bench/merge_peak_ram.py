@@ -1,11 +1,12 @@
-"""Peak RAM of merging a LoRA into the full-size ACE-Step 1.5 DiT on CPU.
+"""Peak RAM of merging a LoRA into the full-size ACE-Step 1.5 DiT (2 B or XL) on CPU.
 
 Writes a full-size original-layout checkpoint with random bf16 weights (streamed, never
 held in memory), a rank-64 LoRA on every attention projection, then merges in a fresh
-subprocess and reports that process's peak resident memory. ``--size tiny`` runs the same
-path on the tiny configuration (the CI test of this harness).
+subprocess and reports that process's peak resident memory. ``--size xl`` does it for the XL
+(hidden 2560, 32 layers); ``--size tiny`` / ``tiny-xl`` run the same path on the tiny
+configurations (the CI test of this harness).
 
-    python -m bench.merge_peak_ram --workdir /tmp/merge-bench [--size full|tiny]
+    python -m bench.merge_peak_ram --workdir /tmp/merge-bench [--size full|xl|tiny|tiny-xl]
 """
 
 from __future__ import annotations
@@ -17,35 +18,40 @@ import sys
 import time
 from pathlib import Path
 
-from acestep_train.models.full_config import FULL, FULL_DIT  # noqa: E402,F401
+from acestep_train.models.full_config import FULL_DIT, FULL_XL_DIT
+
+SIZES = ("full", "xl", "tiny", "tiny-xl")
 
 
 def config_for(size: str) -> dict:
-    if size == "full":
-        return dict(FULL_DIT)
-    from acestep_train.models.tiny import TinySpec, dit_config
+    if size in ("full", "xl"):
+        return dict(FULL_DIT if size == "full" else FULL_XL_DIT)
+    from acestep_train.models.tiny import TINY_XL, TinySpec, dit_config
 
-    return dit_config(TinySpec(), "turbo")
+    return dit_config(TINY_XL, "xl-turbo") if size == "tiny-xl" else dit_config(TinySpec(), "turbo")
 
 
-def write_checkpoint(root: Path, config: dict) -> Path:
+def folder_for(size: str) -> str:
+    return "acestep-v15-xl-turbo" if "xl" in size else "acestep-v15-turbo"
+
+
+def write_checkpoint(root: Path, config: dict, folder: str) -> Path:
     """Original layout with random bf16 weights, streamed tensor by tensor."""
     import torch
     from accelerate import init_empty_weights
-    from diffusers import AceStepConditionEncoder, AceStepTransformer1DModel
+    from diffusers import AceStepTransformer1DModel
 
     from acestep_train.atomic import atomic_write_json
     from acestep_train.export.streaming import stream_safetensors
     from acestep_train.models import keymap
 
-    dit = root / "acestep-v15-turbo"
+    dit = root / folder
     dit.mkdir(parents=True, exist_ok=True)
     layout = []
     with init_empty_weights():
         parts = {
             keymap.TRANSFORMER: AceStepTransformer1DModel(**keymap.config_for(AceStepTransformer1DModel, config)),
-            keymap.CONDITION_ENCODER: AceStepConditionEncoder(
-                **keymap.config_for(AceStepConditionEncoder, config, exclude=("layer_types",))),
+            keymap.CONDITION_ENCODER: keymap.condition_encoder(config),
         }
     for component, module in parts.items():
         for key, tensor in module.state_dict().items():
@@ -87,7 +93,7 @@ def merge_child(workdir: Path, size: str, rank: int) -> None:
     adapter = lora_adapter(config_for(size), rank)
     adapter_params = sum(f.down.numel() + f.up.numel() for f in adapter.modules.values())
     start = time.perf_counter()
-    merge_into_original(describe_model(workdir / "acestep-v15-turbo", "original"), adapter, 1.0,
+    merge_into_original(describe_model(workdir / folder_for(size), "original"), adapter, 1.0,
                         workdir / "merged")
     print(json.dumps({"merge_seconds": round(time.perf_counter() - start, 2), "peak_rss_mb": round(peak_rss_mb()),
                       "adapter_params": adapter_params}))
@@ -96,7 +102,7 @@ def merge_child(workdir: Path, size: str, rank: int) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--size", choices=["full", "tiny"], default="full")
+    parser.add_argument("--size", choices=SIZES, default="full")
     parser.add_argument("--rank", type=int, default=64)
     parser.add_argument("--results-dir", type=Path, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
     from bench.common import RESULTS, write_result
 
     start = time.perf_counter()
-    dit = write_checkpoint(args.workdir, config_for(args.size))
+    dit = write_checkpoint(args.workdir, config_for(args.size), folder_for(args.size))
     write_seconds = time.perf_counter() - start
     out = subprocess.run([sys.executable, "-m", "bench.merge_peak_ram", "--workdir", str(args.workdir),
                           "--size", args.size, "--rank", str(args.rank), "--child"],

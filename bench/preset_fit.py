@@ -9,7 +9,7 @@ reserved memory leaves less than 1 GB of its tier; the exit status is 1 then. On
 when a preset leaves less than 1 GB or the planner is more than 10 % off.
 
     python -m bench preset_fit --size full
-    python -m bench preset_fit --simulate [--variants]
+    python -m bench preset_fit --simulate [--variants] [--models 2b,xl]
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--simulate", action="store_true", help="measure on the meta device; no GPU needed")
     parser.add_argument("--variants", action="store_true", help="with --simulate: also the other checkpointing")
+    parser.add_argument("--models", default="2b,xl", help="with --simulate: 2b, xl or both (default both)")
     args = parser.parse_args(argv)
     if args.simulate:
         from bench.preset_sim import run
 
-        result = run(args.presets.split(","), args.variants)
+        result = run(args.presets.split(","), args.variants, tuple(args.models.split(",")))
         write_result("preset_fit_simulated", result, args.results_dir)
         if result["failures"]:
             raise SystemExit(1)

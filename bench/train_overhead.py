@@ -28,10 +28,11 @@ def synthetic_tensors(folder: Path, info, songs: int, frames: int, tokens: int) 
 
     from acestep_train.models.discovery import read_json
     from acestep_train.models.fingerprint import conditioning_fingerprint
+    from acestep_train.models.keymap import encoder_width
     from acestep_train.tensors import Manifest, SampleTensors, write_sample
 
     config = read_json(info.files.transformer_config)
-    channels, width = config["audio_acoustic_hidden_dim"], config["hidden_size"]
+    channels, width = config["audio_acoustic_hidden_dim"], encoder_width(config)
     manifest = Manifest(conditioning_fingerprint(info), info.name, info.variant.name, channels, {})
     for index in range(songs):
         sample = SampleTensors(torch.randn(frames, channels), torch.randn(tokens, width), torch.ones(tokens),

@@ -6,9 +6,10 @@ times our flow-matching step (noise, timesteps, DiT, masked loss, backward, opti
 preprocessed-like random inputs. Reports step time, samples/s, audio-seconds trained per
 second, peak allocated/reserved memory and model FLOP utilisation (analytic FLOPs per step
 / time / the device's peak bf16 FLOP/s). Variants: gradient checkpointing, torch.compile,
-attention backend.
+attention backend. ``--model xl`` runs the XL DiT with the tier's XL settings; ``--base-weights int8``
+(or a preset asking for it) stores the frozen layer linears in int8 (``acestep_train/train/int8.py``).
 
-    python -m bench train_step --size full --preset 24gb --adapter lora [--checkpointing on|off]
+    python -m bench train_step --size full --preset 24gb --adapter lora [--checkpointing on|off] [--model xl]
 """
 
 from __future__ import annotations
@@ -23,15 +24,19 @@ PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A6
              "3090": 71e12, "4080": 97e12, "A10": 125e12, "L4": 121e12, "T4": 65e12}
 SMALL = {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4, "num_attention_heads": 4,
          "num_key_value_heads": 2, "head_dim": 64}
+#: The small XL keeps the XL's ratios: 1.25x the encoder width, query 1.6x, key/value 0.4x, MLP 3.8x.
+SMALL_XL = {"hidden_size": 320, "intermediate_size": 1216, "num_hidden_layers": 4, "num_attention_heads": 8,
+            "num_key_value_heads": 2, "head_dim": 64, "encoder_hidden_size": 256}
 
 
-def dit_config(size: str) -> dict:
+def dit_config(size: str, model: str = "2b") -> dict:
     from bench.merge_peak_ram import config_for
     from acestep_train.models import keymap
 
-    config = config_for("full")
+    config = config_for("xl" if model == "xl" else "full")
     if size == "small":
-        config = {**config, **SMALL, "layer_types": ["sliding_attention", "full_attention"] * 2}
+        small = SMALL_XL if model == "xl" else SMALL
+        config = {**config, **small, "layer_types": ["sliding_attention", "full_attention"] * 2}
     from diffusers import AceStepTransformer1DModel
 
     return keymap.config_for(AceStepTransformer1DModel, config)
@@ -65,11 +70,18 @@ def build(args, device, dtype):
     from acestep_train.train.adapters import Adapter
     from acestep_train.train.config import load_config
 
-    settings = load_preset(args.preset).for_adapter(args.adapter)
-    config = load_config(None, {"checkpoint_dirs": ["."], "dataset_dir": ".", "output_dir": "."}, settings)
-    model_config = dit_config(args.size)
+    settings = load_preset(args.preset).for_model(args.adapter, args.model)
+    overrides = {"checkpoint_dirs": ["."], "dataset_dir": ".", "output_dir": "."}
+    if args.base_weights:
+        overrides["loop.base_weights"] = args.base_weights
+    config = load_config(None, overrides, settings)
+    model_config = dit_config(args.size, args.model)
     with torch.device(device):
         transformer = torch.nn.Module.to(AceStepTransformer1DModel(**model_config), dtype=dtype)
+    if config.loop.base_weights == "int8":
+        from acestep_train.train.int8 import quantize_base
+
+        quantize_base(transformer, device)
     if args.checkpointing == "on":
         transformer.enable_gradient_checkpointing()
     if args.attention != "native":
@@ -88,7 +100,9 @@ def run_steps(args, device, dtype) -> dict:
     optimizer = make_optimizer(config.optim, adapter.params, device)
     batch = args.batch or config.data.batch_size
     frames = (args.frames or config.data.max_latent_length) // 2 * 2
-    channels, width = model_config["audio_acoustic_hidden_dim"], model_config["hidden_size"]
+    from acestep_train.models.keymap import encoder_width
+
+    channels, width = model_config["audio_acoustic_hidden_dim"], encoder_width(model_config)
     forward = torch.compile(transformer) if args.compile == "on" else transformer
     x0 = torch.randn(batch, frames, channels, device=device, dtype=dtype)
     inputs = {"encoder_hidden_states": torch.randn(batch, args.encoder_tokens, width, device=device, dtype=dtype),
@@ -115,7 +129,8 @@ def run_steps(args, device, dtype) -> dict:
     flops = step_flops(model_config, params, adapter_params, batch * frames // 2, args.encoder_tokens,
                        args.checkpointing == "on")
     peak = peak_flops(device)
-    figures = {"size": args.size, "preset": args.preset, "adapter": args.adapter, "batch": batch, "frames": frames,
+    figures = {"size": args.size, "model": args.model, "base_weights": config.loop.base_weights,
+               "preset": args.preset, "adapter": args.adapter, "batch": batch, "frames": frames,
                "checkpointing": args.checkpointing, "compile": args.compile, "attention": args.attention,
                "params": params, "adapter_params": adapter_params, "step_s": round(step_s, 4),
                "samples_per_s": round(batch / step_s, 3), "audio_s_per_s": round(batch * frames / 25 / step_s, 2),
@@ -140,6 +155,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--size", choices=["full", "small"], default="small")
     p.add_argument("--preset", default="24gb")
     p.add_argument("--adapter", choices=["lora", "lokr", "loha", "dora"], default="lora")
+    p.add_argument("--model", choices=["2b", "xl"], default="2b", help="the DiT; xl takes the tier's XL settings")
+    p.add_argument("--base-weights", choices=["full", "int8"], help="default: the preset's")
     p.add_argument("--batch", type=int, help="default: the preset's")
     p.add_argument("--frames", type=int, help="default: the preset's crop")
     p.add_argument("--encoder-tokens", type=int, default=600)
@@ -162,7 +179,9 @@ def main(argv: list[str] | None = None) -> dict:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     figures = run_steps(args, device, dtype)
     print(json.dumps(figures))
-    name = f"train_step_{args.size}_{args.preset}_{args.adapter}_gc{args.checkpointing}_c{args.compile}_{args.attention}"
+    name = (f"train_step_{args.size}_{args.preset}_{args.adapter}_gc{args.checkpointing}_c{args.compile}_"
+            f"{args.attention}" + ("" if args.model == "2b" else f"_{args.model}")
+            + (f"_{args.base_weights}" if args.base_weights else ""))
     write_result(name, figures, args.results_dir or RESULTS)
     return figures
 

@@ -143,7 +143,7 @@ def test_the_preview_prompt_lyrics_and_seed_reach_the_runs_config():
     parser = argparse.ArgumentParser()
     train_command.add_arguments(parser)
     parsed = parser.parse_args(args)  # the job's own command line, parsed as the job parses it
-    config = load_config(None, train_command.overrides(parsed), train_command.preset_settings(parsed))
+    config = load_config(None, train_command.overrides(parsed), train_command.chosen_preset(parsed).for_adapter("lora"))
     assert (config.previews.caption, config.previews.lyrics, config.previews.seed) == \
         ("dark synthwave", "[verse]\nneon rain", 7)
     shown = ts.resolve(load_preset("quick_test").for_adapter("lora"), form, paths, None).previews  # what Show says

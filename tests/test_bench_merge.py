@@ -16,3 +16,12 @@ def test_merge_benchmark_harness(tmp_path):
     record = json.loads((tmp_path / "results" / "merge_peak_ram_tiny.json").read_text())
     assert record["machine"]["torch"] and record["size"] == "tiny"
     assert (tmp_path / "work" / "merged" / "model.safetensors").is_file()
+
+
+def test_merge_benchmark_harness_at_tiny_xl_shape(tmp_path):
+    figures = main(["--workdir", str(tmp_path / "work"), "--size", "tiny-xl", "--rank", "2",
+                    "--results-dir", str(tmp_path / "results")])
+    # hidden 40, q 4x16 = 64, k/v 16: q 2*(40+64), k and v 2*(40+16), out 2*(64+40); x 2 attentions x 3 layers
+    assert figures["adapter_params"] == (208 + 112 + 112 + 208) * 2 * 3
+    assert (tmp_path / "work" / "merged" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "work" / "merged" / "config.json").read_text())["encoder_hidden_size"] == 32

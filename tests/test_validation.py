@@ -22,6 +22,7 @@ from acestep_train.train.precision import resolve_precision
 from acestep_train.train.samples import adapter_off
 from acestep_train.train.setup import build_parts, make_fabric, run_training
 from acestep_train.train.trainer import Trainer
+from acestep_train.train.validation_step import precise_forward
 from train_data import make_tensors, tiny_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,7 +149,7 @@ def test_validation_loss_is_bit_identical_twice_and_across_a_resume(tiny_origina
     # The weights of checkpoint 4, loaded into a fresh trainer: the same number as the run logged, twice over.
     trainer = trainer_at(tiny_settings(tiny_original, tensors, tmp_path / "again", **common,
                                        resume_from=str(tmp_path / "whole" / "checkpoints" / "4")))
-    evaluate = partial(trainer.validator.evaluate, trainer.eval_forward, trainer.model, partial(adapter_off, trainer.adapter))
+    evaluate = partial(trainer.validator.evaluate, partial(precise_forward, trainer.fabric, trainer.model), trainer.model, partial(adapter_off, trainer.adapter))
     first, second = evaluate(), evaluate()
     assert first.loss == second.loss == logged[4]["loss"]
     assert first.base_loss == logged[4]["base_loss"] and second.passes == 6  # the base is computed once

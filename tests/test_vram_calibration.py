@@ -20,16 +20,18 @@ def measured_rows() -> list[dict]:
     return json.loads(RESULTS.read_text())["rows"]
 
 
+@pytest.mark.parametrize("model", ["2b", "xl"])
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("adapter", ["lora", "lokr", "loha", "dora"])
-def test_planner_within_ten_percent_of_the_measurement(tier, adapter):
+def test_planner_within_ten_percent_of_the_measurement(tier, adapter, model):
     preset = load_preset(tier)
-    rows = [r for r in measured_rows() if (r["preset"], r["adapter"]) == (tier, adapter)]
-    assert rows, f"{tier}/{adapter} missing from {RESULTS}: run python -m bench preset_fit --simulate"
+    rows = [r for r in measured_rows() if (r["preset"], r["adapter"], r["model"]) == (tier, adapter, model)]
+    assert rows, f"{tier}/{adapter}/{model} missing from {RESULTS}: run python -m bench preset_fit --simulate --variants"
     for row in rows:  # the preset as shipped, and with checkpointing flipped
-        assert row["settings_hash"] == settings_hash(preset.for_adapter(adapter)), \
-            f"{tier}/{adapter} changed since it was measured: run python -m bench preset_fit --simulate"
-        planned = expected_memory(preset, adapter, gradient_checkpointing=row["checkpointing"])["total"]
+        assert row["settings_hash"] == settings_hash(preset.for_model(adapter, model)), \
+            f"{tier}/{adapter}/{model} changed since it was measured: run python -m bench preset_fit --simulate"
+        planned = expected_memory(preset, adapter, gradient_checkpointing=row["checkpointing"], model=model,
+                                  base_weights=row["base_weights"])["total"]
         measured = row["measured"]["total"]
         assert abs(planned - measured) / measured <= PLANNER_TOLERANCE, (tier, adapter, planned, measured)
         if row["judged"]:
@@ -40,5 +42,15 @@ def test_the_committed_measurement_matches_a_live_probe():
     from bench.preset_sim import measure_row
 
     live = measure_row(load_preset("8gb"), "lora")
-    stored = next(r for r in measured_rows() if (r["preset"], r["adapter"], r["judged"]) == ("8gb", "lora", True))
+    stored = next(r for r in measured_rows() if (r["preset"], r["adapter"], r["model"], r["judged"]) ==
+                  ("8gb", "lora", "2b", True))
     assert live["measured"] == stored["measured"]
+
+
+def test_the_committed_xl_int8_measurement_matches_a_live_probe():
+    from bench.preset_sim import measure_row
+
+    live = measure_row(load_preset("8gb"), "lora", model="xl")
+    stored = next(r for r in measured_rows() if (r["preset"], r["adapter"], r["model"], r["judged"]) ==
+                  ("8gb", "lora", "xl", True))
+    assert live["base_weights"] == "int8" and live["measured"] == stored["measured"]

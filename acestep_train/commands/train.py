@@ -25,6 +25,7 @@ FLAGS = {
     "--devices": ("loop.devices", int), "--num-nodes": ("loop.num_nodes", int),
     "--strategy": ("loop.strategy", str),
     "--accelerator": ("loop.accelerator", str), "--precision": ("loop.precision", str),
+    "--base-weights": ("loop.base_weights", str),
     "--save-every": ("checkpoint.save_every_epochs", int), "--save-every-steps": ("checkpoint.save_every_steps", int),
     "--keep-last": ("checkpoint.keep_last", int), "--best-window": ("best.window", int),
     "--best-min-delta": ("best.min_delta", float), "--track-best-from": ("best.track_from_epoch", int),
@@ -86,19 +87,42 @@ def overrides(args: argparse.Namespace) -> dict:
     return values
 
 
-def preset_settings(args: argparse.Namespace) -> dict | None:
+def chosen_preset(args: argparse.Namespace):
+    """The ``--preset`` (``auto``: by the detected GPU), or None."""
     if not args.preset:
         return None
     from acestep_train.gpu import detect_gpus
     from acestep_train.presets import load_preset, pick_preset
 
-    if args.preset == "auto":
-        gpus = detect_gpus()
-        preset = pick_preset(gpus[0].total_gb if gpus else None)
-        print(f"preset: {preset.name} ({preset.title})")
-    else:
-        preset = load_preset(args.preset)
-    return preset.for_adapter(args.adapter_type or "lora")
+    if args.preset != "auto":
+        return load_preset(args.preset)
+    gpus = detect_gpus()
+    preset = pick_preset(gpus[0].total_gb if gpus else None)
+    print(f"preset: {preset.name} ({preset.title})")
+    return preset
+
+
+def model_size(config) -> str:
+    """``xl`` when the run's checkpoint is an XL model, else ``2b`` (reads the folder's config.json only)."""
+    from acestep_train.models import find_model
+
+    return "xl" if find_model(config.checkpoint_dirs, config.model_variant, config.base_model).variant.xl else "2b"
+
+
+def resolve_config(args: argparse.Namespace):
+    """Preset, file, flags; an XL model takes the tier's XL settings and is refused when the tier cannot hold it."""
+    from acestep_train.presets import check_fits
+    from acestep_train.train.config import load_config
+
+    preset = chosen_preset(args)
+    adapter_type = args.adapter_type or "lora"
+    config = load_config(args.config, overrides(args), preset.for_adapter(adapter_type) if preset else None)
+    if preset is None or model_size(config) != "xl":
+        return config
+    config = load_config(args.config, overrides(args), preset.for_model(adapter_type, "xl"))
+    plan = check_fits(preset, config, "xl")
+    print(f"preset {preset.name} for the XL DiT: planner peak {plan['total']:.1f} GB of {preset.vram_gb:.0f} GB")
+    return config
 
 
 def counted(number: int, noun: str) -> str:
@@ -111,11 +135,10 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from acestep_train.train.config import load_config
     from acestep_train.train.setup import run_training
     from acestep_train.train.errors import TrainingError
 
-    config = load_config(args.config, overrides(args), preset_settings(args))
+    config = resolve_config(args)
     # Fabric's DDP launcher re-runs this command in child processes; they must find the package.
     repo = str(Path(__file__).resolve().parents[2])
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))

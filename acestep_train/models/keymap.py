@@ -81,6 +81,11 @@ def config_for(cls: type, original_config: dict, exclude: tuple[str, ...] = ()) 
 ENCODER_OVERRIDES = ("hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads")
 
 
+def encoder_width(config: dict) -> int:
+    """Width of ``encoder_hidden_states`` (the condition encoder's output): 2048 on the XL, else the DiT's."""
+    return config["encoder_hidden_size"] if config.get("encoder_hidden_size") else config["hidden_size"]
+
+
 def encoder_config(original_config: dict) -> dict:
     """``AceStepConditionEncoder`` kwargs: the shared fields, with the XL's ``encoder_*`` sizes where given.
 

@@ -21,6 +21,7 @@ import torch
 from acestep_train.models import ModelInfo
 from acestep_train.models.discovery import read_json
 from acestep_train.models.fingerprint import conditioning_fingerprint
+from acestep_train.models.keymap import encoder_width
 from acestep_train.tensors import TENSOR_KEYS, Manifest, SampleTensors, TensorFormatError, write_sample
 
 
@@ -48,7 +49,7 @@ def check_shapes(sample: SampleTensors, config: dict, path: Path) -> None:
     """Latent width and conditioning width must be this model's, or training would crash later."""
     latent, width = sample.target_latents.shape[1], sample.encoder_hidden_states.shape[1]
     expected_latent = config["audio_acoustic_hidden_dim"]
-    expected_width = config.get("encoder_hidden_size") or config["hidden_size"]
+    expected_width = encoder_width(config)
     if (latent, width) != (expected_latent, expected_width):
         raise TensorFormatError(
             f"{path}: refused: made for another model (latent width {latent}, conditioning width {width}; "

@@ -19,6 +19,7 @@ OPTIMIZERS = ("adamw", "adamw8bit", "adafactor", "prodigy")
 SCHEDULES = ("cosine", "cosine_with_restarts", "linear", "constant", "constant_with_warmup")
 SAMPLERS = ("table", "logit_normal")
 ADAPTER_TYPES = ("lora", "lokr", "loha", "dora")  # PEFT LoRA and DoRA; LyCORIS LoKr and LoHA
+BASE_WEIGHTS = ("full", "int8")
 
 
 @dataclass
@@ -115,9 +116,11 @@ class LoopConfig:
     strategy: str = "auto"  # a Lightning Fabric strategy, e.g. ddp
     accelerator: str = "auto"
     precision: str | None = None  # None: bf16-mixed / 16-mixed on CUDA, 32-true on CPU
+    base_weights: str = "full"  # frozen DiT linears: full (the run's precision) | int8 (bitsandbytes, CUDA only)
 
     def validate(self) -> None:
         check(self.epochs >= 1, "loop.epochs must be >= 1")
+        check(self.base_weights in BASE_WEIGHTS, f"loop.base_weights must be one of {BASE_WEIGHTS}")
         check(self.nan_patience >= 1, "loop.nan_patience must be >= 1")
         check(self.devices >= 1, "loop.devices must be >= 1")
         check(self.num_nodes >= 1, "loop.num_nodes must be >= 1")

@@ -207,7 +207,9 @@ def saved_bytes(transformer, inputs: dict, excluded: set[int], autocast: bool = 
 
 
 def probe_inputs(model_config: dict, batch: int, frames: int, encoder_tokens: int, device="meta") -> dict:
-    channels, width = model_config["audio_acoustic_hidden_dim"], model_config["hidden_size"]
+    from acestep_train.models.keymap import encoder_width
+
+    channels, width = model_config["audio_acoustic_hidden_dim"], encoder_width(model_config)
 
     def rand(*shape):
         return torch.randn(*shape, device=device)

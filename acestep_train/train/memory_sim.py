@@ -5,7 +5,10 @@ average when the EMA is held on the GPU) + the batch + what the forward keeps fo
 allocator slack. The backward working set is one layer's activation gradients, taken as large as
 what that layer saved (without checkpointing), or a recomputed layer's saves plus their gradients
 (with checkpointing). Context and slack are the planner's constants (``vram.CUDA_OVERHEAD_GB``,
-``vram.ALLOCATOR_SLACK``) until a GPU run measures them.
+``vram.ALLOCATOR_SLACK``) until a GPU run measures them. ``model`` picks the 2 B DiT or the XL.
+With ``base_weights="int8"`` the frozen linears of the layers count one byte per weight plus an fp32
+scale per output row (bitsandbytes ``Linear8bitLt``; it cannot be built on the meta device); what the
+forward saves is the bf16 run's, an assumption the GPU suite's int8 section measures.
 """
 
 from __future__ import annotations
@@ -27,15 +30,31 @@ class StepShape:
     optimizer: str = "adamw"
     encoder_tokens: int = ENCODER_TOKENS
     ema_on_gpu: bool = False  # the adapter's fp32 moving average held on the GPU
+    base_weights: str = "full"  # full | int8
 
 
-def full_config() -> dict:
+def full_config(model: str = "2b") -> dict:
+    """The DiT kwargs of the full-size ``2b`` or ``xl`` model."""
     from diffusers import AceStepTransformer1DModel
 
     from acestep_train.models import keymap
-    from acestep_train.models.full_config import FULL_DIT
+    from acestep_train.models.full_config import FULL_CONFIGS
 
-    return keymap.config_for(AceStepTransformer1DModel, FULL_DIT)
+    return keymap.config_for(AceStepTransformer1DModel, FULL_CONFIGS[model])
+
+
+def frozen_bytes(transformer, base_weights: str) -> int:
+    """The frozen weights: at their dtype, or the layers' linears in int8 with an fp32 scale per output row."""
+    int8 = set()
+    if base_weights == "int8":
+        int8 = {id(m.weight) for name, m in transformer.named_modules()
+                if isinstance(m, torch.nn.Linear) and name.startswith("layers.") and not m.weight.requires_grad}
+    total = 0
+    for param in transformer.parameters():
+        if param.requires_grad:
+            continue
+        total += param.numel() + 4 * param.shape[0] if id(param) in int8 else param.numel() * param.element_size()
+    return total
 
 
 def build_meta(model_config: dict, adapter_config, checkpointing: bool):
@@ -67,7 +86,7 @@ def simulate(adapter_config, step: StepShape, model_config: dict | None = None) 
     inputs = probe_inputs(model_config, step.batch, step.crop_frames // 2 * 2, step.encoder_tokens)
     saved = saved_bytes(transformer, inputs, frozen_and_adapter_keys(transformer, adapter))
     trainable = sum(p.numel() for p in adapter.params)
-    frozen = sum(p.numel() * p.element_size() for p in transformer.parameters() if not p.requires_grad)
+    frozen = frozen_bytes(transformer, step.base_weights)
     working = 2 * saved.largest_recompute() if step.checkpointing else saved.largest_layer()
     parts = {
         "weights": frozen,

@@ -41,7 +41,7 @@ def render_previews(config: PreviewConfig, trigger: str, info, adapter, out_dir:
     from acestep_train.preprocess.conditioning import make_pipeline
 
     transformer = adapter.transformer
-    device, dtype = next(transformer.parameters()).device, next(transformer.parameters()).dtype
+    device, dtype = transformer.proj_in_conv.weight.device, transformer.proj_in_conv.weight.dtype  # int8 base: not a layer's
     parts = load_components(info, ["vae", "text_encoder", "tokenizer", "condition_encoder"], device, dtype)
     pipe = make_pipeline(parts, device)
     pipe.register_modules(transformer=transformer)

@@ -132,6 +132,10 @@ def build_model(config, device, precision: Precision):
     if info.variant.family is None:
         raise ValueError(f"{info.path}: cannot tell whether this is turbo, base or sft; pass --base-model")
     transformer = load_components(info, ["transformer"], device, precision.weights).transformer
+    if config.loop.base_weights == "int8":
+        from acestep_train.train.int8 import quantize_base
+
+        quantize_base(transformer, device)
     if config.loop.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
     transformer.train()
@@ -184,7 +188,8 @@ def memory_plan(config, model_config: dict, adapter, precision: Precision, crop:
     run = RunShape(sum(p.numel() for p in adapter.params), config.optim.name, config.data.batch_size, max(crop, 2),
                    gradient_checkpointing=config.loop.gradient_checkpointing, precision=precision.planner_name,
                    adapter_type=config.adapter.type, targets=config.adapter.targets, mlp=config.adapter.mlp,
-                   dropout=has_dropout(config.adapter), ema_on_gpu=config.ema.on_gpu)
+                   dropout=has_dropout(config.adapter), ema_on_gpu=config.ema.on_gpu,
+                   base_weights=config.loop.base_weights)
     plan = estimate(dit, run)
     gpus = detect_gpus() if device.type == "cuda" else []
     return plan, fit_warning(plan["total"], gpus[0].total_gb) if gpus else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 
 import psutil
@@ -34,8 +33,7 @@ from acestep_train.train.nodes import batch_seed, describe_ranks, from_rank_zero
     per_node, position_after, shard
 from acestep_train.train.state import REQUESTS, BestTracker, Control, Counters, apply_state, read_checkpoint, \
     save_state
-from acestep_train.train.samples import adapter_off
-from acestep_train.train.validation import Validator, cost
+from acestep_train.train import validation_step
 
 __all__ = ["Trainable", "Trainer", "TrainingError"]
 
@@ -73,7 +71,7 @@ class Trainer:
         self.inputs_dtype = parts.precision.inputs
         self.counters, self.best = Counters(), BestTracker(**{k: v for k, v in asdict(config.best).items()})
         self.split = parts.split
-        self.validator = self.make_validator()
+        self.validator = validation_step.make_validator(self)
         self.step_seconds, self.steps_timed = 0.0, 0
         self.clean_partials()
         self.ema = None  # the adapter's moving average (train/ema.py), when ema.enabled
@@ -93,13 +91,6 @@ class Trainer:
                 for path in remove_stale_partials(parent):
                     self.warn(f"removed an interrupted save's temporary folder {path}")
         self.fabric.barrier()
-
-    def make_validator(self) -> Validator | None:
-        """The held-out songs' evaluator (rank 0 evaluates; the others only learn the result), or None."""
-        if not self.split.held_out:
-            return None
-        return Validator(self.folder, self.split.held_out, self.config.validation, self.flow, self.crop,
-                         self.cross_mask, self.fabric.device, self.inputs_dtype)
 
     def warn(self, message: str) -> None:
         self.emit("warning", message=message)
@@ -244,7 +235,8 @@ class Trainer:
 
     def between_steps(self) -> bool:
         asked = self.requests()
-        if self.validator is not None and self.validator.due(self.counters.step) and self.validate():
+        if self.validator is not None and self.validator.due(self.counters.step) \
+                and validation_step.validate(self):
             return True
         every = self.config.checkpoint.save_every_steps
         if (every and self.counters.step % every == 0) or asked["save"]:
@@ -276,35 +268,6 @@ class Trainer:
         if stop:
             self.emit("early_stop", epoch=epoch, message=f"no new best for {self.best.since_best} epochs: stopping")
         return stop
-
-    def validate(self) -> bool:
-        """Validation loss on rank 0, shared with every rank; a new best is saved; True: stop early."""
-        record = None
-        if self.fabric.is_global_zero:
-            result = self.validator.evaluate(self.eval_forward, self.model, partial(adapter_off, self.adapter))
-            record = {"step": self.counters.step, "epoch": self.counters.epoch, "loss": result.loss,
-                      "base_loss": result.base_loss, "seconds": round(result.seconds, 4), "passes": result.passes,
-                      **cost(result.seconds, self.mean_step_seconds(), self.config.validation.every_steps)}
-        record = self.fabric.broadcast(record, src=0)
-        new_best, stop = self.best.update(self.counters.epoch, record["loss"])
-        self.emit("validation", **record, new_best=new_best, best=self.best.best)
-        if self.fabric.is_global_zero:
-            self.fabric.log_dict({"validation_loss": record["loss"], "base_validation_loss": record["base_loss"]},
-                                 step=self.counters.step)
-        if new_best:
-            self.save_adapter(self.output / "best", {"epoch": self.counters.epoch, "validation_loss": record["loss"],
-                                                     "base_validation_loss": record["base_loss"]})
-        if stop:  # finish() saves the last checkpoint
-            self.emit("early_stop", step=self.counters.step, message=f"no new best validation loss for "
-                      f"{self.best.since_best} evaluations: stopping")
-        return stop
-
-    def eval_forward(self, **inputs) -> torch.Tensor:
-        """The model's forward with Fabric's precision, on this rank alone (not through DDP's collectives)."""
-        precision = self.fabric.strategy.precision
-        inputs = precision.convert_input(inputs)
-        with precision.forward_context():
-            return precision.convert_output(self.model.module(**inputs))
 
     def mean_step_seconds(self) -> float | None:
         return self.step_seconds / self.steps_timed if self.steps_timed else None

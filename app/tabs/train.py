@@ -13,7 +13,7 @@ import gradio as gr
 from acestep_train.gpu import detect_gpus
 from acestep_train.commands.train import FLAGS
 from acestep_train.presets import builtin_presets, pick_preset
-from acestep_train.train.config import ADAPTER_TYPES, ATTENTION_TARGETS, OPTIMIZERS, SCHEDULES
+from acestep_train.train.config import ADAPTER_TYPES, ATTENTION_TARGETS, BASE_WEIGHTS, OPTIMIZERS, SCHEDULES
 from app import train_actions as actions
 from app import train_settings as ts
 from app.context import AppContext
@@ -25,7 +25,8 @@ from app.wiring import named
 NUMBERS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor", "epochs", "lr", "warmup", "batch", "grad_accum",
            "crop", "save_every", "preview_every", "seed", "preview_seed", "val_every",
            "val_fraction")  # the fields made by number()
-FILLED = (*NUMBERS, "targets", "optimizer", "scheduler", "preview_caption", "preview_lyrics")  # a preset fills these
+FILLED = (*NUMBERS, "targets", "optimizer", "scheduler", "preview_caption", "preview_lyrics",
+          "base_weights")  # a preset fills these
 ADAPTER_FIELDS = ("rank", "alpha", "linear_dim", "linear_alpha", "factor")
 
 
@@ -81,7 +82,10 @@ def basic_section() -> dict:
     with gr.Row():
         fields = {"epochs": number("epochs"), "lr": number("lr"),
                   "optimizer": gr.Dropdown(list(OPTIMIZERS), label="Optimizer"),
-                  "scheduler": gr.Dropdown(list(SCHEDULES), label="LR schedule"), "warmup": number("warmup")}
+                  "scheduler": gr.Dropdown(list(SCHEDULES), label="LR schedule"), "warmup": number("warmup"),
+                  "base_weights": gr.Dropdown(list(BASE_WEIGHTS), label="Base weights",
+                                              info="int8: frozen DiT in 8-bit (bitsandbytes, NVIDIA GPU only); "
+                                                   "saves memory on small cards at a small quality cost")}
     with gr.Row():
         fields.update(batch=number("batch"), grad_accum=number("grad_accum"), crop=number("crop"),
                       save_every=number("save_every"), preview_every=number("preview_every"))
@@ -164,9 +168,11 @@ def build(ctx: AppContext) -> dict:
         fields, new_folder = run_section(ctx, gpus, preset)
         adapter, rows = adapter_section()
         fields.update(adapter, **basic_section(), **ema_section())
-        for name, value in zip(FILLED, actions.preset_fill(preset.name, "lora", list(FILLED))):
+        size = actions.model_size(ctx, fields["model"].value)
+        for name, value in zip(FILLED, actions.preset_fill(preset.name, "lora", list(FILLED), size)):
             fields[name].value = value
-        for name, value in zip(ADAPTER_FIELDS[2:], actions.preset_fill(preset.name, "lokr", list(ADAPTER_FIELDS[2:]))):
+        for name, value in zip(ADAPTER_FIELDS[2:], actions.preset_fill(preset.name, "lokr", list(ADAPTER_FIELDS[2:]),
+                                                                       size)):
             fields[name].value = value
         defaults = TrainForm.of({name: box.value for name, box in fields.items()})
         memory_note = gr.Markdown(actions.vram(ctx, defaults))
@@ -176,19 +182,23 @@ def build(ctx: AppContext) -> dict:
         ui["timer"] = tab_timer(3.0)
     fields.update(extra)
     wire(ctx, fields, tools, ui, memory_note)
-    wire_presets(fields, rows)
+    wire_presets(ctx, fields, rows)
     return {name: box for name, box in fields.items()
             if name not in ("gpus", "resume", "use_estimate", "archive_previous")}
 
 
-def wire_presets(fields: dict, rows: dict) -> None:
+def wire_presets(ctx: AppContext, fields: dict, rows: dict) -> None:
     """A preset fills every field with its values; the adapter fills only its own fields and shows their row."""
     filled = [fields[name] for name in FILLED]
-    fields["preset"].input(lambda p, a: actions.preset_fill(p, a, list(FILLED)), [fields["preset"], fields["adapter"]],
-                           filled, show_progress="hidden")
+    chosen = [fields["preset"], fields["adapter"], fields["model"]]
+
+    def fill(names):
+        return lambda p, a, m: actions.preset_fill(p, a, list(names), actions.model_size(ctx, m))
+
+    for name in ("preset", "model"):  # an XL model takes the tier's XL settings
+        fields[name].input(fill(FILLED), chosen, filled, show_progress="hidden")
     own = [fields[name] for name in ADAPTER_FIELDS]
-    fields["adapter"].input(lambda p, a: actions.preset_fill(p, a, list(ADAPTER_FIELDS)),
-                            [fields["preset"], fields["adapter"]], own, show_progress="hidden")
+    fields["adapter"].input(fill(ADAPTER_FIELDS), chosen, own, show_progress="hidden")
     fields["adapter"].change(lambda a: [gr.update(visible=a in ("lora", "dora")),
                                         gr.update(visible=a in ("lokr", "loha")), gr.update(visible=a == "lokr")],
                              fields["adapter"], [rows["lora"], rows["lycoris"], rows["lokr"]])
@@ -222,8 +232,8 @@ def wire(ctx: AppContext, fields: dict, tools: dict, ui: dict, memory_note) -> N
     for what, api_name in (("stop", "stop_training"), ("save", "save_now"), ("sample", "sample_now")):
         ui[what].click(partial(press, ctx, what), [ui["chosen"], ui["shown"]], ui["note"], api_name=api_name)
     handler, inputs = form_event(lambda form: actions.vram(ctx, form))
-    for name in ("preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop", "ema",
-                 "ema_on_cpu"):
+    for name in ("model", "preset", "adapter", "targets", "mlp", "rank", "linear_dim", "optimizer", "batch", "crop",
+                 "ema", "ema_on_cpu", "base_weights"):
         fields[name].change(handler, inputs, memory_note, show_progress="hidden")
     shown = {name: ui[name] for name in ("picker", "status", "log", "loss", "memory")}
 
