@@ -23,7 +23,8 @@ def job_config(form):
     parser = argparse.ArgumentParser()
     train_command.add_arguments(parser)
     parsed = parser.parse_args(ts.command(form, PATHS, []))
-    return load_config(None, train_command.overrides(parsed), train_command.preset_settings(parsed))
+    return load_config(None, train_command.overrides(parsed), train_command.preset_settings(
+        train_command.chosen_preset(parsed), parsed.adapter_type or "lora"))
 
 
 def test_the_ema_controls_reach_the_runs_config():

@@ -23,7 +23,8 @@ def parsed_config(args: list[str]):
     parser = argparse.ArgumentParser()
     train_command.add_arguments(parser)
     parsed = parser.parse_args(args)  # the job's own command line, parsed as the job parses it
-    return load_config(None, train_command.overrides(parsed), train_command.preset_settings(parsed))
+    return load_config(None, train_command.overrides(parsed), train_command.preset_settings(
+        train_command.chosen_preset(parsed), parsed.adapter_type or "lora"))
 
 
 def test_the_nodes_field_reaches_the_runs_config():

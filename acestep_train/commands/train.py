@@ -102,6 +102,11 @@ def chosen_preset(args: argparse.Namespace):
     return preset
 
 
+def preset_settings(preset, adapter_type: str) -> dict | None:
+    """The preset's settings for ``adapter_type`` on the 2 B model (None without a preset)."""
+    return preset.for_adapter(adapter_type) if preset else None
+
+
 def model_size(config) -> str:
     """``xl`` when the run's checkpoint is an XL model, else ``2b`` (reads the folder's config.json only)."""
     from acestep_train.models import find_model
@@ -116,7 +121,7 @@ def resolve_config(args: argparse.Namespace):
 
     preset = chosen_preset(args)
     adapter_type = args.adapter_type or "lora"
-    config = load_config(args.config, overrides(args), preset.for_adapter(adapter_type) if preset else None)
+    config = load_config(args.config, overrides(args), preset_settings(preset, adapter_type))
     if preset is None or model_size(config) != "xl":
         return config
     config = load_config(args.config, overrides(args), preset.for_model(adapter_type, "xl"))
