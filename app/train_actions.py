@@ -101,11 +101,27 @@ def new_run_folder(ctx: AppContext, output: str) -> str:
     return str(ctx.path(str(next_free_folder(folder)), "run folder"))
 
 
+def check_split(tensors: Path, config) -> None:
+    """The run's validation split, chosen now as the job will choose it: settings remembered from another
+    project ("validation every N steps" with no song held out here) are refused before anything is queued."""
+    from acestep_train.tensors import Manifest  # imports torch: not before the page is served
+    from acestep_train.train.holdout import choose_split
+
+    if not config.validation.enabled:
+        return
+    try:
+        manifest = Manifest.load(tensors)
+        choose_split([entry["file"] for entry in manifest.samples.values()], manifest, config.validation)
+    except ValueError as error:  # a TensorFormatError too
+        raise UserError(f"Settings: {ts.readable(str(error))}") from error
+
+
 def start(ctx: AppContext, form: TrainForm) -> str:
     config, paths = resolved(ctx, form)  # refuse a bad setting now, not as a failed job
     if not (paths["tensors"] / "manifest.json").is_file():
         raise UserError(f"{paths['tensors']}: no preprocessed tensors (manifest.json); run Preprocess first")
     check_nodes(config.loop.num_nodes)
+    check_split(paths["tensors"], config)
     extra, resume = [], None
     if form.resume:
         resume = ctx.path(form.resume, "checkpoint")

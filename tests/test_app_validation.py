@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from acestep_train.commands import train as train_command
+from acestep_train.tensors import Manifest
 from acestep_train.presets import load_preset
 from acestep_train.train.config import load_config
-from app import train_settings as ts
+from app import train_actions as actions, train_settings as ts
+from app.context import AppContext
+from app.errors import UserError
+from app.settings import make_settings
 from app.plots import loss_figure, run_steps
 from app.validation_view import validation_lines
 from test_app_status import values
@@ -56,3 +60,18 @@ def test_the_figure_and_status_show_validation_beside_training():
     assert validation_lines(events) == ["validation loss 1.6000 at step 4 (base model 2.0000); best 1.5000 at step "
                                         "2; 0.25 s each, 0.5x a training step (+25% of training time)"]
     assert validation_lines(steps) == []
+
+
+def test_start_refuses_validation_with_no_song_held_out_before_queueing(tmp_path):
+    """Settings are remembered across projects: "every 2 steps" typed for a project with marked songs must not
+    reach a project without any as a job that fails after Start; the tab refuses it, naming what to do."""
+    roots = [str(tmp_path / "ck"), str(tmp_path / "data"), str(tmp_path / "state")]
+    ctx = AppContext(make_settings("127.0.0.1", 7861, False, None, roots, False), tmp_path / "ck", tmp_path / "state")
+    tensors = tmp_path / "data" / "tensors"
+    tensors.mkdir(parents=True)
+    Manifest("f" * 64, "tiny-turbo", "turbo", 8, {},
+             {name: {"file": f"{name}.pt", "frames": 50} for name in ("a", "b")}).save(tensors)
+    form = values(tensors=str(tensors), output=str(tmp_path / "data" / "run"), val_every="2", val_fraction="0")
+    with pytest.raises(UserError, match="no song is held out: mark songs for validation in the Dataset tab"):
+        actions.start(ctx, form)
+    assert ctx.jobs.jobs() == [] and not (tmp_path / "data" / "run").exists()  # nothing queued, nothing written
