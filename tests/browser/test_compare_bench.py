@@ -25,14 +25,18 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 @pytest.fixture(scope="module")
 def bench(studio):
-    """The shared studio (conftest.py) and a run folder for the bench inside one of its roots."""
+    """The shared studio (conftest.py) and a run folder for the bench inside one of its roots; the tiny CLAP
+    is removed afterwards, so the other browser tests' grids stay unscored whatever order they run in."""
     base = studio.base / "datasets" / "bench"
     run = make_run(base)
     add_training_songs(run, base / "songs")
     clap = studio.base / "ck" / "clap-htsat-unfused"  # where `download --model clap` puts it
-    if not clap.is_dir():
+    written = not clap.is_dir()
+    if written:
         write_tiny_clap(clap)
-    return studio.url, base, run
+    yield studio.url, base, run
+    if written:
+        shutil.rmtree(clap)
 
 
 def fill_grid(page, base: Path, run: Path) -> None:
