@@ -19,6 +19,8 @@ cells, a status box, a progress bar.
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
 from playwright.sync_api import expect
 from studio_page import (TIMEOUT, after_a_tick, click, error_toasts, fill, job_row, refused, settle, shot,
@@ -42,9 +44,10 @@ def one_job_per_double_click(page, ticks: list, job: str, store, tensors) -> Non
     assert [j.id for j in store.jobs() if j.kind == "preprocess" and j.output_dir == str(tensors)] == [job]
 
 
-def compare_follows_the_project(page, project) -> None:
+def compare_follows_the_project(page, project, jobs: Path) -> None:
     """Compare's folders are the project's; a missing Run folder is refused before any job; the grid of the
-    project's run renders as a job whose progress is a bar (screenshot ``10-compare-progress-bar``)."""
+    project's run renders as a job whose progress is a bar (screenshot ``10-compare-progress-bar``).
+    ``jobs``: the studio's job records, where the job this click starts is told from earlier tests' ones."""
     tab(page, "Compare")
     run = page.get_by_label("Run folder", exact=True).filter(visible=True).first
     assert run.input_value() == str(project / "runs" / "run")  # the run that trained last
@@ -60,8 +63,9 @@ def compare_follows_the_project(page, project) -> None:
                         ("Prompt 1 caption (with the trigger word)", "zzq warm pads"), ("Seconds per clip", "1"),
                         ("Steps (blank: the variant's)", "2")):
         page.get_by_label(name).filter(visible=True).first.fill(value)  # the label's start: it may say more
+    before = job_ids(jobs, "compare")
     page.get_by_role("button", name="Render grid").click()
-    job = job_in_box(page.get_by_label("Compare status"), "compare")
+    job = new_job(jobs, "compare", before)
     bar = page.locator(".job-progress[role='progressbar']").filter(visible=True).first
     expect(bar).to_have_attribute("aria-label", f"compare {job}: 2/2 renders · 100% · finished",
                                   timeout=TIMEOUT * 1000)  # the base, then the final adapter
@@ -71,13 +75,19 @@ def compare_follows_the_project(page, project) -> None:
     shot(page, "10-compare-progress-bar")
 
 
-def job_in_box(box, kind: str, timeout: float = 60) -> str:
-    """The id of the ``kind`` job a status box names ("compare job <id>: queued" from the click, or the poll's
-    "compare <id>: running"), never its "No compare job yet." from before."""
-    pattern = re.compile(rf"{kind} (?:job )?(\d{{8}}-\d{{6}}-{kind}-\w+)")
-    found = pattern.search(wait_text(box, f"-{kind}-", timeout))
-    assert found, box.input_value()
-    return found.group(1)
+def job_ids(jobs: Path, kind: str) -> set[str]:
+    return {folder.name for folder in jobs.glob(f"*-{kind}-*")}
+
+
+def new_job(jobs: Path, kind: str, before: set[str], timeout: float = 60) -> str:
+    """The id of the ``kind`` job recorded since ``before`` (the status box may still show an earlier test's
+    job of that kind until its next poll, so the box cannot tell which job the click started)."""
+    deadline = time.monotonic() + timeout
+    while not (fresh := job_ids(jobs, kind) - before):
+        assert time.monotonic() < deadline, f"no new {kind} job in {jobs}"
+        time.sleep(0.1)
+    assert len(fresh) == 1, fresh
+    return fresh.pop()
 
 
 def unusable_songs_are_said(page) -> None:

@@ -203,7 +203,8 @@ def test_a_musicians_path(studio):
         control_the_visible_run(page, ticks, first, second)
         reload_keeps_the_project(page, studio)
         export(page)
-        newcomer.compare_follows_the_project(page, studio.base / "datasets" / "my-band")
+        newcomer.compare_follows_the_project(page, studio.base / "datasets" / "my-band",
+                                             studio.base / "studio-state" / "jobs")
         assert errors_on_screen(page) == []
         browser.close()
     assert "Traceback" not in studio.console()
