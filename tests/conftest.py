@@ -37,28 +37,29 @@ def studio_state(tmp_path_factory, monkeypatch) -> Path:
     return folder
 
 
+def demo_root(tmp_path_factory, name: str, layout: str, variants: tuple[str, ...]) -> Path:
+    """A fresh checkpoint root holding the tiny demo model's ``variants`` in ``layout`` (seed 0)."""
+    root = tmp_path_factory.mktemp(name)
+    write_demo_model(root, layout, variants, seed=0)
+    return root
+
+
 @pytest.fixture(scope="session")
 def tiny_original(tmp_path_factory) -> Path:
     """A checkpoint root in the original layout with tiny-turbo and tiny-base (seed 0)."""
-    root = tmp_path_factory.mktemp("ckpt_original")
-    write_demo_model(root, "original", ("turbo", "base"), seed=0)
-    return root
+    return demo_root(tmp_path_factory, "ckpt_original", "original", ("turbo", "base"))
 
 
 @pytest.fixture(scope="session")
 def tiny_diffusers(tmp_path_factory) -> Path:
     """The same turbo weights (seed 0) written as a diffusers pipeline folder."""
-    root = tmp_path_factory.mktemp("ckpt_diffusers")
-    write_demo_model(root, "diffusers", ("turbo",), seed=0)
-    return root
+    return demo_root(tmp_path_factory, "ckpt_diffusers", "diffusers", ("turbo",))
 
 
 @pytest.fixture(scope="session")
 def tiny_xl(tmp_path_factory) -> Path:
     """A checkpoint root with tiny-xl-turbo and tiny-xl-base: ACE-Step 1.5 XL's shape ratios (seed 0)."""
-    root = tmp_path_factory.mktemp("ckpt_xl")
-    write_demo_model(root, "original", ("xl-turbo", "xl-base"), seed=0)
-    return root
+    return demo_root(tmp_path_factory, "ckpt_xl", "original", ("xl-turbo", "xl-base"))
 
 
 @pytest.fixture(scope="session")

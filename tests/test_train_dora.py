@@ -7,14 +7,13 @@ import json
 import pytest
 import torch
 
-from acestep_train.events import read_events
 from acestep_train.export.load import load_adapter
 from acestep_train.export.probe import effective_deltas
 from acestep_train.models import find_model, load_components
 from acestep_train.train.adapters import Adapter
 from acestep_train.train.config import AdapterConfig
 from acestep_train.train.setup import run_training
-from train_data import fixed_eval_loss, make_tensors, tiny_settings
+from train_data import fixed_eval_loss, make_tensors, tiny_settings, step_events
 
 DORA = {"adapter.type": "dora"}
 
@@ -22,10 +21,6 @@ DORA = {"adapter.type": "dora"}
 @pytest.fixture(scope="module")
 def tensors(tiny_original, tmp_path_factory):
     return make_tensors(tmp_path_factory.mktemp("train"), tiny_original, "turbo", seconds=(1.6, 2.6))
-
-
-def steps(output):
-    return [e for e in read_events(output / "events.jsonl") if e["event"] == "step"]
 
 
 def test_dora_loss_falls_and_saves_magnitudes(tiny_original, tensors, tmp_path):
@@ -54,7 +49,7 @@ def test_dora_resume_is_bitwise(tiny_original, tensors, tmp_path):
     a = load_adapter(tmp_path / "whole" / "checkpoints" / "8")
     b = load_adapter(tmp_path / "resumed" / "checkpoints" / "8")
     assert a.kind == b.kind == "dora" and a.digest() == b.digest()  # every factor and magnitude, bit for bit
-    assert steps(tmp_path / "resumed")[0]["loss"] == steps(tmp_path / "whole")[4]["loss"]
+    assert step_events(tmp_path / "resumed")[0]["loss"] == step_events(tmp_path / "whole")[4]["loss"]
 
 
 def test_resuming_a_lora_checkpoint_as_dora_is_refused(tiny_original, tensors, tmp_path):

@@ -13,7 +13,7 @@ from acestep_train.export.load import load_adapter
 from acestep_train.models import find_model, load_components
 from acestep_train.train.setup import run_training
 from acestep_train.train.trainer import TrainingError
-from train_data import fixed_eval_loss, make_tensors, tiny_settings
+from train_data import fixed_eval_loss, make_tensors, tiny_settings, step_events
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,6 @@ def tensors(tiny_original, tmp_path_factory):
 
 def settings(tiny_original, tensors, output, **overrides):
     return tiny_settings(tiny_original, tensors, output, **overrides)
-
-
-def steps(output):
-    return [e for e in read_events(output / "events.jsonl") if e["event"] == "step"]
 
 
 @pytest.mark.parametrize("kind", ["lora", "lokr"])
@@ -58,9 +54,9 @@ def test_exact_resume_is_bitwise(tiny_original, tensors, tmp_path):
     b = load_adapter(tmp_path / "resumed" / "checkpoints" / "8").modules
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k].down, b[k].down) and torch.equal(a[k].up, b[k].up) for k in a)
-    first_resumed = steps(tmp_path / "resumed")[0]
+    first_resumed = step_events(tmp_path / "resumed")[0]
     assert first_resumed["step"] == 5
-    assert first_resumed["loss"] == steps(tmp_path / "whole")[4]["loss"]
+    assert first_resumed["loss"] == step_events(tmp_path / "whole")[4]["loss"]
 
 
 def test_resume_refuses_a_checkpoint_of_another_adapter(tiny_original, tensors, tmp_path):
@@ -75,7 +71,7 @@ def test_total_steps_and_schedule_endpoints(tiny_original, tensors, tmp_path):
     run_training(settings(tiny_original, tensors, tmp_path, **{
         "data.repeats": 3, "data.batch_size": 2, "data.grad_accum": 2, "loop.epochs": 3, "schedule.name": "cosine",
         "schedule.warmup_steps": 1}))
-    logged = steps(tmp_path)
+    logged = step_events(tmp_path)
     assert [e["step"] for e in logged] == [1, 2, 3, 4, 5, 6]
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["resolved"]["total_steps"] == 6 and run["resolved"]["steps_per_epoch"] == 2

@@ -17,7 +17,7 @@ from acestep_train.previews import adapter_applied
 from acestep_train.train.adapters import Adapter
 from acestep_train.train.config import load_config
 from acestep_train.train.setup import run_training
-from train_data import fixed_eval_loss, make_tensors, tiny_settings
+from train_data import fixed_eval_loss, make_tensors, tiny_settings, step_events
 
 LOHA = {"adapter.type": "loha", "adapter.linear_dim": 4, "adapter.linear_alpha": 2.0}
 
@@ -25,10 +25,6 @@ LOHA = {"adapter.type": "loha", "adapter.linear_dim": 4, "adapter.linear_alpha":
 @pytest.fixture(scope="module")
 def tensors(tiny_original, tmp_path_factory):
     return make_tensors(tmp_path_factory.mktemp("train"), tiny_original, "turbo", seconds=(1.6, 2.6))
-
-
-def steps(output):
-    return [e for e in read_events(output / "events.jsonl") if e["event"] == "step"]
 
 
 def test_loha_loss_falls_and_previews_differ_by_strength(tiny_original, tensors, tmp_path):
@@ -59,7 +55,7 @@ def test_loha_resume_is_bitwise(tiny_original, tensors, tmp_path):
     b = load_adapter(tmp_path / "resumed" / "checkpoints" / "8").modules
     assert a.keys() == b.keys() and a
     assert all(torch.equal(a[k].tensors[p], b[k].tensors[p]) for k in a for p in a[k].tensors)
-    assert steps(tmp_path / "resumed")[0]["loss"] == steps(tmp_path / "whole")[4]["loss"]
+    assert step_events(tmp_path / "resumed")[0]["loss"] == step_events(tmp_path / "whole")[4]["loss"]
 
 
 def test_loha_dropout_is_refused_by_name(tiny_original, tensors, tmp_path):

@@ -9,6 +9,7 @@ import soundfile
 
 import torch
 
+from acestep_train.events import read_events
 from acestep_train.export.load import load_adapter
 from acestep_train.models import find_model, load_components
 from acestep_train.previews import adapter_applied, deltas_on
@@ -63,3 +64,8 @@ def tiny_settings(tiny_original, tensors, output, **overrides):
               "output_dir": str(output), "loop.epochs": 4, "data.max_latent_length": 30, "adapter.rank": 4,
               "adapter.alpha": 4.0, "optim.lr": 5e-3, "schedule.name": "constant", **overrides}
     return load_config(None, values)
+
+
+def step_events(output: Path) -> list[dict]:
+    """The ``step`` events of the run in ``output``."""
+    return [e for e in read_events(output / "events.jsonl") if e["event"] == "step"]
