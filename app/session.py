@@ -2,10 +2,13 @@
 studio's state folder (``project.json``, ``settings.json``), so a reload, another browser or a restarted
 studio finds them again.
 
-Each settings field remembers what the user sets in it. When a page loads, a field takes, in order:
-what was set in it before, else the project's folder for it, else its default; a field the user
-already typed into while the page loaded is left alone. Opening a project sets every folder field
-from it (and forgets folders typed for the previous project).
+Settings belong to the project they were typed for: a trigger word, a tag, a learning rate typed for one
+band never reaches another band's run. Only the few that describe this machine (which model, the GPU
+preset, where the helper models live) are studio-wide. Each field remembers what the user sets in it.
+When a page loads, a field takes, in order: what was set in it before (for the open project), else the
+project's folder for it, else its default; a field the user already typed into while the page loaded is
+left alone. Opening a project gives every per-project field that project's value (typed, else its folder,
+else the default).
 """
 
 from __future__ import annotations
@@ -24,25 +27,60 @@ from app.project import load_project
 from app.tabs.project import open_project
 
 FILE = "settings.json"
+VERSION = 2  # version 1 was one flat {key: value} for every project
+NO_PROJECT = ""  # the settings typed before any project was opened
+STUDIO_WIDE = frozenset({  # about this machine, not about a band's songs
+    "preprocess.model", "train.model", "train.preset", "train.nodes", "train.base_weights", "train.ema_on_cpu",
+    "autolabel.backends", "autolabel.quantize", "autolabel.gemini_model", "autolabel.whisper_dir",
+    "autolabel.acestep_captioner_dir", "autolabel.acestep_transcriber_dir"})
 _LOCK = threading.Lock()  # events run in threads; one read-modify-write at a time
 
 
-def saved_settings(state_dir: Path) -> dict:
+def _open_project_key(state_dir: Path) -> str:
+    chosen = load_project(state_dir)
+    return str(chosen.folder) if chosen else NO_PROJECT
+
+
+def _split(values: dict) -> tuple[dict, dict]:
+    """(studio-wide, per-project) parts of ``values``."""
+    return ({k: v for k, v in values.items() if k in STUDIO_WIDE},
+            {k: v for k, v in values.items() if k not in STUDIO_WIDE})
+
+
+def _record(state_dir: Path) -> dict:
+    """``{"studio": {...}, "projects": {folder: {...}}}``; a version-1 file belongs to the project open now."""
     record = state_dir / FILE
     if not record.is_file():
-        return {}
+        return {"studio": {}, "projects": {}}
     try:
         data = safe_json.load_file(record)
     except (OSError, ValueError) as error:
         print(f"{record}: unreadable ({error}); settings start from their defaults", file=sys.stderr, flush=True)
-        return {}
-    return data if isinstance(data, dict) else {}
+        return {"studio": {}, "projects": {}}
+    if not isinstance(data, dict):
+        return {"studio": {}, "projects": {}}
+    if data.get("version") != VERSION:
+        studio, typed = _split(data)
+        return {"studio": studio, "projects": {_open_project_key(state_dir): typed}}
+    projects = data.get("projects") if isinstance(data.get("projects"), dict) else {}
+    return {"studio": data.get("studio") if isinstance(data.get("studio"), dict) else {},
+            "projects": {k: v for k, v in projects.items() if isinstance(v, dict)}}
 
 
-def remember(state_dir: Path, changes: dict, forget: tuple = ()) -> None:
+def saved_settings(state_dir: Path) -> dict:
+    """What was set for the project open now, with the studio-wide settings."""
+    record = _record(state_dir)
+    return {**record["studio"], **record["projects"].get(_open_project_key(state_dir), {})}
+
+
+def remember(state_dir: Path, changes: dict) -> None:
+    """Keep ``changes``: the studio-wide ones for every project, the others for the project open now."""
     with _LOCK:
-        kept = {k: v for k, v in saved_settings(state_dir).items() if k not in forget}
-        atomic_write_json(state_dir / FILE, {**kept, **changes})
+        record, key = _record(state_dir), _open_project_key(state_dir)
+        studio, typed = _split(changes)
+        projects = {**record["projects"], key: {**record["projects"].get(key, {}), **typed}}
+        atomic_write_json(state_dir / FILE, {"version": VERSION, "studio": {**record["studio"], **studio},
+                                             "projects": projects})
 
 
 def remember_one(state_dir: Path, key: str, value) -> None:
@@ -62,6 +100,14 @@ def restored(ctx: AppContext, defaults: dict, current: dict) -> dict:
             if key in defaults and untouched(current.get(key), defaults[key]) and value != current.get(key)}
 
 
+def opened(ctx: AppContext, typed: str, defaults: dict) -> tuple[str, dict]:
+    """Open (or create) the project typed; (message, {key: value}) for every per-project field in
+    ``defaults``: what was set for that project, else its folder, else the default."""
+    chosen, message = open_project(ctx, typed)
+    wanted = {**defaults, **chosen.fields(), **saved_settings(ctx.work_root)}
+    return message, {key: wanted[key] for key in defaults if key not in STUDIO_WIDE}
+
+
 def wire(demo: gr.Blocks, ctx: AppContext, project: dict, fields: dict) -> None:
     """``project``: the Project tab's folder, open, note; ``fields``: {"tab.field": component}."""
     keys, boxes = list(fields), list(fields.values())
@@ -79,9 +125,7 @@ def wire(demo: gr.Blocks, ctx: AppContext, project: dict, fields: dict) -> None:
     demo.load(on_load, boxes, [*boxes, project["folder"], project["note"]], show_progress="hidden")
 
     def on_open(typed: str) -> dict:
-        chosen, message = open_project(ctx, typed)
-        paths = {key: value for key, value in chosen.fields().items() if key in fields}
-        remember(ctx.work_root, {}, forget=tuple(paths))
-        return {project["note"]: message, **{fields[key]: value for key, value in paths.items()}}
+        message, values = opened(ctx, typed, defaults)
+        return {project["note"]: message, **{fields[key]: value for key, value in values.items()}}
 
     project["open"].click(on_open, project["folder"], [project["note"], *boxes], api_name="open_project")

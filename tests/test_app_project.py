@@ -10,7 +10,7 @@ import pytest
 from app.context import AppContext
 from app.errors import UserError
 from app.project import Project, load_project
-from app.session import remember, restored, saved_settings
+from app.session import opened, remember, restored, saved_settings
 from app.settings import make_settings
 from app.tabs.project import open_project
 
@@ -43,10 +43,39 @@ def test_a_loaded_page_takes_typed_settings_over_the_project_and_keeps_what_is_b
     changes = restored(ctx, defaults, page)
     assert changes == {"train.epochs": 77, "dataset.folder": "/typed/songs",
                        "train.tensors": str(tmp_path / "data" / "band" / "tensors")}
-    remember(ctx.work_root, {}, forget=("dataset.folder",))  # a new project: its folders win again
-    assert saved_settings(ctx.work_root) == {"train.epochs": 77}
     (ctx.work_root / "settings.json").write_text("{broken")
     assert saved_settings(ctx.work_root) == {}  # said on the console; the defaults stand
+
+
+def test_each_project_keeps_what_was_typed_for_it_and_the_machine_settings_follow_every_project(ctx, tmp_path):
+    band, duo = tmp_path / "data" / "band", tmp_path / "data" / "duo"
+    defaults = {"train.trigger": None, "train.lr": 3e-4, "train.model": "turbo", "train.output": "/default/run"}
+    opened(ctx, str(band), defaults)
+    remember(ctx.work_root, {"train.trigger": "zzband", "train.lr": 5e-5, "train.model": "tiny-turbo",
+                             "train.output": str(band / "runs" / "v2")})
+    message, shown = opened(ctx, str(duo), defaults)  # the band's trigger word never reaches the duo's run
+    assert message.startswith("Created") and shown == {"train.trigger": None, "train.lr": 3e-4,
+                                                        "train.output": str(duo / "runs" / "run")}
+    assert saved_settings(ctx.work_root) == {"train.model": "tiny-turbo"}  # which model: this machine's, kept
+    remember(ctx.work_root, {"train.trigger": "zzduo"})
+    assert opened(ctx, str(band), defaults)[1] == {"train.trigger": "zzband", "train.lr": 5e-5,
+                                                   "train.output": str(band / "runs" / "v2")}
+    assert restored(ctx, defaults, dict(defaults)) == {"train.trigger": "zzband", "train.lr": 5e-5,
+                                                       "train.model": "tiny-turbo",
+                                                       "train.output": str(band / "runs" / "v2")}
+    opened(ctx, str(duo), defaults)
+    assert saved_settings(ctx.work_root)["train.trigger"] == "zzduo"
+
+
+def test_settings_kept_by_an_earlier_version_belong_to_the_project_open_when_they_are_read(ctx, tmp_path):
+    opened(ctx, str(tmp_path / "data" / "band"), {})
+    (ctx.work_root / "settings.json").write_text(json.dumps({"train.trigger": "zzq", "train.model": "tiny-turbo"}))
+    assert saved_settings(ctx.work_root) == {"train.trigger": "zzq", "train.model": "tiny-turbo"}
+    remember(ctx.work_root, {"train.epochs": 9})  # written back in this version's shape
+    opened(ctx, str(tmp_path / "data" / "duo"), {})
+    assert saved_settings(ctx.work_root) == {"train.model": "tiny-turbo"}
+    opened(ctx, str(tmp_path / "data" / "band"), {})
+    assert saved_settings(ctx.work_root) == {"train.trigger": "zzq", "train.model": "tiny-turbo", "train.epochs": 9}
 
 
 def test_the_train_monitor_shows_a_run_before_its_first_preview(ctx, tmp_path):
