@@ -47,36 +47,40 @@ def _split(values: dict) -> tuple[dict, dict]:
             {k: v for k, v in values.items() if k not in STUDIO_WIDE})
 
 
-def _record(state_dir: Path) -> dict:
-    """``{"studio": {...}, "projects": {folder: {...}}}``; a version-1 file belongs to the project open now."""
-    record = state_dir / FILE
-    if not record.is_file():
-        return {"studio": {}, "projects": {}}
+def _read(record: Path) -> dict:
+    """The file's JSON object; {} when there is none yet or it is unreadable (said on the console)."""
     try:
-        data = safe_json.load_file(record)
+        data = safe_json.load_file(record) if record.is_file() else {}
     except (OSError, ValueError) as error:
         print(f"{record}: unreadable ({error}); settings start from their defaults", file=sys.stderr, flush=True)
-        return {"studio": {}, "projects": {}}
-    if not isinstance(data, dict):
-        return {"studio": {}, "projects": {}}
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _record(state_dir: Path, key: str) -> dict:
+    """``{"studio": {...}, "projects": {folder: {...}}}``; a version-1 file (one flat dict) belongs to the
+    project ``key``, the one open now."""
+    data = _read(state_dir / FILE)
     if data.get("version") != VERSION:
         studio, typed = _split(data)
-        return {"studio": studio, "projects": {_open_project_key(state_dir): typed}}
+        return {"studio": studio, "projects": {key: typed}}
     projects = data.get("projects") if isinstance(data.get("projects"), dict) else {}
     return {"studio": data.get("studio") if isinstance(data.get("studio"), dict) else {},
-            "projects": {k: v for k, v in projects.items() if isinstance(v, dict)}}
+            "projects": {folder: typed for folder, typed in projects.items() if isinstance(typed, dict)}}
 
 
 def saved_settings(state_dir: Path) -> dict:
     """What was set for the project open now, with the studio-wide settings."""
-    record = _record(state_dir)
-    return {**record["studio"], **record["projects"].get(_open_project_key(state_dir), {})}
+    key = _open_project_key(state_dir)
+    record = _record(state_dir, key)
+    return {**record["studio"], **record["projects"].get(key, {})}
 
 
 def remember(state_dir: Path, changes: dict) -> None:
     """Keep ``changes``: the studio-wide ones for every project, the others for the project open now."""
     with _LOCK:
-        record, key = _record(state_dir), _open_project_key(state_dir)
+        key = _open_project_key(state_dir)
+        record = _record(state_dir, key)
         studio, typed = _split(changes)
         projects = {**record["projects"], key: {**record["projects"].get(key, {}), **typed}}
         atomic_write_json(state_dir / FILE, {"version": VERSION, "studio": {**record["studio"], **studio},
