@@ -124,3 +124,21 @@ def test_exports_have_the_full_precision_runs_format(runs, tmp_path, adapter):
             assert main(["export", "--adapter", str(folder), "--format", fmt, "--output", str(outs[base])]) == 0
         assert file_format(outs["full"]) == file_format(outs["int8"]), fmt
     assert load_adapter(int8).deltas().keys() == load_adapter(full).deltas().keys()
+
+
+def test_a_dora_on_an_int8_base_is_computed_on_the_real_weights(tiny_original):
+    """A DoRA's deltas depend on the base weight (its row norms): on an int8 base they are taken from the
+    dequantized weight, never from the raw codes (127 times too large)."""
+    from acestep_train.train.adapters import Adapter
+    from acestep_train.train.config import AdapterConfig
+
+    transformer = load_components(find_model([tiny_original], "turbo"), ["transformer"], "cpu").transformer
+    before = {f"layers.0.self_attn.{name}": getattr(transformer.layers[0].self_attn, name).weight.detach().clone()
+              for name in ("to_q", "to_k")}
+    quantize_base(transformer, "cpu")
+    adapter = Adapter(transformer, AdapterConfig(type="dora", rank=4, alpha=4.0, targets="self"))
+    weights = adapter.base_weights()
+    for name, original in before.items():
+        assert weights[name].dtype.is_floating_point
+        assert (weights[name] - original).abs().max() < 0.02 * original.abs().max(), name
+    assert all(delta.abs().max() < 1.0 for delta in adapter.deltas().values())  # a new DoRA: near zero

@@ -19,6 +19,7 @@ import torch
 
 from acestep_train.atomic import atomic_path, atomic_write_json
 from acestep_train.export.writers import LOHA_FILE, LOKR_FILE, LORA_FILE
+from acestep_train.train.int8 import real_weight
 
 #: LyCORIS-backed kinds: the saved file and config name
 LYCORIS_FILES = {"lokr": (LOKR_FILE, "lokr_config.json"), "loha": (LOHA_FILE, "loha_config.json")}
@@ -156,9 +157,10 @@ class Adapter:
         return reader(state, self.lycoris_kwargs()).deltas()
 
     def base_weights(self) -> dict[str, torch.Tensor]:
-        """Each adapted layer's frozen weight (PEFT's wrapper exposes its base layer's)."""
+        """Each adapted layer's frozen weight (PEFT's wrapper exposes its base layer's), an int8 base's
+        dequantized: a DoRA's deltas are computed on it, and its raw codes are 127 times too large."""
         modules = dict(self.transformer.named_modules())
-        return {name: modules[name].weight.detach() for name in self.names}
+        return {name: real_weight(modules[name].weight).detach() for name in self.names}
 
     def peft_config(self) -> dict:
         config = self.transformer.peft_config["default"].to_dict()

@@ -47,6 +47,15 @@ def quantize_base(transformer: torch.nn.Module, device: torch.device | str) -> i
     return len(linears)
 
 
+def real_weight(weight: torch.Tensor) -> torch.Tensor:
+    """The float weight an int8 ``Int8Params`` stands for (its codes times its row scales); others as they are."""
+    if weight.dtype != torch.int8:
+        return weight
+    from bitsandbytes.functional import int8_vectorwise_dequant
+
+    return int8_vectorwise_dequant(weight, weight.SCB)
+
+
 def int8_bytes(transformer: torch.nn.Module) -> int:
     """Bytes the int8 linears hold (weights and row scales), to check the planner's arithmetic."""
     import bitsandbytes as bnb
