@@ -131,6 +131,14 @@ def test_training_is_identical_with_validation_on_or_off(tiny_original, tensors,
     assert all(torch.equal(a[k].down, b[k].down) and torch.equal(a[k].up, b[k].up) for k in a)
 
 
+def test_validation_that_would_never_run_is_refused_before_training(tiny_original, tensors, tmp_path):
+    settings = tiny_settings(tiny_original, tensors, tmp_path / "late", **{"loop.epochs": 1,
+                             "validation.every_steps": 5, "validation.songs": [HELD]})  # 2 songs: 2 steps
+    with pytest.raises(ValueError, match="validation.every_steps is 5 but this run has 2 optimizer steps"):
+        run_training(settings)
+    assert not (tmp_path / "late" / "checkpoints").exists()  # nothing trained
+
+
 def trainer_at(config):
     precision = resolve_precision(config.loop.precision, config.loop.accelerator)
     fabric = make_fabric(config.loop, Path(config.output_dir), precision)

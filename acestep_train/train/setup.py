@@ -111,6 +111,7 @@ def build_parts(config, fabric, precision: Precision) -> RunParts:
     windows = len(split.train) * config.data.repeats
     per_epoch = steps_per_epoch(windows, config.data.batch_size, config.data.grad_accum, fabric.world_size)
     total = per_epoch * config.loop.epochs
+    check_validation_runs(config.validation, total)
     optimizer = make_optimizer(config.optim, adapter.params, fabric.device)
     model, optimizer = fabric.setup(Trainable(transformer, adapter.network), optimizer)
     scheduler = make_schedule(config.schedule, optimizer, total)
@@ -120,6 +121,15 @@ def build_parts(config, fabric, precision: Precision) -> RunParts:
                      optimizer, scheduler, precision, cross_mask, plan, warning, split=split)
     parts.run_record = run_record(config, parts, fabric.world_size)
     return parts
+
+
+def check_validation_runs(validation, total: int) -> None:
+    """Validation first runs at step ``every_steps``: past the run's last step it would never run, and the
+    songs held out for it would have trained nothing."""
+    if validation.enabled and validation.every_steps > total:
+        raise ValueError(f"validation.every_steps is {validation.every_steps} but this run has {total} optimizer "
+                         f"steps: validation would never run and the held-out songs would train nothing; "
+                         f"set it to {total} or fewer")
 
 
 def build_model(config, device, precision: Precision):
