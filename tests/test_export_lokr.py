@@ -108,3 +108,18 @@ def test_comfyui_key_map(trained, tmp_path):
     write_lokr_lycoris(adapter, tmp_path)
     applied = comfyui_lora_deltas(load_file(tmp_path / LOKR_FILE), comfyui_model_keys(base))
     assert close(applied, {f"diffusion_model.decoder.{original_module(k)}.weight": v for k, v in deltas.items()}) < TOL
+
+
+def test_a_weight_decomposed_lokr_is_refused_never_read_without_its_magnitude(tmp_path):
+    """LyCORIS writes ``dora_scale`` beside a LoKr's factors when it was trained with weight decomposition:
+    read as a plain LoKr it would export and merge without its magnitude, a different sound."""
+    from safetensors.torch import save_file
+
+    from acestep_train.export.load import load_adapter
+
+    name = "lycoris_layers_0_self_attn_to_q"
+    save_file({f"{name}.lokr_w1": torch.ones(2, 2), f"{name}.lokr_w2": torch.ones(8, 8),
+               f"{name}.alpha": torch.tensor(4.0), f"{name}.dora_scale": torch.ones(1, 16)},
+              str(tmp_path / "decomposed.safetensors"))
+    with pytest.raises(ValueError, match="decomposed.safetensors: .*dora_scale keys, on LoRA, LoKr or LoHA"):
+        load_adapter(tmp_path / "decomposed.safetensors")

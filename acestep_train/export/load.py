@@ -31,6 +31,10 @@ def _from_file(weights: Path, config: dict) -> Adapter:
     if not state:
         raise ValueError(f"{weights}: holds no tensors")
     metadata = read_metadata(weights)
+    if any(key.endswith(".dora_scale") for key in state):  # first: a weight-decomposed LoKr/LoHA has them too
+        raise ValueError(f"{weights}: a ComfyUI/LyCORIS DoRA (dora_scale keys, on LoRA, LoKr or LoHA) is read only "
+                         "by ComfyUI; its magnitude is tied to the base model it was written for, and read without "
+                         "it the adapter would sound different. Open the PEFT DoRA folder instead")
     if any(".hada_" in key for key in state):
         from acestep_train.export.loha import loha_from_state
 
@@ -40,9 +44,6 @@ def _from_file(weights: Path, config: dict) -> Adapter:
         adapter = lokr_from_state(state, lokr_config)
     elif any(key.endswith("." + MAGNITUDE) for key in state):
         adapter = dora_from_state(state, config)
-    elif any(key.endswith(".dora_scale") for key in state):
-        raise ValueError(f"{weights}: a ComfyUI/LyCORIS DoRA (dora_scale keys) is read only by ComfyUI; its "
-                         "magnitude is tied to the base model it was written for. Open the PEFT DoRA folder instead")
     elif any("lora_" in key for key in state):
         adapter = lora_from_state(state, config)
     else:
