@@ -28,12 +28,9 @@ GB = 1024**3
 # Measured (memory probe, bf16 autocast, full-size 2 B DiT): bytes kept per audio token per layer by
 # the frozen block (norms, attention q/k/v/out + log-sum-exp, SwiGLU MLP, AdaLN), before any adapter.
 BASE_TOKEN_BYTES = 125_227
-# Bytes kept per encoder token per layer (the cross-attention key/value path: 4 * kv width).
-BASE_ENCODER_BYTES = 4_096
 # Bytes per token outside the layers (patchify in, norm and projection out).
 OUTSIDE_TOKEN_BYTES = 15_804
-# With checkpointing: bytes held per token per layer (its bf16 input: 2 * hidden) and outside the layers.
-CHECKPOINT_TOKEN_BYTES = 4_096
+# With checkpointing: bytes held per token outside the layers (per layer: its bf16 input, 2 * hidden).
 CHECKPOINT_OUTSIDE_TOKEN_BYTES = 19_900
 # The same three measured constants for the XL DiT (token, outside, checkpointed outside).
 XL_TOKEN_BYTES, XL_OUTSIDE_TOKEN_BYTES, XL_CHECKPOINT_OUTSIDE_TOKEN_BYTES = 197_196, 18_876, 23_996
@@ -253,7 +250,7 @@ def activation_bytes(dit: DitShape, run: RunShape) -> float:
     """Saved-for-backward bytes plus the backward working set, at bf16 compute."""
     extra_token, extra_encoder, constant = _adapter_bytes(dit, run)
     tokens = run.crop_frames // dit.patch_size
-    encoder_bytes = 4 * dit.kv_heads * dit.head_dim  # BASE_ENCODER_BYTES on both sizes
+    encoder_bytes = 4 * dit.kv_heads * dit.head_dim  # the cross-attention key/value path: 4 * kv width
     layer = run.batch_size * (tokens * (dit.token_bytes + extra_token)
                               + run.encoder_tokens * (encoder_bytes + extra_encoder)) + constant
     if run.gradient_checkpointing:  # inputs held; one layer recomputed, plus its gradients

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from acestep_train.compare.choose import at_strength, favourite_scores
     from acestep_train.export.exporter import export_adapter, export_identity
     from acestep_train.export.load import load_adapter
-    from acestep_train.export.model_check import check_shapes, model_for_adapter
+    from acestep_train.export.model_check import model_for_adapter
     from acestep_train.export.output_folder import check_output, moved_note
     from acestep_train.previews import playback_words
 
@@ -50,9 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.bench_scores:
         adapter.metadata["bench_scores"] = favourite_scores(args.bench_scores, args.adapter, args.strength)
     # Every check before anything is written; their ValueErrors are printed as one clear line.
-    model = model_for_adapter(adapter, Path(args.adapter), args.checkpoint_dir, args.model_variant)
-    if model is not None:
-        check_shapes(adapter, model)
+    model = model_for_adapter(adapter, Path(args.adapter), args.checkpoint_dir, args.model_variant)  # its shapes:
+    # checked by export_adapter before anything is written
     plan = check_output(Path(args.output), export_identity(adapter), args.overwrite)
     written = export_adapter(adapter, args.format, Path(args.output), args.lokr_as_lora, args.max_lora_rank,
                              model=model, plan=plan)

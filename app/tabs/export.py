@@ -48,7 +48,7 @@ def how_to(kind: str, fmt: str, written, base: str = "") -> str:
 def export(ctx: AppContext, form: ExportForm) -> str:
     """Each chosen format into ``<output>/<format>``; every file is read back by the library."""
     from acestep_train.export.load import load_adapter
-    from acestep_train.export.model_check import check_shapes, model_for_adapter
+    from acestep_train.export.model_check import model_for_adapter
     from acestep_train.previews import playback_words
 
     if not form.checkpoint:
@@ -60,9 +60,8 @@ def export(ctx: AppContext, form: ExportForm) -> str:
         adapter = load_adapter(source)
         if form.trigger.strip():
             adapter.metadata["trigger_word"] = form.trigger.strip()
-        model = model_for_adapter(adapter, source, [str(ctx.checkpoint_root)], required=False)
-        if model is not None:
-            check_shapes(adapter, model)  # before anything is written
+        model = model_for_adapter(adapter, source, [str(ctx.checkpoint_root)], required=False)  # export_adapter
+        # checks the adapter's shapes against it before anything is written
         lines = export_formats(adapter, form, output, model)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         raise UserError(f"Export failed: {error}") from error
