@@ -67,6 +67,15 @@ class PreviewResult:
     files: dict[float, Path] = field(default_factory=dict)  # scale -> wav
 
 
+def _adapted_modules(transformer: torch.nn.Module, names) -> dict[str, torch.nn.Module]:
+    """The transformer's modules by name; an adapter naming one it lacks is for another base model."""
+    modules = dict(transformer.named_modules())
+    missing = [name for name in names if name not in modules]
+    if missing:
+        raise ValueError(f"adapter modules not in this model: {missing[:3]} (wrong base model?)")
+    return modules
+
+
 @contextmanager
 @torch.no_grad()
 def adapter_applied(transformer: torch.nn.Module, deltas: dict[str, torch.Tensor], scale: float):
@@ -75,10 +84,7 @@ def adapter_applied(transformer: torch.nn.Module, deltas: dict[str, torch.Tensor
     An int8 base weight (``loop.base_weights = "int8"``) cannot take a float delta: that module gets
     ``scale * delta @ x`` added to its output instead, which is the same linear map.
     """
-    modules = dict(transformer.named_modules())
-    missing = [name for name in deltas if name not in modules]
-    if missing:
-        raise ValueError(f"adapter modules not in this model: {missing[:3]} (wrong base model?)")
+    modules = _adapted_modules(transformer, deltas)
     saved, hooks = {}, []
     try:
         for name, delta in deltas.items():
@@ -104,10 +110,7 @@ def _output_delta(delta: torch.Tensor):
 
 def deltas_on(transformer: torch.nn.Module, adapter) -> dict[str, torch.Tensor]:
     """An ``export.adapter_state.Adapter``'s deltas on this transformer's weights (a DoRA's depend on them)."""
-    modules = dict(transformer.named_modules())
-    missing = [name for name in adapter.modules if name not in modules]
-    if missing:
-        raise ValueError(f"adapter modules not in this model: {missing[:3]} (wrong base model?)")
+    modules = _adapted_modules(transformer, adapter.modules)
     return adapter.deltas(base={name: modules[name].weight.detach() for name in adapter.modules})
 
 

@@ -3,17 +3,17 @@
     python -m bench gpu-suite            # or: bash bench/gpu_suite.sh
     python -m bench gpu-suite --size small --frames 32 --steps 1 --warmup 0   # CPU plumbing (the test)
 
-On one H100/H200-class GPU it finishes in about 8 minutes (budget 9, ``--budget-s``): the
-full-size DiT (random bf16 weights, built here, no download or network) takes training steps
-with every preset's own settings for LoRA, LoKr and LoHA, then variants of one preset (checkpointing
-flipped, ``torch.compile`` on, the flash attention backend when installed); each row has step
-time, samples/s, audio-seconds/s, peak allocated/reserved and MFU from analytic FLOPs, and says
-whether the preset fits its tier with 1 GB to spare on this card. Then the XL DiT with each tier's XL
-settings (LoRA; LoKr too on 8 GB, which runs on int8 base weights) and int8 base weights on the
-2 B model's small tiers, judged the same way. Then the model side of
-preprocessing at full size (``bench/gpu_suite_preprocess.py``) and one full-size merge
-(``bench/merge_peak_ram.py``). A section that would overrun the budget is recorded as skipped,
-never silently dropped. Results: ``bench/results/gpu_suite.json``.
+On one H100/H200-class GPU it finishes in about 8 minutes (budget 9, ``--budget-s``): the full-size
+DiT (random bf16 weights, built here, no download or network) takes training steps with every
+preset's own settings for each adapter type (LoRA, LoKr, LoHA and DoRA), then variants of one preset
+(checkpointing flipped, ``torch.compile`` on, the flash attention backend when installed); each row
+has step time, samples/s, audio-seconds/s, peak allocated/reserved and MFU from analytic FLOPs, and
+says whether the preset fits its tier with 1 GB to spare on this card. Then the XL DiT with each
+tier's XL settings (LoRA; LoKr too on 8 GB, which runs on int8 base weights) and int8 base weights
+on the 2 B model's small tiers, judged the same way. Then the model side of preprocessing at full
+size (``bench/gpu_suite_preprocess.py``) and one full-size merge (``bench/merge_peak_ram.py``). A
+section that would overrun the budget is recorded as skipped, never silently dropped. Results:
+``bench/results/gpu_suite.json``.
 """
 
 from __future__ import annotations

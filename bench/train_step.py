@@ -19,6 +19,8 @@ import json
 import time
 from pathlib import Path
 
+from acestep_train.train.config import ADAPTER_TYPES
+
 #: Dense bf16 tensor-core peak FLOP/s by device name fragment.
 PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A6000": 155e12, "4090": 165e12,
              "3090": 71e12, "4080": 97e12, "A10": 125e12, "L4": 121e12, "T4": 65e12}
@@ -154,7 +156,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=["full", "small"], default="small")
     p.add_argument("--preset", default="24gb")
-    p.add_argument("--adapter", choices=["lora", "lokr", "loha", "dora"], default="lora")
+    p.add_argument("--adapter", choices=ADAPTER_TYPES, default="lora")
     p.add_argument("--model", choices=["2b", "xl"], default="2b", help="the DiT; xl takes the tier's XL settings")
     p.add_argument("--base-weights", choices=["full", "int8"], help="default: the preset's")
     p.add_argument("--batch", type=int, help="default: the preset's")

@@ -11,7 +11,7 @@ import soundfile
 from acestep_train.cli import main
 from acestep_train.compare.choose import export_choice, mark_favourite
 from acestep_train.compare.render import render_grid
-from acestep_train.compare.spec import GridSpec, PromptSpec, resolve_checkpoints
+from acestep_train.compare.spec import KEYWORDS, GridSpec, PromptSpec, ema_step, is_run_token, resolve_checkpoints
 from acestep_train.export.exporter import read_written
 from acestep_train.export.load import load_adapter
 from compare_run import make_run
@@ -82,6 +82,21 @@ def test_checkpoint_selection(grid, tmp_path):
     assert [label for label, _ in resolve_checkpoints(run, ["every:3"])] == ["step 4"]
     with pytest.raises(FileNotFoundError, match="checkpoint '7' not found"):
         resolve_checkpoints(run, ["7"])
+
+
+def test_ema_tokens_name_a_steps_average_and_nothing_else(tmp_path):
+    """``N-ema`` means checkpoints/N/ema; ``my-ema`` or ``-ema`` is a folder name like any other."""
+    from acestep_train.train.ema import FOLDER
+
+    assert ema_step("400-ema") == "400" and [ema_step(t) for t in ("my-ema", "-ema", "400", "best-ema")] == [None] * 4
+    assert all(is_run_token(t) for t in (*KEYWORDS, "400", "every:2", "400-ema"))
+    assert not any(is_run_token(t) for t in ("my-ema", "-ema", "songs/final"))
+    run = tmp_path / "run"
+    for folder in (run / "checkpoints" / "400" / FOLDER, run / "best" / FOLDER, run / "final-ema", run / "final"):
+        folder.mkdir(parents=True)
+    assert resolve_checkpoints(run, ["400-ema", "best-ema", "final-ema", "final"]) == [
+        ("step 400 ema", (run / "checkpoints" / "400" / FOLDER).resolve()), ("best-ema", (run / "best" / FOLDER).resolve()),
+        ("final-ema", (run / "final-ema").resolve()), ("final", (run / "final").resolve())]
 
 
 def test_cli_twin_and_export_strength(grid, tiny_original, tmp_path, capsys):

@@ -12,7 +12,7 @@ from acestep_train.export.adapter_state import Adapter, LoraFactors
 from acestep_train.export.writers import write_lora
 from acestep_train.models import build_pipeline, find_model, load_components
 from acestep_train.models.loading import PARTS
-from acestep_train.previews import PreviewRequest, adapter_applied, render
+from acestep_train.previews import PreviewRequest, adapter_applied, deltas_on, render
 from acestep_train.prompts import SongText
 
 SONG = SongText("warm lo-fi piano", "[Verse]\nhello", duration=1.0)
@@ -67,6 +67,13 @@ def test_wrong_model_adapter_is_refused(pipe):
     with pytest.raises(ValueError, match="adapter modules not in this model"):
         with adapter_applied(pipe.transformer, deltas, 1.0):
             pass
+
+
+def test_deltas_for_a_model_without_the_adapters_modules_are_refused(pipe):
+    """``deltas_on`` (a DoRA's deltas read the base weights) refuses by name, as ``adapter_applied`` does."""
+    adapter = Adapter("lora", {"layers.9.self_attn.to_q": LoraFactors(torch.zeros(4, 32), torch.zeros(32, 4), 4.0)})
+    with pytest.raises(ValueError, match=r"not in this model: \['layers.9.self_attn.to_q'\] \(wrong base model\?\)"):
+        deltas_on(pipe.transformer, adapter)
 
 
 def test_generate_command_writes_a_wav(tiny_original, adapter, tmp_path):

@@ -19,10 +19,14 @@ from acestep_train.train.ema import FINAL as FINAL_EMA, FOLDER as EMA_FOLDER
 KEYWORDS = ("best", "final", FINAL_EMA, "best-ema")  # tokens naming a run's folders (besides steps)
 
 
+def ema_step(token: str) -> str | None:
+    """The step of an ``N-ema`` token (``"400"`` for ``400-ema``), else None."""
+    return token[:-4] if token.endswith("-ema") and token[:-4].isdigit() else None
+
+
 def is_run_token(token: str) -> bool:
     """A token naming a folder of the run (not a path the user typed)."""
-    return (token in KEYWORDS or token.isdigit() or token.startswith("every:")
-            or (token.endswith("-ema") and token[:-4].isdigit()))
+    return token in KEYWORDS or token.isdigit() or token.startswith("every:") or ema_step(token) is not None
 
 
 @dataclass(frozen=True)
@@ -94,12 +98,12 @@ def step_checkpoints(run: Path) -> list[Path]:
 
 def _token(run: Path, token: str) -> list[tuple[str, Path]]:
     steps = step_checkpoints(run)
-    if token in ("best", "final", FINAL_EMA):
-        found = [(token, run / token)]
-    elif token == "best-ema":
+    if token == "best-ema":
         found = [(token, run / "best" / EMA_FOLDER)]
-    elif token.endswith("-ema") and token[:-4].isdigit():
-        found = [(f"step {token[:-4]} ema", run / "checkpoints" / token[:-4] / EMA_FOLDER)]
+    elif token in KEYWORDS:  # best, final, final-ema: a folder of that name
+        found = [(token, run / token)]
+    elif (step := ema_step(token)) is not None:
+        found = [(f"step {step} ema", run / "checkpoints" / step / EMA_FOLDER)]
     elif token.startswith("every:"):
         every = int(token.split(":", 1)[1])
         if every < 1:
