@@ -13,17 +13,13 @@ from pathlib import Path
 import gradio as gr
 
 from acestep_train import safe_json
+from acestep_train.compare.score_names import HIGHEST_FIRST, SCORES
 
 GRID_ORDER = "grid order"
 #: choice -> (score key, highest first)
-SORTS = {GRID_ORDER: None,
-         "style similarity (highest first)": ("style", True),
-         "prompt adherence (highest first)": ("adherence", True),
-         "KAD to the training songs (lowest first)": ("kad", False),
-         "distance to base (lowest first)": ("distance", False),
-         "loss (lowest first)": ("loss", False)}
-HEADERS = ["rank", "clip", "prompt", "distance to base", "loss", "style similarity", "prompt adherence", "KAD"]
-KEYS = ("distance", "loss", "style", "adherence", "kad")
+SORTS = {GRID_ORDER: None, **{f"{name} ({'highest' if key in HIGHEST_FIRST else 'lowest'} first)":
+                              (key, key in HIGHEST_FIRST) for key, name in SCORES.items()}}
+HEADERS = ["rank", "clip", "prompt", *SCORES.values()]
 
 
 def clips(grid: dict) -> list[dict]:
@@ -49,15 +45,14 @@ def _number(value) -> str:
 
 
 def label(row: dict) -> str:
-    return " | ".join([row["name"], *(f"{name} {_number(row.get(key))}" for name, key in (
-        ("distance", "distance"), ("loss", "loss"), ("style", "style"), ("adherence", "adherence"), ("KAD", "kad")))])
+    return " | ".join([row["name"], *(f"{name} {_number(row.get(key))}" for key, name in SCORES.items())])
 
 
 def table(grid_path: str, sort: str) -> list[list]:
     if not grid_path:
         return []
     rows = ordered(clips(safe_json.load_file(grid_path)), sort)
-    return [[rank, row["name"], row["prompt"] + 1, *(_number(row.get(key)) for key in KEYS)]
+    return [[rank, row["name"], row["prompt"] + 1, *(_number(row.get(key)) for key in SCORES)]
             for rank, row in enumerate(rows, 1)]
 
 

@@ -11,6 +11,7 @@ from acestep_train.atomic import atomic_write_json
 from acestep_train.events import EventLog
 from acestep_train.export.adapter_state import Adapter, LoraFactors
 from acestep_train.export.writers import write_lora
+from acestep_train.tensors import Manifest
 
 
 def random_lora(seed: int) -> Adapter:
@@ -55,7 +56,7 @@ def add_training_songs(run: Path, folder: Path, seconds: float = 12.0) -> list[P
         soundfile.write(folder / name, data, rate)
         paths.append(folder / name)
     tensors = folder.parent / "tensors"
-    atomic_write_json(tensors / "manifest.json", {"samples": {p.stem: {"file": f"{p.stem}.safetensors", "source": str(p)}
-                                                              for p in paths}})
+    Manifest("tiny", "tiny", None, 64, {}, samples={p.stem: {"file": f"{p.stem}.safetensors", "source": str(p)}
+                                                    for p in paths}).save(tensors)
     atomic_write_json(run / "run.json", {"config": {"dataset_dir": str(tensors)}})
     return paths

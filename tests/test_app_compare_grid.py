@@ -50,3 +50,27 @@ def test_the_note_says_how_to_get_scores_when_there_are_none():
     note = compare_grid.scoring_note({**GRID, "scoring": {"unavailable": "no CLAP model in /ck"}})
     assert note.startswith("No scores: no CLAP model in /ck") and "--score-only" in note
     assert "rendered before scoring" in compare_grid.scoring_note({k: v for k, v in GRID.items()})
+
+
+def test_every_score_has_a_column_a_sort_and_a_label_from_one_list(grid_path):
+    """The table, the sort choices and the players' labels all come from ``compare.score_names.SCORES``:
+    a score added there appears in each, in the same column as its value."""
+    from acestep_train.compare.score_names import SCORES
+
+    row = compare_grid.table(grid_path, "grid order")[1]
+    assert len(compare_grid.HEADERS) == len(row)
+    assert dict(zip(compare_grid.HEADERS[3:], row[3:])) == {
+        "distance to base": "0.1000", "loss": "0.8000", "style similarity": "0.9000", "prompt adherence": "0.1000",
+        "KAD to the training songs": "3.0000"}
+    assert sorted(key for key, _ in filter(None, compare_grid.SORTS.values())) == sorted(SCORES)
+    label = compare_grid.label(compare_grid.clips(GRID)[0])
+    assert label.startswith("base model (reference) | distance to base 0.0000 | loss n/a | style similarity 0.5000")
+
+
+def test_the_grid_module_imports_without_torch():
+    """The trainer UI imports it before the page is served: torch stays unimported (the scores' names are torch-free)."""
+    import subprocess
+    import sys
+
+    code = "import sys, app.compare_grid; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

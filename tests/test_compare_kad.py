@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from acestep_train.compare.kad import SCALE, kad, median_bandwidth, mmd2_unbiased
+from acestep_train.compare.kad import SCALE, KadReference, kad, median_bandwidth, mmd2_unbiased, rbf_kernel
 
 
 def test_mmd2_matches_the_hand_computation():
@@ -48,3 +48,24 @@ def test_identical_sets_score_below_different_ones_and_small_sets_are_refused():
         mmd2_unbiased(reference[:1], reference[3:], 1.0)
     with pytest.raises(ValueError, match="all identical"):
         median_bandwidth(torch.zeros(3, 8))
+
+
+def test_a_reference_built_once_gives_every_set_the_same_kad_bit_for_bit():
+    """The bench builds ``KadReference`` once and scores each checkpoint (and the base) against it: each number
+    equals the one computed from scratch (all three kernel terms recomputed), exactly, not approximately."""
+    generator = torch.Generator().manual_seed(2)
+    reference = torch.randn(7, 16, generator=generator)
+    built = KadReference.of(reference)
+    assert built.bandwidth == median_bandwidth(reference)
+    for m in (2, 3, 5):
+        x = torch.randn(m, 16, generator=generator) + 0.3 * m
+        sigma = median_bandwidth(reference)
+        kxx, kyy, kxy = rbf_kernel(x, x, sigma), rbf_kernel(reference, reference, sigma), rbf_kernel(x, reference, sigma)
+        n = len(reference)
+        scratch = SCALE * float((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
+                                + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1)) - 2.0 * kxy.mean())
+        assert built.kad(x) == scratch == kad(x, reference)
+    with pytest.raises(ValueError, match="at least 2 reference samples, got 1"):
+        KadReference.of(reference[:1])
+    with pytest.raises(ValueError, match="at least 2 samples on each side, got 1 and 7"):
+        built.kad(reference[:1])

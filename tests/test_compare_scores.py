@@ -217,3 +217,17 @@ def test_without_songs_to_compare_with_the_bench_says_so_and_stays(bench, tmp_pa
     scoring = score_bench(copy / "grid.json", spec.clap, spec.checkpoint_dirs, str(run))
     assert "no run record" in scoring["unavailable"] and "--reference" in scoring["unavailable"]
     assert read(copy / "grid.json")["cells"] == before["cells"]
+
+
+def test_a_named_reference_folder_lists_its_songs_as_the_dataset_scan_does(tmp_path):
+    """``--reference``: every audio file under the folder, sorted, but no macOS ``._song.wav`` resource fork
+    (not audio) and no other file; a folder with none is refused by name."""
+    from acestep_train.compare.reference import training_songs
+
+    songs = add_training_songs(tmp_path / "run", tmp_path / "songs")
+    (tmp_path / "songs" / "._tone.wav").write_bytes(b"\x00\x05\x16\x07")  # AppleDouble, not audio
+    (tmp_path / "songs" / "notes.txt").write_text("not a song")
+    assert training_songs(tmp_path / "run", str(tmp_path / "songs")) == sorted(songs)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="empty: no audio files to compare with"):
+        training_songs(tmp_path / "run", str(tmp_path / "empty"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
+from acestep_train.compare.score_names import SCORES
 from acestep_train.export.adapter_state import Adapter, LoraFactors
 
 TOLERANCE = 1e-5
@@ -24,8 +25,6 @@ DORA_STRENGTH = ("a DoRA's strength cannot be baked into its factors: its magnit
 
 def cell_scores(grid: dict, cell: dict) -> dict:
     """What the bench measured for ``cell`` (only the scores it has), with its prompt and the base's scores."""
-    from acestep_train.compare.scores import SCORES
-
     scores = {key: cell[key] for key in SCORES if key in cell}
     scores["prompt"] = grid["prompts"][cell["prompt"]]
     base = grid.get("base_scores")

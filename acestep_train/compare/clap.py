@@ -90,10 +90,6 @@ class ClapEmbedder:
         output = self.model.get_audio_features(input_features=features["input_features"].to(self.device))
         return output.pooler_output.float().cpu()
 
-    def audio(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
-        """[D] unit embedding of a clip: the normalized mean of its windows'."""
-        return unit(self.audio_windows(audio, rate).mean(0))
-
     @torch.no_grad()
     def text(self, texts: list[str]) -> torch.Tensor:
         """[len(texts), D] unit embeddings, each text on its own (no padding shared between prompts)."""
@@ -116,3 +112,8 @@ class ClapEmbedder:
 
 def unit(vector: torch.Tensor) -> torch.Tensor:
     return vector / vector.norm().clamp_min(1e-12)
+
+
+def clip_embedding(windows: torch.Tensor) -> torch.Tensor:
+    """[D] unit embedding of a clip (or a song) from its windows' [windows, D]: the normalized mean."""
+    return unit(windows.mean(0))

@@ -17,6 +17,8 @@ we do, so numbers are comparable in size to published ones (not in value: embedd
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 SCALE = 100.0
@@ -37,17 +39,53 @@ def median_bandwidth(reference: torch.Tensor) -> float:
     return median
 
 
+def _within(k: torch.Tensor) -> torch.Tensor:
+    """The mean of a square kernel matrix off its diagonal: 1/(m(m-1)) Σ_{i≠j} k_ij."""
+    m = len(k)
+    return (k.sum() - k.diagonal().sum()) / (m * (m - 1))
+
+
+@dataclass(frozen=True)
+class KadReference:
+    """The reference set with what KAD takes from it alone: the bandwidth and the y x y term of MMD²_u.
+
+    A bench scores every checkpoint (and the base) against one reference: building this once spares
+    the n x n kernel per checkpoint, and gives the same numbers bit for bit.
+    """
+
+    windows: torch.Tensor  # [n, D]
+    bandwidth: float
+    within: torch.Tensor  # 1/(n(n-1)) Σ_{i≠j} k(y_i, y_j), a 0-d float64 tensor
+
+    @classmethod
+    def of(cls, windows: torch.Tensor, bandwidth: float | None = None) -> "KadReference":
+        """``windows`` [n, D], n >= 2; ``bandwidth`` None: the median heuristic."""
+        if len(windows) < 2:
+            raise ValueError(f"the unbiased MMD² needs at least 2 reference samples, got {len(windows)}")
+        bandwidth = bandwidth or median_bandwidth(windows)
+        return cls(windows, bandwidth, _within(rbf_kernel(windows, windows, bandwidth)))
+
+    def mmd2(self, x: torch.Tensor) -> float:
+        """The unbiased MMD² of ``x`` [m, D] (m >= 2) to the reference (module docstring)."""
+        if len(x) < 2:
+            raise ValueError(f"the unbiased MMD² needs at least 2 samples on each side, got {len(x)} "
+                             f"and {len(self.windows)}")
+        kxx, kxy = rbf_kernel(x, x, self.bandwidth), rbf_kernel(x, self.windows, self.bandwidth)
+        return float(_within(kxx) + self.within - 2.0 * kxy.mean())
+
+    def kad(self, x: torch.Tensor) -> float:
+        """KAD of ``x`` [m, D] to the reference: SCALE x MMD²_u."""
+        return SCALE * self.mmd2(x)
+
+
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, bandwidth: float) -> float:
     """The unbiased MMD² estimate of the module docstring, RBF kernel of ``bandwidth``; needs m, n >= 2."""
-    m, n = len(x), len(y)
-    if m < 2 or n < 2:
-        raise ValueError(f"the unbiased MMD² needs at least 2 samples on each side, got {m} and {n}")
-    kxx, kyy, kxy = rbf_kernel(x, x, bandwidth), rbf_kernel(y, y, bandwidth), rbf_kernel(x, y, bandwidth)
-    within_x = (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
-    within_y = (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
-    return float(within_x + within_y - 2.0 * kxy.mean())
+    if len(x) < 2 or len(y) < 2:
+        raise ValueError(f"the unbiased MMD² needs at least 2 samples on each side, got {len(x)} and {len(y)}")
+    return KadReference.of(y, bandwidth).mmd2(x)
 
 
 def kad(x: torch.Tensor, reference: torch.Tensor, bandwidth: float | None = None) -> float:
-    """KAD of ``x`` [m, D] to ``reference`` [n, D]: SCALE x MMD²_u, bandwidth by the median heuristic."""
-    return SCALE * mmd2_unbiased(x, reference, bandwidth or median_bandwidth(reference))
+    """KAD of ``x`` [m, D] to ``reference`` [n, D]: SCALE x MMD²_u, bandwidth by the median heuristic.
+    Scoring many sets against one reference: ``KadReference.of(reference).kad(x)``, the same numbers."""
+    return KadReference.of(reference, bandwidth).kad(x)

@@ -20,9 +20,11 @@ import torch
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_path
 from acestep_train.atomic_dir import sha256_file
-from acestep_train.audio import AUDIO_EXTENSIONS, AudioError, decode
-from acestep_train.compare.clap import ClapEmbedder, unit
+from acestep_train.audio import AudioError, decode
+from acestep_train.compare.clap import ClapEmbedder, clip_embedding
+from acestep_train.dataset.scan import audio_files
 from acestep_train.paths import confine
+from acestep_train.tensors import MANIFEST, Manifest
 
 CACHE_FILE = "clap_reference.safetensors"
 MAX_SONG_S = 600.0  # the first 10 minutes of a song stand for it (bounds the cost of a long file)
@@ -34,7 +36,7 @@ def training_songs(run: str | Path, reference: str | None = None) -> list[Path]:
         folder = confine(reference, "reference songs folder")
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: the reference songs folder does not exist")
-        songs = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        songs = audio_files(folder)  # dotfiles (macOS ._song.wav) left out, as everywhere
         if not songs:
             raise FileNotFoundError(f"{folder}: no audio files to compare with")
         return songs
@@ -48,12 +50,11 @@ def training_songs(run: str | Path, reference: str | None = None) -> list[Path]:
         trained = (recorded.get("resolved") or {}).get("split", {}).get("train")  # None: no split recorded
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{record}: no config.dataset_dir, so the training songs are unknown") from error
-    manifest = dataset / "manifest.json"
+    entries = Manifest.load(dataset).samples.values()
     try:
-        entries = list(safe_json.load_file(manifest)["samples"].values())
         songs = sorted({Path(e["source"]) for e in entries if trained is None or e["file"] in trained})
-    except (KeyError, TypeError, AttributeError) as error:
-        raise ValueError(f"{manifest}: no samples with a source song ({error})") from error
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{dataset / MANIFEST}: no samples with a source song ({error})") from error
     if not songs:
         raise FileNotFoundError(f"{dataset}: the run's tensor folder lists no song that trained")
     return songs
@@ -69,7 +70,7 @@ class Reference:
 
     def centroid(self) -> torch.Tensor:
         """The mean of the songs' unit embeddings (each song counts once, however long)."""
-        return torch.stack([unit(w.mean(0)) for w in self.songs.values()]).mean(0)
+        return torch.stack([clip_embedding(w) for w in self.songs.values()]).mean(0)
 
     def windows(self) -> torch.Tensor:
         """Every 10 s window of every song, [N, D]: the reference set for KAD (clips vs clips)."""

@@ -27,27 +27,23 @@ import torch
 from acestep_train import safe_json
 from acestep_train.atomic import atomic_write_json
 from acestep_train.audio import decode
-from acestep_train.compare.clap import ClapEmbedder, ClapMissing, find_clap, unit
-from acestep_train.compare.kad import kad, median_bandwidth
+from acestep_train.compare.clap import ClapEmbedder, ClapMissing, clip_embedding, find_clap, unit
+from acestep_train.compare.kad import KadReference
 from acestep_train.compare.reference import Reference, embed_reference, training_songs
 from acestep_train.events import EventLog
-
-SCORES = ("distance", "loss", "style", "adherence", "kad")  # every number a cell may carry
-
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(unit(a.double()) @ unit(b.double()))
 
 
-def _kad(windows: list[torch.Tensor], reference: torch.Tensor, bandwidth: float | None, who: str,
-         notes: list[str]) -> float | None:
-    if bandwidth is None:
+def _kad(windows: list[torch.Tensor], reference: KadReference | None, who: str, notes: list[str]) -> float | None:
+    if reference is None:
         return None
     clips = torch.cat(windows) if windows else torch.empty(0)
     if len(clips) < 2:
         notes.append(f"{who}: KAD needs 2 or more clips (add strengths or prompts)")
         return None
-    return kad(clips, reference, bandwidth)
+    return reference.kad(clips)
 
 
 class _Scorer:
@@ -60,7 +56,7 @@ class _Scorer:
 
     def clip(self, relative: str, prompt: int) -> tuple[dict, torch.Tensor]:
         windows = self.embedder.audio_windows(*decode(self.root / relative))
-        embedding = unit(windows.mean(0))
+        embedding = clip_embedding(windows)
         return {"style": cosine(embedding, self.centroid), "adherence": cosine(embedding, self.texts[prompt])}, windows
 
 
@@ -71,8 +67,9 @@ def score_grid(grid_path: str | Path, embedder: ClapEmbedder, reference: Referen
     started = time.perf_counter()
     scorer = _Scorer(embedder, reference, grid["prompts"], grid_path.parent)
     ref_windows, notes = reference.windows(), []
-    bandwidth = median_bandwidth(ref_windows) if len(ref_windows) >= 2 else None
-    if bandwidth is None:
+    kad_reference = KadReference.of(ref_windows) if len(ref_windows) >= 2 else None  # once for every set
+    bandwidth = kad_reference.bandwidth if kad_reference else None
+    if kad_reference is None:
         notes.append("KAD needs 2 or more 10 s windows of reference songs")
     base_scores, base_windows = [], []
     for number, relative in enumerate(grid["base"]):
@@ -86,11 +83,11 @@ def score_grid(grid_path: str | Path, embedder: ClapEmbedder, reference: Referen
         per_checkpoint.setdefault(cell["checkpoint"], []).append(windows)
     for checkpoint in grid["checkpoints"]:
         label = checkpoint["label"]
-        checkpoint["kad"] = _kad(per_checkpoint.get(label, []), ref_windows, bandwidth, label, notes)
+        checkpoint["kad"] = _kad(per_checkpoint.get(label, []), kad_reference, label, notes)
         for cell in (c for c in grid["cells"] if c["checkpoint"] == label):
             cell["kad"] = checkpoint["kad"]
     clips = len(grid["base"]) + len(grid["cells"])
-    grid["base_scores"] = {"clips": base_scores, "kad": _kad(base_windows, ref_windows, bandwidth, "base", notes)}
+    grid["base_scores"] = {"clips": base_scores, "kad": _kad(base_windows, kad_reference, "base", notes)}
     grid["scoring"] = {
         "clap": str(embedder.folder), "clap_fingerprint": embedder.fingerprint(), "device": embedder.device,
         "reference_songs": sorted(reference.songs), "reference_windows": len(ref_windows),
