@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from acestep_train.dataset.holdout import is_held_out, set_holdout
+from acestep_train.dataset.holdout import set_holdout
 from app import dataset_ops as ops
 from app.context import AppContext
 from app.errors import UserError
@@ -12,7 +12,7 @@ def shown(ctx: AppContext, folder: str, name: str, txt_mode: str) -> bool:
     """The opened song's mark (False when no song is chosen)."""
     if not name:
         return False
-    return is_held_out(ops.load_sample(ctx, folder, name, txt_mode).audio_path, txt_mode)
+    return ops.load_sample(ctx, folder, name, txt_mode).holdout  # its sidecars already read
 
 
 def mark(ctx: AppContext, folder: str, name: str, txt_mode: str, held: bool) -> str:

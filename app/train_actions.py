@@ -39,18 +39,19 @@ def estimate_file(paths: dict, form: TrainForm) -> Path | None:
 def model_size(ctx: AppContext, model: str) -> str:
     """``xl`` when the picked checkpoint is an XL model, else ``2b`` (also when it cannot be found yet:
     Start then names the missing model)."""
-    from acestep_train.models import find_model
+    from acestep_train.models import model_size as size_of
 
     try:
-        return "xl" if find_model([ctx.checkpoint_root], model).variant.xl else "2b"
+        return size_of([ctx.checkpoint_root], model)
     except (FileNotFoundError, ValueError):
         return "2b"
 
 
-def resolved(ctx: AppContext, form: TrainForm):
-    """(TrainConfig, paths) for these settings; a bad setting, or an XL run its tier cannot hold, is a readable error."""
+def resolved(ctx: AppContext, form: TrainForm, size: str | None = None):
+    """(TrainConfig, paths) for these settings; a bad setting, or an XL run its tier cannot hold, is a readable error.
+    ``size``: the model's (``model_size``), when the caller has it already (it scans the checkpoint folder)."""
     paths = run_paths(ctx, form)
-    size = model_size(ctx, form.model)
+    size = size or model_size(ctx, form.model)
     try:
         preset = load_preset(form.preset)
         config = ts.resolve(preset.for_model(form.adapter, size), form, paths, estimate_file(paths, form))
@@ -240,13 +241,14 @@ def preset_fill(preset: str, adapter: str, names: list[str], size: str = "2b") -
     return [values[name] for name in names]
 
 
-def vram(ctx: AppContext, form: TrainForm) -> str:
+def vram(ctx: AppContext, form: TrainForm, size: str | None = None) -> str:
+    size = size or model_size(ctx, form.model)
     try:
-        config, _ = resolved(ctx, form)
+        config, _ = resolved(ctx, form, size)
     except gr.Error as error:
         return f"VRAM estimate unavailable: {error.message}"
     gpus = detect_gpus()
-    return ts.vram_text(config, gpus[0].total_gb if gpus else None, model_size(ctx, form.model))
+    return ts.vram_text(config, gpus[0].total_gb if gpus else None, size)
 
 
 TENSORBOARD_PORT = 6006

@@ -29,7 +29,9 @@ FIELD_FLAGS = {
     "val_every": "--val-every-steps", "val_fraction": "--val-fraction", "nodes": "--num-nodes",
     "base_weights": "--base-weights",
 }
-SWITCH_FLAGS = {"mlp": ("--mlp", "adapter.mlp"), "decompose_both": ("--decompose-both", "adapter.decompose_both")}
+#: check boxes -> their flag (its field: the CLI's ``SWITCHES``)
+SWITCH_FLAGS = {"mlp": "--mlp", "decompose_both": "--decompose-both", "ema": "--ema", "ema_on_cpu": "--ema-on-cpu",
+                "ema_previews": "--ema-previews"}
 #: the number fields' labels, for messages that name the field
 LABELS = {"rank": "LoRA / DoRA rank", "alpha": "LoRA / DoRA alpha", "linear_dim": "LoKr / LoHA dim",
           "linear_alpha": "LoKr / LoHA alpha",
@@ -44,8 +46,7 @@ MINIMUM = {"rank": 1, "alpha": 0, "linear_dim": 1, "linear_alpha": 0, "epochs": 
            "batch": 1, "grad_accum": 1, "crop": 0, "save_every": 0, "preview_every": 0, "seed": 0,
            "preview_seed": 0, "val_every": 0, "val_fraction": 0, "nodes": 1}
 ABOVE = {"lr"}  # fields that must be above their minimum, not equal to it
-#: the EMA controls (``ema_flags``): switch fields -> flags; the decay is asked for only with the EMA on
-EMA_SWITCHES = {"ema": "--ema", "ema_on_cpu": "--ema-on-cpu", "ema_previews": "--ema-previews"}
+#: the EMA decay (``ema_flags``): asked for only with the EMA on
 EMA_DECAY = ("EMA decay", "--ema-decay")
 #: the adapter kinds each field belongs to (a field not named here belongs to every kind)
 ONLY_FOR = {"rank": ("lora", "dora"), "alpha": ("lora", "dora"), "linear_dim": ("lokr", "loha"),
@@ -126,8 +127,9 @@ def chosen(form: TrainForm) -> dict[str, object]:
 
 
 def ema_flags(form: TrainForm) -> dict[str, object]:
-    """{flag: value} of the EMA controls (True for a switch); with the EMA on, a blank decay is refused by name."""
-    flags: dict[str, object] = {flag: True for name, flag in EMA_SWITCHES.items() if getattr(form, name)}
+    """{flag: value} of the EMA decay when the EMA is on (its switches are ``SWITCH_FLAGS``); a blank one is refused
+    by name."""
+    flags: dict[str, object] = {}
     if form.ema:
         label, flag = EMA_DECAY
         if blank(form.ema_decay):
@@ -140,8 +142,7 @@ def ema_flags(form: TrainForm) -> dict[str, object]:
 
 
 def switches(form: TrainForm) -> list[str]:
-    return [flag for name, (flag, _) in SWITCH_FLAGS.items()
-            if getattr(form, name) and belongs(name, form.adapter)]
+    return [flag for name, flag in SWITCH_FLAGS.items() if getattr(form, name) and belongs(name, form.adapter)]
 
 
 def advanced_settings(text: str) -> dict:
@@ -160,10 +161,8 @@ def resolve(preset: dict, form: TrainForm, paths: dict, estimate: Path | None):
     chosen_estimate = estimate or advanced.get("from_estimate")  # the job's order: the flag, then the file
     if chosen_estimate:  # held to the roots before it is opened, in the job's words
         layered = merge_settings(layered, estimate_settings(str(confine(chosen_estimate, "from_estimate"))))
-    dotted = {FLAGS[flag][0]: value for flag, value in chosen(form).items()}
-    on = switches(form)
-    dotted.update({field: True for flag, field in SWITCH_FLAGS.values() if flag in on})
-    dotted.update({SWITCHES[flag] if value is True else FLAGS[flag][0]: value for flag, value in ema_flags(form).items()})
+    dotted = {FLAGS[flag][0]: value for flag, value in {**chosen(form), **ema_flags(form)}.items()}
+    dotted.update({SWITCHES[flag]: True for flag in switches(form)})
     dotted.update({"adapter.type": form.adapter, "model_variant": form.model,
                    "checkpoint_dirs": [str(paths["checkpoints"])], "dataset_dir": str(paths["tensors"]),
                    "output_dir": str(paths["output"])})
@@ -175,10 +174,8 @@ def command(form: TrainForm, paths: dict, extra: list[str]) -> list[str]:
     args = ["--checkpoint-dir", str(paths["checkpoints"]), "--model-variant", form.model,
             "--preset", form.preset, "--adapter-type", form.adapter, "--dataset-dir", str(paths["tensors"]),
             "--output-dir", str(paths["output"])]
-    for flag, value in chosen(form).items():
+    for flag, value in {**chosen(form), **ema_flags(form)}.items():
         args += [flag, str(value)]
-    for flag, value in ema_flags(form).items():
-        args += [flag] if value is True else [flag, str(value)]
     return args + switches(form) + extra
 
 

@@ -19,11 +19,15 @@
   path to: ``"lokr"`` (``lokr_weights.safetensors``, or any ``.safetensors`` whose metadata has
   ``lokr_config``: ``create_lycoris(..., algo="lokr")``), ``"peft"`` (a folder with
   ``adapter_config.json`` naming ``peft_type``: ``PeftModel.from_pretrained``), else ``None`` (refused).
+
+Plus the helpers the export tests share: ``random_lora``, ``linear_weights``, ``largest_gap``, ``comfy_names``,
+``tiny_dit_inputs`` and ``tab_export`` (the Export tab run on one adapter folder).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -50,8 +54,13 @@ def original_decoder(base_weights: dict[str, torch.Tensor]) -> torch.nn.Module:
     return root
 
 
+def comfy_names(tensors: dict) -> dict:
+    """{diffusers module name: x} -> {ComfyUI model weight key (``diffusion_model.decoder.<original>.weight``): x}."""
+    return {f"diffusion_model.decoder.{original_module(name)}.weight": value for name, value in tensors.items()}
+
+
 def comfyui_model_keys(base_weights: dict[str, torch.Tensor]) -> set[str]:
-    return {f"diffusion_model.decoder.{original_module(name)}.weight" for name in base_weights}
+    return set(comfy_names(base_weights))
 
 
 # ComfyUI's load_lora: (up, down) name pairs tried for each key-map entry, and the LoKr parts.
@@ -208,3 +217,20 @@ def tiny_dit_inputs(frames: int = 8, tokens: int = 4, seed: int = 0) -> dict[str
     return {"hidden_states": torch.randn(1, frames, 8, generator=gen), "timestep": torch.tensor([0.5]),
             "timestep_r": torch.tensor([0.5]), "encoder_hidden_states": torch.randn(1, tokens, 32, generator=gen),
             "context_latents": torch.randn(1, frames, 16, generator=gen)}
+
+
+def tab_export(tmp_path: Path, checkpoint_root: Path, roots: list[Path], write: Callable[[Path], object]) -> str:
+    """The Export tab on the adapter ``write(folder)`` puts in ``<tmp_path>/data/run/final``: every format into
+    ``<tmp_path>/data/export``, checked against tiny-turbo under ``checkpoint_root``; returns what the tab says."""
+    from app.context import AppContext
+    from app.forms import ExportForm
+    from app.settings import make_settings
+    from app.tabs import export
+
+    ctx = AppContext(make_settings("127.0.0.1", 7861, False, None, [str(r) for r in roots], False),
+                     checkpoint_root, tmp_path / "state")
+    write(tmp_path / "data" / "run" / "final")
+    form = ExportForm.of(dict(checkpoint=str(tmp_path / "data" / "run" / "final"),
+                              formats=["acestep", "comfyui", "diffusers"], output=str(tmp_path / "data" / "export"),
+                              trigger="", lokr_as_lora=False, model="tiny-turbo", strength=1.0, merged=""))
+    return export.export(ctx, form)

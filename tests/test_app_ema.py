@@ -3,28 +3,20 @@ memory note counts an average held on the GPU."""
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 
 import gradio as gr
 import pytest
 
-from acestep_train.commands import train as train_command
 from acestep_train.presets import load_preset
-from acestep_train.train.config import load_config
 from app import train_settings as ts
-from test_app_status import values
+from test_app_status import PATHS, values
+from test_app_status import job_config as args_config
 
-PATHS = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
 
 
 def job_config(form):
     """The config the train job builds from the command line the tab writes."""
-    parser = argparse.ArgumentParser()
-    train_command.add_arguments(parser)
-    parsed = parser.parse_args(ts.command(form, PATHS, []))
-    return load_config(None, train_command.overrides(parsed), train_command.preset_settings(
-        train_command.chosen_preset(parsed), parsed.adapter_type or "lora"))
+    return args_config(ts.command(form, PATHS, []))
 
 
 def test_the_ema_controls_reach_the_runs_config():

@@ -3,28 +3,16 @@ what it tells the user to run on the other machines."""
 
 from __future__ import annotations
 
-import argparse
 import shlex
-from pathlib import Path
 
 import pytest
 
-from acestep_train.commands import train as train_command
-from acestep_train.train.config import load_config
 from app import train_settings as ts
 from app.errors import UserError
 from app.train_nodes import check_nodes, other_nodes_text
-from test_app_status import values
+from test_app_status import PATHS, values
+from test_app_status import job_config as parsed_config
 
-PATHS = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
-
-
-def parsed_config(args: list[str]):
-    parser = argparse.ArgumentParser()
-    train_command.add_arguments(parser)
-    parsed = parser.parse_args(args)  # the job's own command line, parsed as the job parses it
-    return load_config(None, train_command.overrides(parsed), train_command.preset_settings(
-        train_command.chosen_preset(parsed), parsed.adapter_type or "lora"))
 
 
 def test_the_nodes_field_reaches_the_runs_config():

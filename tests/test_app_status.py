@@ -110,8 +110,25 @@ def values(**changes) -> TrainForm:
     return TrainForm.of(base)
 
 
+PATHS = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
+
+
+def job_config(args: list[str]):
+    """The config the train job builds from ``args`` (the command line the tab writes), parsed as the job parses it."""
+    import argparse
+
+    from acestep_train.commands import train as train_command
+    from acestep_train.train.config import load_config
+
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    parsed = parser.parse_args(args)
+    return load_config(None, train_command.overrides(parsed), train_command.preset_settings(
+        train_command.chosen_preset(parsed), parsed.adapter_type or "lora"))
+
+
 def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
-    paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
+    paths = PATHS
     lora = ts.command(values(epochs="3", rank="4", linear_dim="9", lr="0.001", mlp=True), paths, ["--seed", "1"])
     assert lora[0] == "--checkpoint-dir" and "--preset" in lora
     assert ["--epochs", "3"] == lora[lora.index("--epochs"):lora.index("--epochs") + 2]
@@ -130,23 +147,13 @@ def test_fields_go_to_flags_and_adapter_fields_follow_the_adapter():
 
 
 def test_the_preview_prompt_lyrics_and_seed_reach_the_runs_config():
-    import argparse
-
-    from acestep_train.commands import train as train_command
-    from acestep_train.train.config import load_config
-
     defaults = values()
     assert (defaults.preview_caption, defaults.preview_lyrics, defaults.preview_seed) == ("", "[Instrumental]", 42)
-    paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
     form = values(preview_caption="dark synthwave", preview_lyrics="[verse]\nneon rain", preview_seed="7")
-    args = ts.command(form, paths, [])
-    parser = argparse.ArgumentParser()
-    train_command.add_arguments(parser)
-    parsed = parser.parse_args(args)  # the job's own command line, parsed as the job parses it
-    config = load_config(None, train_command.overrides(parsed), train_command.chosen_preset(parsed).for_adapter("lora"))
+    config = job_config(ts.command(form, PATHS, []))
     assert (config.previews.caption, config.previews.lyrics, config.previews.seed) == \
         ("dark synthwave", "[verse]\nneon rain", 7)
-    shown = ts.resolve(load_preset("quick_test").for_adapter("lora"), form, paths, None).previews  # what Show says
+    shown = ts.resolve(load_preset("quick_test").for_adapter("lora"), form, PATHS, None).previews  # what Show says
     assert (shown.caption, shown.seed) == ("dark synthwave", 7)
     with pytest.raises(ValueError, match="Preview seed: must be a whole number"):
         ts.chosen(values(preview_seed="1.5"))
@@ -161,7 +168,7 @@ def test_a_cleared_or_zero_number_is_refused_by_name(field, value, message):
 
 
 def test_resolved_settings_layer_preset_json_and_fields():
-    paths = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
+    paths = PATHS
     preset = load_preset("quick_test").for_adapter("lora")
     config = ts.resolve(preset, values(rank="4", advanced='{"optim": {"weight_decay": 0.5}, "data": {"repeats": 3}}'),
                         paths, None)

@@ -3,31 +3,23 @@ name, and the monitor's figure and status show the validation loss beside the tr
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 
 import pytest
 
-from acestep_train.commands import train as train_command
 from acestep_train.tensors import Manifest
 from acestep_train.presets import load_preset
-from acestep_train.train.config import load_config
 from app import train_actions as actions, train_settings as ts
 from app.context import AppContext
 from app.errors import UserError
 from app.settings import make_settings
 from app.plots import loss_figure, run_steps
 from app.validation_view import validation_lines
-from test_app_status import values
+from test_app_status import PATHS, job_config, values
 
-PATHS = {"checkpoints": Path("/ck"), "tensors": Path("/t"), "output": Path("/o")}
 
 
 def test_validation_fields_reach_the_runs_config():
-    args = ts.command(values(val_every="25", val_fraction="0.2"), PATHS, [])
-    parser = argparse.ArgumentParser()
-    train_command.add_arguments(parser)
-    config = load_config(None, train_command.overrides(parser.parse_args(args + ["--val-song", "a.wav"])))
+    config = job_config(ts.command(values(val_every="25", val_fraction="0.2"), PATHS, []) + ["--val-song", "a.wav"])
     assert (config.validation.every_steps, config.validation.fraction, config.validation.songs) == (25, 0.2, ["a.wav"])
     assert values().val_every == 0  # the presets leave validation off
 

@@ -8,6 +8,7 @@ and every layer must come out at the trained weight, magnitude included.
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
 import torch
@@ -25,12 +26,14 @@ from acestep_train.export.writers import LORA_FILE
 from acestep_train.models import build_pipeline, find_model, load_components
 from acestep_train.models.loading import PARTS
 from export_oracles import (
+    comfy_names,
     comfyui_lora_deltas,
     comfyui_model_keys,
     largest_gap,
     linear_weights,
     original_decoder,
     random_lora,
+    tab_export,
     tiny_dit_inputs,
 )
 
@@ -52,10 +55,6 @@ def trained(tiny_original):
 
 
 close = largest_gap
-
-
-def comfy_names(deltas: dict) -> dict:
-    return {f"diffusion_model.decoder.{original_module(k)}.weight": v for k, v in deltas.items()}
 
 
 def test_weight_formula_matches_peft_forward(trained):
@@ -167,24 +166,9 @@ def test_merge_equals_the_dora_applied_in_peft(trained, tmp_path):
     assert max((half[k] - base[k] - 0.5 * deltas[k]).abs().max().item() for k in deltas) <= TOL
 
 
-def tab_export(tmp_path, checkpoint_root, adapter, roots):
-    from app.context import AppContext
-    from app.forms import ExportForm
-    from app.settings import make_settings
-    from app.tabs import export
-
-    ctx = AppContext(make_settings("127.0.0.1", 7861, False, None, [str(r) for r in roots], False),
-                     checkpoint_root, tmp_path / "state")
-    write_dora(adapter, tmp_path / "data" / "run" / "final")
-    form = ExportForm.of(dict(checkpoint=str(tmp_path / "data" / "run" / "final"),
-                              formats=["acestep", "comfyui", "diffusers"], output=str(tmp_path / "data" / "export"),
-                              trigger="", lokr_as_lora=False, model="tiny-turbo", strength=1.0, merged=""))
-    return export.export(ctx, form)
-
-
 def test_the_export_tab_says_what_each_program_does_with_a_dora(trained, tmp_path, tiny_original):
     _, _, base, adapter, deltas = trained
-    said = tab_export(tmp_path, tiny_original, adapter, [tiny_original, tmp_path / "data"])
+    said = tab_export(tmp_path, tiny_original, [tiny_original, tmp_path / "data"], partial(write_dora, adapter))
     assert said.startswith("dora, 18 layers") and "shapes checked against tiny-turbo" in said
     assert "PeftModel.from_pretrained reads use_dora" in said and "lora_magnitude_vector and builds DoRA" in said
     assert "dora_scale was computed on tiny-turbo: exact on that model only" in said
@@ -204,5 +188,6 @@ def test_the_export_tab_refuses_comfyui_without_the_base_and_offers_the_exact_fo
     _, _, _, adapter, _ = trained
     (tmp_path / "no-models").mkdir()
     with pytest.raises(UserError, match="computed from the base model.*or merge it into the model"):
-        tab_export(tmp_path, tmp_path / "no-models", adapter, [tmp_path / "no-models", tmp_path / "data"])
+        tab_export(tmp_path, tmp_path / "no-models", [tmp_path / "no-models", tmp_path / "data"],
+                   partial(write_dora, adapter))
     assert not (tmp_path / "data" / "export").exists()  # nothing written when one format is refused

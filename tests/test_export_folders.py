@@ -168,6 +168,34 @@ def test_an_adapter_of_another_model_size_is_refused_before_writing(adapters, wi
     assert f"shapes fit {info.name}" in capsys.readouterr().out
 
 
+def test_every_kind_knows_the_shape_it_changes_without_building_its_delta():
+    """``check_shapes`` reads ``factors.shape``: the delta's (out, in) for each kind; non-square, so a swap shows."""
+    from acestep_train.export.adapter_state import LokrFactors, LoraFactors
+    from acestep_train.export.dora import DoraFactors
+    from acestep_train.export.loha import LohaFactors
+
+    gen = torch.Generator().manual_seed(0)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen)
+
+    lora = LoraFactors(rand(3, 10), rand(6, 3), 2.0)
+    kinds = {
+        "lora": lora,
+        "lokr full": LokrFactors({"lokr_w1": rand(2, 5), "lokr_w2": rand(3, 2)}, 1.0),
+        "lokr decomposed": LokrFactors({"lokr_w1_a": rand(2, 1), "lokr_w1_b": rand(1, 5), "lokr_w2_a": rand(3, 1),
+                                        "lokr_w2_b": rand(1, 2)}, 1.0),
+        "lokr w2 decomposed": LokrFactors({"lokr_w1": rand(2, 5), "lokr_w2_a": rand(3, 1), "lokr_w2_b": rand(1, 2)},
+                                          1.0),
+        "loha": LohaFactors({"hada_w1_a": rand(6, 2), "hada_w1_b": rand(2, 10), "hada_w2_a": rand(6, 2),
+                             "hada_w2_b": rand(2, 10)}, 1.0),
+    }
+    for kind, factors in kinds.items():
+        assert factors.shape == tuple(factors.delta().shape) == (6, 10), kind
+    dora = DoraFactors(lora, rand(6))
+    assert dora.shape == tuple(dora.delta_on(rand(6, 10)).shape) == (6, 10)
+
+
 def test_merge_output_follows_the_same_rules(adapters, tiny_original, tmp_path, capsys):
     info, _, lora, lokr = adapters
     export_adapter(lora, "acestep", tmp_path / "a")

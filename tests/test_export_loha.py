@@ -5,6 +5,8 @@ LoHA, so they get its exact LoRA form (``loha_to_lora.py``), loaded by their usu
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 from lycoris import LycorisNetwork, create_lycoris
@@ -22,7 +24,8 @@ from acestep_train.export.probe import effective_deltas
 from acestep_train.export.writers import LOHA_FILE, LORA_FILE
 from acestep_train.models import build_pipeline, find_model, load_components
 from acestep_train.models.loading import PARTS
-from export_oracles import acestep_route, comfyui_lora_deltas, comfyui_model_keys, original_decoder
+from export_oracles import acestep_route, comfy_names, comfyui_lora_deltas, comfyui_model_keys, largest_gap
+from export_oracles import linear_weights, original_decoder, tab_export
 
 TOL = 1e-5
 CONFIG = {"linear_dim": 4, "linear_alpha": 2.0}  # scale 1/2: a scale applied twice or never shows
@@ -40,8 +43,7 @@ def trained(tiny_original):
     """A LoHA on every attention and MLP linear of the tiny DiT, random non-zero factors."""
     info = find_model([tiny_original], "turbo")
     transformer = load_components(info, ["transformer"], "cpu").transformer
-    base = {n: m.weight.detach().clone() for n, m in transformer.named_modules()
-            if isinstance(m, torch.nn.Linear) and ("attn" in n or ".mlp." in n)}
+    base = {n: w for n, w in linear_weights(transformer).items() if "attn" in n or ".mlp." in n}
     network = lycoris_loha(transformer, list(base), CONFIG)
     torch.manual_seed(4)
     for param in network.parameters():
@@ -51,9 +53,7 @@ def trained(tiny_original):
     return info, base, adapter, effective_deltas(transformer, base, list(adapter.modules)), network
 
 
-def close(a: dict, b: dict) -> float:
-    assert a.keys() == b.keys()
-    return max((a[k] - b[k]).abs().max().item() for k in a)
+close = largest_gap
 
 
 def test_delta_formula_matches_the_lycoris_forward(trained):
@@ -72,15 +72,14 @@ def test_comfyui_loads_the_native_file_at_trained_strength(trained, tmp_path):
     written = export_adapter(adapter, "comfyui", tmp_path)
     assert written.name == LOHA_FILE
     applied = comfyui_lora_deltas(load_file(written), comfyui_model_keys(base))  # raises on a key not loaded
-    assert close(applied, {f"diffusion_model.decoder.{original_module(k)}.weight": v for k, v in deltas.items()}) < TOL
+    assert close(applied, comfy_names(deltas)) < TOL
 
 
 def test_comfyui_at_half_strength(trained, tmp_path):
     _, base, adapter, deltas, _ = trained
     written = export_adapter(at_strength(adapter, 0.5), "comfyui", tmp_path)
     applied = comfyui_lora_deltas(load_file(written), comfyui_model_keys(base))
-    assert close(applied, {f"diffusion_model.decoder.{original_module(k)}.weight": 0.5 * v
-                           for k, v in deltas.items()}) < TOL
+    assert close(applied, comfy_names({k: 0.5 * v for k, v in deltas.items()})) < TOL
 
 
 def test_acestep_refuses_the_native_file_and_its_lokr_path_would_load_nothing(trained, tmp_path):
@@ -160,19 +159,10 @@ def test_cli_round_trip_and_the_consumer_note(trained, tmp_path, capsys):
 
 
 def test_the_export_tab_says_who_cannot_load_a_loha_and_writes_the_exact_lora_there(trained, tmp_path, tiny_original):
-    from app.context import AppContext
-    from app.forms import ExportForm
-    from app.settings import make_settings
     from app.tabs import export
 
     _, _, adapter, deltas, _ = trained
-    ctx = AppContext(make_settings("127.0.0.1", 7861, False, None, [str(tiny_original), str(tmp_path / "data")],
-                                   False), tiny_original, tmp_path / "state")
-    write_loha_lycoris(adapter, tmp_path / "data" / "run" / "final")
-    form = ExportForm.of(dict(checkpoint=str(tmp_path / "data" / "run" / "final"),
-                              formats=["acestep", "comfyui", "diffusers"], output=str(tmp_path / "data" / "export"),
-                              trigger="", lokr_as_lora=False, model="tiny-turbo", strength=1.0, merged=""))
-    said = export.export(ctx, form)
+    said = tab_export(tmp_path, tiny_original, [tiny_original, tmp_path / "data"], partial(write_loha_lycoris, adapter))
     assert said.startswith("loha, 22 layers") and "shapes checked against" in said
     assert "acestep: wrote" in said and "ACE-Step's UI cannot load a LoHA" in said
     assert "diffusers cannot load a LoHA" in said and "pipe.load_lora_weights" in said

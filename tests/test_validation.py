@@ -86,7 +86,8 @@ def test_held_out_song_is_in_no_rank_batch(world):
                          ValidationConfig(every_steps=1, songs=["c"]))
     train = {f: frames[f] for f in split.train}
     seen = {w.file for epoch in range(4) for rank in range(world)
-            for batch in data_mod.rank_batches(train, 64, DataConfig(batch_size=2, repeats=3), 7, epoch, world, rank)
+            for _, batch in data_mod.rank_batches(train, 64, DataConfig(batch_size=2, repeats=3), 7, epoch, world,
+                                                  rank)[0]
             for w in batch}
     assert seen == {"a", "b"}
 

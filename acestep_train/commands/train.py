@@ -107,22 +107,16 @@ def preset_settings(preset, adapter_type: str) -> dict | None:
     return preset.for_adapter(adapter_type) if preset else None
 
 
-def model_size(config) -> str:
-    """``xl`` when the run's checkpoint is an XL model, else ``2b`` (reads the folder's config.json only)."""
-    from acestep_train.models import find_model
-
-    return "xl" if find_model(config.checkpoint_dirs, config.model_variant, config.base_model).variant.xl else "2b"
-
-
 def resolve_config(args: argparse.Namespace):
     """Preset, file, flags; an XL model takes the tier's XL settings and is refused when the tier cannot hold it."""
+    from acestep_train.models import model_size
     from acestep_train.presets import check_fits
     from acestep_train.train.config import load_config
 
     preset = chosen_preset(args)
     adapter_type = args.adapter_type or "lora"
     config = load_config(args.config, overrides(args), preset_settings(preset, adapter_type))
-    if preset is None or model_size(config) != "xl":
+    if preset is None or model_size(config.checkpoint_dirs, config.model_variant, config.base_model) != "xl":
         return config
     config = load_config(args.config, overrides(args), preset.for_model(adapter_type, "xl"))
     plan = check_fits(preset, config, "xl")

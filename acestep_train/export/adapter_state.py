@@ -32,6 +32,11 @@ class LoraFactors:
     def scale(self) -> float:
         return self.alpha / self.rank
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(out, in) of the weight it changes: ``delta().shape``, without building the delta."""
+        return int(self.up.shape[0]), int(self.down.shape[1])
+
     def delta(self) -> torch.Tensor:
         return self.scale * (self.up.float() @ self.down.float())
 
@@ -59,6 +64,18 @@ class LokrFactors:
     @property
     def scale(self) -> float:
         return 1.0 if self.dim is None else self.alpha / self.dim
+
+    def _side_shape(self, name: str) -> tuple[int, int]:
+        if f"lokr_{name}" in self.tensors:
+            rows, cols = self.tensors[f"lokr_{name}"].shape
+            return int(rows), int(cols)
+        return int(self.tensors[f"lokr_{name}_a"].shape[0]), int(self.tensors[f"lokr_{name}_b"].shape[1])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(out, in) of the weight it changes (the Kronecker product's): ``delta().shape``, without building it."""
+        (rows1, cols1), (rows2, cols2) = self._side_shape("w1"), self._side_shape("w2")
+        return rows1 * rows2, cols1 * cols2
 
     def delta(self) -> torch.Tensor:
         return self.scale * torch.kron(self._side("w1"), self._side("w2"))

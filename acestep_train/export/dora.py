@@ -84,7 +84,7 @@ class DoraFactors:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return int(self.lora.up.shape[0]), int(self.lora.down.shape[1])
+        return self.lora.shape
 
     def delta(self) -> torch.Tensor:
         raise ValueError("a DoRA's weight change depends on the base weight: use Adapter.deltas(base=...)")

@@ -14,31 +14,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from acestep_train.export.adapter_state import Adapter
-from acestep_train.export.dora import (
-    DORA_COMFYUI_FILE,
-    MAGNITUDE,
-    base_weights,
-    comfyui_applied,
-    dora_from_state,
-    write_dora,
-    write_dora_comfyui,
-)
-from acestep_train.export.loha import LOHA_FILE, loha_from_state, write_loha_lycoris
+from acestep_train.export.dora import base_weights, comfyui_applied, write_dora, write_dora_comfyui
+from acestep_train.export.load import load_adapter
+from acestep_train.export.loha import write_loha_lycoris
 from acestep_train.export.loha_to_lora import DEFAULT_MAX_RANK as LOHA_MAX_RANK
 from acestep_train.export.loha_to_lora import check_rank as check_loha_rank, loha_as_lora
 from acestep_train.export.lokr_to_lora import DEFAULT_MAX_RANK, lokr_as_lora
 from acestep_train.export.model_check import check_shapes
 from acestep_train.export.output_folder import OutputPlan, check_output, studio_output
-from acestep_train.export.readers import lokr_from_peft_state, lokr_from_state, lora_from_state
-from acestep_train.export.writers import (
-    LOKR_DIFFUSERS_FILE,
-    LOKR_FILE,
-    LORA_FILE,
-    write_lokr_diffusers,
-    write_lokr_lycoris,
-    write_lora,
-)
+from acestep_train.export.readers import lokr_from_peft_state
+from acestep_train.export.writers import LOKR_DIFFUSERS_FILE, write_lokr_diffusers, write_lokr_lycoris, write_lora
 from acestep_train.models.discovery import ModelInfo
 from acestep_train.models.safetensors_file import load_tensors
 
@@ -81,12 +69,17 @@ def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool 
     the studio did not write (moved aside; see ``output_folder``); ``plan``: that check made by the caller.
     All checks run before anything is written."""
     check_format(adapter, fmt, lokr_to_lora, model, max_lora_rank)
-    if model is not None:
+    base = None
+    if adapter.kind == "dora" and fmt == "comfyui":  # check_format: model is given
+        base = base_weights(adapter, model)  # its shapes checked; read once, to write and to verify the file
+    elif model is not None:
         check_shapes(adapter, model)
     plan = plan or check_output(Path(output), export_identity(adapter), overwrite)
     with studio_output(plan) as folder:  # the folder appears whole, or not at all
-        if adapter.kind == "dora":
-            written = _write_dora(adapter, fmt, folder, model)
+        if base is not None:
+            written = write_dora_comfyui(adapter, folder, base, model.name)
+        elif adapter.kind == "dora":
+            written = write_dora(adapter, folder)
         elif adapter.kind == "lora":
             written = write_lora(adapter, folder)
         elif adapter.kind == "loha":
@@ -98,46 +91,24 @@ def export_adapter(adapter: Adapter, fmt: str, output: Path, lokr_to_lora: bool 
             written = write_lokr_diffusers(adapter, folder)
         else:
             written = write_lokr_lycoris(adapter, folder)
-        if written.name == DORA_COMFYUI_FILE:
-            verify_comfyui_dora(adapter, written, model)
+        if base is not None:
+            verify_comfyui_dora(adapter, written, base)
         else:
             verify_written(adapter, written)
     return Path(output) / written.name
 
 
-def _write_dora(adapter: Adapter, fmt: str, folder: Path, model: ModelInfo | None) -> Path:
-    """acestep / diffusers: the PEFT DoRA folder; comfyui: ``dora_scale`` computed on the base model."""
-    if fmt != "comfyui":
-        return write_dora(adapter, folder)
-    return write_dora_comfyui(adapter, folder, dora_base(adapter, model), model.name)
-
-
-def dora_base(adapter: Adapter, model: ModelInfo | None) -> dict:
-    if model is None:
-        raise ValueError(COMFYUI_DORA_NEEDS_BASE)
-    return base_weights(adapter, model)
-
-
-def verify_comfyui_dora(adapter: Adapter, path: Path, model: ModelInfo | None) -> float:
-    """ComfyUI's DoRA rule applied to the written file equals the adapter on the base model."""
-    base = dora_base(adapter, model)
+def verify_comfyui_dora(adapter: Adapter, path: Path, base: dict[str, torch.Tensor]) -> float:
+    """ComfyUI's DoRA rule applied to the written file equals the adapter on ``base`` (module -> base weight)."""
     written, source = comfyui_applied(load_tensors(path), base), adapter.deltas(base=base)
     return _compare(path, written, source)
 
 
 def read_written(path: Path) -> Adapter:
-    state = load_tensors(path)
-    if path.name == LORA_FILE and any(key.endswith("." + MAGNITUDE) for key in state):
-        return dora_from_state(state)  # alpha = rank: the scale is baked into lora_B
-    if path.name == LORA_FILE:
-        return lora_from_state(state)  # alpha = rank: the scale is baked into lora_B
-    if path.name == LOKR_FILE:
-        return lokr_from_state(state)
-    if path.name == LOHA_FILE:
-        return loha_from_state(state)
+    """A file ``export_adapter`` wrote, read back: the diffusers LoKr by its own reader, the rest as any adapter."""
     if path.name == LOKR_DIFFUSERS_FILE:
-        return lokr_from_peft_state(state)
-    raise ValueError(f"{path}: not a file this exporter writes")
+        return lokr_from_peft_state(load_tensors(path))
+    return load_adapter(path)
 
 
 def verify_written(adapter: Adapter, path: Path) -> float:

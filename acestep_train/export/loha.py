@@ -46,6 +46,11 @@ class LohaFactors:
     def scale(self) -> float:
         return self.alpha / self.dim
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(out, in) of the weight it changes: ``delta().shape``, without building the delta."""
+        return int(self.tensors["hada_w1_a"].shape[0]), int(self.tensors["hada_w1_b"].shape[1])
+
     def products(self) -> tuple[torch.Tensor, torch.Tensor]:
         t = {name: tensor.float() for name, tensor in self.tensors.items()}
         return t["hada_w1_a"] @ t["hada_w1_b"], t["hada_w2_a"] @ t["hada_w2_b"]

@@ -32,18 +32,11 @@ def _hidden_size(info: ModelInfo) -> str:
         return "?"
 
 
-def delta_shape(factors) -> tuple[int, ...]:
-    """The shape of the weight a module's factors change (a DoRA knows it without the base weight)."""
-    from acestep_train.export.dora import DoraFactors
-
-    return factors.shape if isinstance(factors, DoraFactors) else tuple(factors.delta().shape)
-
-
 def _adapter_size(adapter: Adapter) -> str:
-    """The hidden size the adapter was trained at, read off an attention projection's delta."""
+    """The hidden size the adapter was trained at, read off the shape an attention projection's factors change."""
     for name, factors in adapter.modules.items():
         if "attn.to_q" in name or "attn.to_k" in name:
-            return str(delta_shape(factors)[1])
+            return str(factors.shape[1])
     return "?"
 
 
@@ -58,7 +51,7 @@ def check_shapes(adapter: Adapter, info: ModelInfo) -> dict[str, str]:
         key = weight_key(info, module)
         if key not in header:
             raise WrongBaseError(f"{weights}: has no weight {key} for adapter module {module}: wrong base model?")
-        shape, changed = tuple(header[key].shape), delta_shape(factors)
+        shape, changed = tuple(header[key].shape), factors.shape
         if shape != changed:
             raise WrongBaseError(
                 f"{weights}: {key} is {shape} but the adapter's {module} changes {changed}: the adapter was "

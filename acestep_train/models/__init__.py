@@ -11,6 +11,7 @@ _WHERE = {
     "build_pipeline": "components", "choose_device": "components", "choose_dtype": "components",
     "load_components": "components",
     "ModelInfo": "discovery", "discover_models": "discovery", "find_model": "discovery", "select_model": "discovery",
+    "model_size": "discovery",
     "JOB_PARTS": "loading", "CheckpointMismatchError": "loading", "Components": "loading",
     "CorruptCheckpointError": "safetensors_file",
 }

@@ -196,3 +196,8 @@ def select_model(models: list[ModelInfo], choice: str) -> ModelInfo:
 def find_model(roots: list[str | Path], choice: str, base_model: str | None = None) -> ModelInfo:
     """``discover_models`` + ``select_model`` in one call, for commands."""
     return select_model(discover_models(roots, base_model), choice)
+
+
+def model_size(roots: list[str | Path], choice: str, base_model: str | None = None) -> str:
+    """``xl`` when the chosen checkpoint is an XL DiT, else ``2b``: which of a preset's settings apply."""
+    return "xl" if find_model(roots, choice, base_model).variant.xl else "2b"

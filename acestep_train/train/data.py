@@ -107,13 +107,14 @@ def epoch_batches(frames: dict[str, int], crop: int, data, seed: int, epoch: int
     return batches_for_epoch(windows_for_epoch(frames, crop, data.repeats, seed, epoch), data.batch_size)
 
 
-def rank_batches(frames: dict[str, int], crop: int, data, seed: int, epoch: int, world: int,
-                 rank: int) -> list[list[Window]]:
-    """This rank's batches of a whole epoch; every rank gets the same number (``nodes.shard``)."""
+def rank_batches(frames: dict[str, int], crop: int, data, seed: int, epoch: int, world: int, rank: int,
+                 start: int = 0) -> tuple[list[tuple[int, list[Window]]], int]:
+    """(This rank's (position, batch) pairs of the epoch from position ``start`` on, the epoch's batch count);
+    every rank gets the same number (``nodes.shard``)."""
     from acestep_train.train.nodes import shard
 
     batches = epoch_batches(frames, crop, data, seed, epoch)
-    return [batches[index] for _, index in shard(len(batches), 0, world, rank)]
+    return [(position, batches[index]) for position, index in shard(len(batches), start, world, rank)], len(batches)
 
 
 def collate(folder: TensorFolder, windows: list[Window]) -> Batch:

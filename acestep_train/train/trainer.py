@@ -30,7 +30,7 @@ from acestep_train.train.errors import TrainingError
 from acestep_train.train.flow import masked_loss, sample_timesteps, snr_weights
 from acestep_train.train.outputs import check_adapter_changed
 from acestep_train.train.nodes import batch_seed, describe_ranks, from_rank_zero, gather_step, moved_note, \
-    per_node, position_after, shard
+    per_node, position_after
 from acestep_train.train.state import REQUESTS, BestTracker, Control, Counters, apply_state, read_checkpoint, \
     save_state
 from acestep_train.train import validation_step
@@ -144,9 +144,8 @@ class Trainer:
     def epoch_batches(self, epoch: int) -> tuple[list[tuple[int, list]], int]:
         """(this rank's (position, windows) from the epoch's current position on, the epoch's batch count)."""
         frames = {file: self.folder.frames[file] for file in self.split.train}  # held-out songs never train
-        batches = data_mod.epoch_batches(frames, self.crop, self.config.data, self.config.seed, epoch)
-        mine = shard(len(batches), self.counters.batch, self.fabric.world_size, self.fabric.global_rank)
-        return [(position, batches[index]) for position, index in mine], len(batches)
+        return data_mod.rank_batches(frames, self.crop, self.config.data, self.config.seed, epoch,
+                                     self.fabric.world_size, self.fabric.global_rank, self.counters.batch)
 
     def train_epoch(self) -> bool:
         """One epoch (or its rest, after a resume); True when the run must stop."""

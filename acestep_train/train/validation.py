@@ -117,8 +117,9 @@ class Validator:
     def mean_loss(self, forward) -> float:
         generator = torch.Generator().manual_seed(self.settings.seed)
         total = 0.0
+        moved = {window: batch.to(self.device, self.dtype) for window, batch in self.batches.items()}  # once each
         for probe in self.probes:
-            batch = self.batches[probe.window].to(self.device, self.dtype)
+            batch = moved[probe.window]
             x0 = batch.target_latents
             noise = torch.randn(x0.shape, generator=generator).to(x0.device, x0.dtype)
             t = torch.tensor([probe.t])

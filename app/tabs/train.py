@@ -175,7 +175,7 @@ def build(ctx: AppContext) -> dict:
                                                                        size)):
             fields[name].value = value
         defaults = TrainForm.of({name: box.value for name, box in fields.items()})
-        memory_note = gr.Markdown(actions.vram(ctx, defaults))
+        memory_note = gr.Markdown(actions.vram(ctx, defaults, size))
         extra, tools = advanced_section()
         tools["new_folder"] = new_folder
         ui = monitor_section(bool(gpus))

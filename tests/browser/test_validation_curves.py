@@ -9,8 +9,10 @@ import json
 
 import soundfile
 from audio_fixtures import tone
-from studio_page import errors_on_screen, needs_chromium, open_browser, shot
-from test_walkthrough import TIMEOUT, click, fill, started_job, status_box, tab, wait_job, wait_text
+from studio_page import (TIMEOUT, click, errors_on_screen, fill, needs_chromium, open_browser, shot, started_job,
+                         status_box, tab, wait_job, wait_text)
+
+from acestep_train.events import read_events
 
 pytestmark = needs_chromium
 LEGEND = ("validation loss (held-out songs)", "base model on held-out songs", "smoothed loss")
@@ -57,8 +59,7 @@ def test_train_tab_plots_validation_beside_training(studio):
                                ".some((e) => e.textContent === name))", timeout=TIMEOUT * 1000)
         page.locator(".legendtext", has_text=LEGEND[0]).first.scroll_into_view_if_needed()
         shot(page, "validation-02-train-curves")
-        events = [json.loads(line) for line in (project / "runs" / "run" / "events.jsonl").read_text().splitlines()]
-        held = [e for e in events if e["event"] == "validation"]
+        held = [e for e in read_events(project / "runs" / "run" / "events.jsonl") if e["event"] == "validation"]
         assert held and all(e["loss"] > 0 and e["base_loss"] > 0 for e in held)
         assert errors_on_screen(page) == []
         browser.close()
