@@ -159,8 +159,12 @@ class Adapter:
     def base_weights(self) -> dict[str, torch.Tensor]:
         """Each adapted layer's frozen weight (PEFT's wrapper exposes its base layer's), an int8 base's
         dequantized: a DoRA's deltas are computed on it, and its raw codes are 127 times too large."""
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
         modules = dict(self.transformer.named_modules())
-        return {name: real_weight(modules[name].weight).detach() for name in self.names}
+        layers = {name: modules[name].get_base_layer() if isinstance(modules[name], BaseTunerLayer) else modules[name]
+                  for name in self.names}
+        return {name: real_weight(layer).detach() for name, layer in layers.items()}
 
     def peft_config(self) -> dict:
         config = self.transformer.peft_config["default"].to_dict()

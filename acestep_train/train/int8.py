@@ -47,13 +47,16 @@ def quantize_base(transformer: torch.nn.Module, device: torch.device | str) -> i
     return len(linears)
 
 
-def real_weight(weight: torch.Tensor) -> torch.Tensor:
-    """The float weight an int8 ``Int8Params`` stands for (its codes times its row scales); others as they are."""
+def real_weight(module: torch.nn.Module) -> torch.Tensor:
+    """The float weight a linear stands for: an int8 one's codes times its row scales (kept on the weight until
+    the first forward, then in the module's state), any other's weight as it is."""
+    weight = module.weight
     if weight.dtype != torch.int8:
         return weight
     from bitsandbytes.functional import int8_vectorwise_dequant
 
-    return int8_vectorwise_dequant(weight, weight.SCB)
+    scales = weight.SCB if weight.SCB is not None else module.state.SCB
+    return int8_vectorwise_dequant(weight, scales)
 
 
 def int8_bytes(transformer: torch.nn.Module) -> int:
