@@ -136,10 +136,10 @@ def expected_memory(preset: Preset, adapter_type: str, gradient_checkpointing: b
 
 def check_fits(preset: Preset, config, model: str) -> dict[str, float]:
     """The planner's peak for ``config`` on ``model``; ``PresetRefused`` naming why when it leaves < 1 GB of the tier."""
-    from acestep_train.vram import planned
+    from acestep_train.vram import fit_warning, planned
 
     plan = planned(config, model)
-    if plan["total"] + MARGIN_GB <= preset.vram_gb:
+    if fit_warning(plan["total"], preset.vram_gb, MARGIN_GB) is None:
         return plan
     parts = ", ".join(f"{k} {v:.1f} GB" for k, v in plan.items() if k != "total")
     hint = ("--base-weights int8 (8-bit frozen base weights), " if config.loop.base_weights == "full" else "")

@@ -293,13 +293,18 @@ def fit_warning(total_gb: float, vram_gb: float, margin_gb: float = 1.0) -> str 
             "turn on gradient checkpointing, lower the batch or crop length, or use an 8-bit optimizer")
 
 
+def run_shape(config, adapter_params: int, crop: int, precision: str = "bf16") -> RunShape:
+    """A ``TrainConfig``'s run as the planner sees it (the run's and the tab's estimate both come from here)."""
+    a = config.adapter
+    return RunShape(adapter_params, config.optim.name, config.data.batch_size, crop,
+                    gradient_checkpointing=config.loop.gradient_checkpointing, precision=precision,
+                    adapter_type=a.type, targets=a.targets, mlp=a.mlp, dropout=has_dropout(a),
+                    ema_on_gpu=config.ema.on_gpu, base_weights=config.loop.base_weights)
+
+
 def planned(config, model: str = "2b") -> dict[str, float]:
     """The planner's peak for a ``TrainConfig`` on the full-size DiT (``2b`` or ``xl``), by component."""
     if model not in MODEL_SHAPES:
         raise ValueError(f"model must be one of {sorted(MODEL_SHAPES)}, not {model!r}")
-    dit, a = MODEL_SHAPES[model], config.adapter
-    run = RunShape(adapter_params(dit, a), config.optim.name, config.data.batch_size,
-                   config.data.max_latent_length or 6000, gradient_checkpointing=config.loop.gradient_checkpointing,
-                   adapter_type=a.type, targets=a.targets, mlp=a.mlp, dropout=has_dropout(a),
-                   ema_on_gpu=config.ema.on_gpu, base_weights=config.loop.base_weights)
-    return estimate(dit, run)
+    dit = MODEL_SHAPES[model]
+    return estimate(dit, run_shape(config, adapter_params(dit, config.adapter), config.data.max_latent_length or 6000))

@@ -191,15 +191,11 @@ def memory_plan(config, model_config: dict, adapter, precision: Precision, crop:
                 device: torch.device) -> tuple[dict, str | None]:
     """(planner breakdown in GB, a warning if the first GPU cannot hold it with 1 GB to spare)."""
     from acestep_train.gpu import detect_gpus
-    from acestep_train.vram import DitShape, RunShape, estimate, fit_warning, has_dropout
+    from acestep_train.vram import DitShape, estimate, fit_warning, run_shape
 
     parameters = sum(p.numel() for p in adapter.transformer.parameters() if not p.requires_grad)
     dit = DitShape.from_config(model_config, parameters)
-    run = RunShape(sum(p.numel() for p in adapter.params), config.optim.name, config.data.batch_size, max(crop, 2),
-                   gradient_checkpointing=config.loop.gradient_checkpointing, precision=precision.planner_name,
-                   adapter_type=config.adapter.type, targets=config.adapter.targets, mlp=config.adapter.mlp,
-                   dropout=has_dropout(config.adapter), ema_on_gpu=config.ema.on_gpu,
-                   base_weights=config.loop.base_weights)
+    run = run_shape(config, sum(p.numel() for p in adapter.params), max(crop, 2), precision.planner_name)
     plan = estimate(dit, run)
     gpus = detect_gpus() if device.type == "cuda" else []
     return plan, fit_warning(plan["total"], gpus[0].total_gb) if gpus else None
